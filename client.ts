@@ -1,0 +1,536 @@
+/**
+ * SocketBridge clients: {@linkcode send}, the one-shot helper of the
+ * original (connect, one request, one response, close), and
+ * {@linkcode connect}, a persistent client that carries any number of
+ * requests at once over one connection, with cancellation, timeouts and
+ * optional reconnection.
+ *
+ * @example One request, one response
+ * ```ts ignore
+ * import { send } from "./client.ts";
+ *
+ * const response = await send({ port: 7002, token: "s3cret" }, { type: "ping" });
+ * console.log(response.status, response.result);
+ * ```
+ *
+ * @module
+ */
+
+import { DEFAULT_MAX_BYTES, FrameDecoder } from "./codec.ts";
+import { ConnectionClosedError, FrameTooLargeError, RemoteError, TimeoutError } from "./errors.ts";
+import {
+  type BridgeResponse,
+  DEFAULT_PORT,
+  ENVELOPE_KEYS,
+  errorCodeOf,
+  PROTOCOL_VERSION,
+  type RequestId,
+} from "./protocol.ts";
+import { closeQuietly, connReadable, isPeerGone } from "./_transport.ts";
+import { FrameWriter } from "./_writer.ts";
+
+/** Where a client connects and what it sends along. */
+export interface ConnectionOptions {
+  /**
+   * The server's host.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The server's TCP port.
+   *
+   * @default {7002}
+   */
+  port?: number;
+  /** Connect to this Unix domain socket path instead of TCP. */
+  path?: string;
+  /**
+   * Speak TLS: `true` trusts the system's roots, an object may add
+   * `caCerts` (PEM) to trust a private certificate authority or a
+   * self-signed certificate. The certificate must name `hostname`.
+   */
+  tls?: boolean | { caCerts?: string[] };
+  /** The `auth_token` sent with every request. */
+  token?: string;
+  /**
+   * The largest response body accepted, in bytes, checked from the prefix.
+   *
+   * @default {1048576}
+   */
+  maxBytes?: number;
+}
+
+/** Per-request settings. */
+export interface RequestOptions {
+  /** Aborting it rejects the request with the signal's reason at once. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds to wait for the answer. Sent to the server as `timeout_ms`
+   * so it stops working for a caller that gave up.
+   */
+  timeout?: number;
+}
+
+/** Options of {@linkcode send}. */
+export interface SendOptions extends ConnectionOptions, RequestOptions {
+  /**
+   * Milliseconds to wait for connecting and the answer together.
+   *
+   * @default {30000}
+   */
+  timeout?: number;
+}
+
+/** How {@linkcode connect} reconnects after the connection drops. */
+export interface ReconnectOptions {
+  /**
+   * The first delay, in milliseconds; each failed attempt doubles it.
+   *
+   * @default {100}
+   */
+  initialDelay?: number;
+  /**
+   * The longest delay between attempts, in milliseconds.
+   *
+   * @default {5000}
+   */
+  maxDelay?: number;
+  /**
+   * Attempts before giving up for good; `Infinity` never gives up.
+   *
+   * @default {Infinity}
+   */
+  maxAttempts?: number;
+}
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions extends ConnectionOptions {
+  /** Aborting it abandons the first connection attempt. */
+  signal?: AbortSignal;
+  /**
+   * The default timeout of each request, in milliseconds; none when unset.
+   */
+  timeout?: number;
+  /**
+   * Reconnect after the connection drops, with exponential backoff and
+   * jitter, for later requests. Requests pending at the drop still reject
+   * with {@linkcode ConnectionClosedError}: none is ever sent twice.
+   *
+   * @default {false}
+   */
+  reconnect?: boolean | ReconnectOptions;
+}
+
+/**
+ * A persistent connection to a SocketBridge server, from {@linkcode connect}.
+ *
+ * @typeParam Payload The request payload type.
+ * @typeParam Result The type of `result` in answers.
+ */
+export interface Client<Payload = Record<string, unknown>, Result = unknown>
+  extends AsyncDisposable {
+  /**
+   * Sends one request and resolves with its `result`.
+   *
+   * @param payload The request, without envelope keys.
+   * @param options A signal and a timeout for this request.
+   * @returns The server's `result`.
+   * @throws {RemoteError} When the server answered `status: "error"`.
+   * @throws {TimeoutError} When the timeout passed first.
+   * @throws {ConnectionClosedError} When the connection dropped first.
+   */
+  request(payload: Payload, options?: RequestOptions): Promise<Result>;
+  /** Whether the client has a live connection now. */
+  readonly connected: boolean;
+  /** Requests sent and not yet answered, timed out or aborted. */
+  readonly pending: number;
+  /**
+   * Closes the connection: pending requests reject with
+   * {@linkcode ConnectionClosedError}, no reconnection follows. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Sends one request on a fresh connection and returns the response object,
+ * `ok` or `error` alike (the original client's behaviour). Sends no
+ * `request_id`, so it speaks to an original server exactly as the original
+ * client did.
+ *
+ * @param options Where to connect, the token, the timeout and a signal.
+ * @param payload The request object, without envelope keys.
+ * @returns The server's response.
+ * @throws {TimeoutError} When connecting and answering took longer than `timeout`.
+ * @throws {ConnectionClosedError} When the server closed before answering.
+ * @throws {FrameTooLargeError} When the response is larger than `maxBytes`.
+ * @throws {TypeError} When the payload is not an object or uses an envelope key.
+ *
+ * @example Sending a message
+ * ```ts ignore
+ * import { send } from "./client.ts";
+ *
+ * const response = await send({ port: 7002 }, { type: "message", text: "hi" });
+ * console.assert(response.status === "ok");
+ * ```
+ */
+export async function send<Result = unknown>(
+  options: SendOptions,
+  payload: Record<string, unknown>,
+): Promise<BridgeResponse<Result>> {
+  const timeout = options.timeout ?? 30_000;
+  const started = performance.now();
+  const signal = options.signal;
+  const timer = new AbortController();
+  const timeoutId = setTimeout(() => timer.abort(new TimeoutError(timeout)), timeout);
+  const connectSignal = signal === undefined
+    ? timer.signal
+    : AbortSignal.any([signal, timer.signal]);
+  try {
+    const client = await BridgeClient.open({ ...options, signal: connectSignal }, false);
+    try {
+      const remaining = Math.max(1, Math.ceil(timeout - (performance.now() - started)));
+      const response = await client.exchange(payload, { signal, timeout: remaining }, false);
+      return response as BridgeResponse<Result>;
+    } finally {
+      await client.close();
+    }
+  } finally {
+    clearTimeout(timeoutId);
+  }
+}
+
+/**
+ * Opens a persistent connection. Resolves once connected.
+ *
+ * Every request gets a `request_id` and is matched to its answer by it, so
+ * any number may be in flight. Against an original server, which answers in
+ * order and echoes no id, answers are matched in order instead.
+ *
+ * @typeParam Payload The request payload type.
+ * @typeParam Result The type of `result` in answers.
+ * @param options Where to connect, the token, timeouts, reconnection.
+ * @returns The connected client.
+ * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
+ *
+ * @example Many requests on one connection, one of them cancelled
+ * ```ts ignore
+ * import { connect } from "./client.ts";
+ *
+ * await using client = await connect({ port: 7002, token: "s3cret" });
+ * const answers = await Promise.all([1, 2, 3].map((n) => client.request({ n })));
+ * const controller = new AbortController();
+ * const slow = client.request({ type: "slow" }, { signal: controller.signal });
+ * controller.abort();
+ * await slow.catch((error) => console.log("cancelled:", error.name));
+ * console.log(answers);
+ * ```
+ */
+export function connect<Payload = Record<string, unknown>, Result = unknown>(
+  options: ConnectOptions = {},
+): Promise<Client<Payload, Result>> {
+  return BridgeClient.open(options, true) as Promise<Client<Payload, Result>>;
+}
+
+interface Pending {
+  readonly id?: RequestId;
+  readonly resolve: (response: BridgeResponse) => void;
+  readonly reject: (error: unknown) => void;
+  cancelled: boolean;
+}
+
+interface Link {
+  readonly conn: Deno.Conn;
+  readonly writer: FrameWriter;
+}
+
+class BridgeClient implements Client<Record<string, unknown>, unknown> {
+  readonly #options: ConnectOptions;
+  readonly #reconnect?: Required<ReconnectOptions>;
+  readonly #pending = new Map<RequestId, Pending>();
+  // Requests in send order, kept only while answers may come without ids.
+  #queue: Pending[] = [];
+  #echoesIds?: boolean;
+  #link?: Link;
+  #linking?: Promise<Link | undefined>;
+  #nextId = 1;
+  #closed = false;
+  #wakeBackoff?: () => void;
+
+  private constructor(options: ConnectOptions, reconnect: boolean) {
+    this.#options = options;
+    const wanted = reconnect ? options.reconnect : undefined;
+    if (wanted) {
+      const given = wanted === true ? {} : wanted;
+      this.#reconnect = {
+        initialDelay: given.initialDelay ?? 100,
+        maxDelay: given.maxDelay ?? 5_000,
+        maxAttempts: given.maxAttempts ?? Infinity,
+      };
+    }
+  }
+
+  static async open(options: ConnectOptions, reconnect: boolean): Promise<BridgeClient> {
+    const client = new BridgeClient(options, reconnect);
+    client.#attach(await dial(options, options.signal));
+    return client;
+  }
+
+  get connected(): boolean {
+    return this.#link !== undefined;
+  }
+
+  get pending(): number {
+    let count = 0;
+    for (const entry of this.#pending.values()) if (!entry.cancelled) count++;
+    for (const entry of this.#queue) if (entry.id === undefined && !entry.cancelled) count++;
+    return count;
+  }
+
+  async request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
+    const response = await this.exchange(payload, options ?? {}, true);
+    if (response.status === "ok") return response.result;
+    throw new RemoteError(errorCodeOf(response), String(response.message));
+  }
+
+  /** Sends one request and resolves with the whole response object. */
+  async exchange(
+    payload: Record<string, unknown>,
+    { signal, timeout = this.#options.timeout }: RequestOptions,
+    withId: boolean,
+  ): Promise<BridgeResponse> {
+    signal?.throwIfAborted();
+    const id = withId ? this.#nextId++ : undefined;
+    const body = encodeRequest(payload, this.#options.token, id, timeout);
+    const link = this.#link ?? await this.#waitForLink(signal);
+    return new Promise<BridgeResponse>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const entry: Pending = {
+        id,
+        cancelled: false,
+        resolve: (response) => {
+          finish();
+          resolve(response);
+        },
+        reject: (error) => {
+          finish();
+          reject(error);
+        },
+      };
+      // A cancelled request frees its slot at once; its late answer, if one
+      // comes, is dropped (by id, or by its place in the queue).
+      const cancel = (error: unknown): void => {
+        entry.cancelled = true;
+        if (id !== undefined) this.#pending.delete(id);
+        entry.reject(error);
+      };
+      const onAbort = (): void => cancel(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeout !== undefined) {
+        timer = setTimeout(() => cancel(new TimeoutError(timeout)), timeout);
+      }
+      if (id !== undefined) this.#pending.set(id, entry);
+      if (id === undefined || this.#echoesIds !== true) this.#queue.push(entry);
+      link.writer.enqueue(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wakeBackoff?.();
+    const link = this.#link;
+    if (link !== undefined) this.#detach(link, new ConnectionClosedError("Client closed"));
+    await this.#linking;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #attach(conn: Deno.Conn): void {
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    const writer = new FrameWriter(conn, Infinity);
+    const link = { conn, writer };
+    writer.onFailure = (error) =>
+      this.#detach(link, new ConnectionClosedError(undefined, { cause: error }));
+    this.#link = link;
+    this.#readLoop(link);
+  }
+
+  async #readLoop(link: Link): Promise<void> {
+    const reader = connReadable(link.conn).getReader();
+    const decoder = new FrameDecoder({ maxBytes: this.#options.maxBytes ?? DEFAULT_MAX_BYTES });
+    let failure: unknown;
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        decoder.push(value, (body) => this.#onResponse(body));
+      }
+    } catch (error) {
+      failure = error;
+    }
+    if (failure instanceof FrameTooLargeError && this.#echoesIds !== true) {
+      // Answers come in order: the oversized one is the oldest request's.
+      this.#takeInOrder()?.reject(failure);
+    }
+    this.#detach(
+      link,
+      new ConnectionClosedError(
+        failure === undefined || isPeerGone(failure)
+          ? "Connection closed before the response arrived"
+          : `Connection failed: ${failure instanceof Error ? failure.message : failure}`,
+        { cause: failure },
+      ),
+    );
+  }
+
+  #onResponse(body: Uint8Array): void {
+    let response: BridgeResponse;
+    try {
+      response = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      throw new SyntaxError("Cannot parse response: not JSON");
+    }
+    const id = response?.request_id;
+    let entry: Pending | undefined;
+    if (id !== undefined) {
+      if (this.#echoesIds !== true) {
+        this.#echoesIds = true;
+        this.#queue = this.#queue.filter((queued) => queued.id === undefined);
+      }
+      entry = this.#pending.get(id);
+      this.#pending.delete(id);
+    } else {
+      entry = this.#takeInOrder();
+    }
+    if (entry !== undefined && !entry.cancelled) entry.resolve(response);
+  }
+
+  #takeInOrder(): Pending | undefined {
+    const entry = this.#queue.shift();
+    if (entry?.id !== undefined) {
+      // The server answered an id-carrying request without the id: it only
+      // speaks Part A, and answers in order.
+      this.#echoesIds = false;
+      this.#pending.delete(entry.id);
+    }
+    return entry;
+  }
+
+  #detach(link: Link, error: ConnectionClosedError): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    closeQuietly(link.conn);
+    const waiting = [...this.#pending.values(), ...this.#queue.filter((e) => e.id === undefined)];
+    this.#pending.clear();
+    this.#queue = [];
+    this.#echoesIds = undefined;
+    for (const entry of waiting) if (!entry.cancelled) entry.reject(error);
+    if (!this.#closed && this.#reconnect !== undefined) {
+      this.#linking = this.#redial();
+    }
+  }
+
+  async #waitForLink(signal?: AbortSignal): Promise<Link> {
+    const linking = this.#linking;
+    if (this.#closed || linking === undefined) {
+      throw new ConnectionClosedError(
+        this.#closed ? "Client closed" : "Connection closed; reconnect is off",
+      );
+    }
+    const link = await (signal === undefined ? linking : Promise.race([
+      linking,
+      new Promise<never>((_, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }),
+    ]));
+    if (link === undefined) throw new ConnectionClosedError("Client closed; gave up reconnecting");
+    return link;
+  }
+
+  async #redial(): Promise<Link | undefined> {
+    const { initialDelay, maxDelay, maxAttempts } = this.#reconnect!;
+    for (let attempt = 0; attempt < maxAttempts && !this.#closed; attempt++) {
+      const ceiling = Math.min(maxDelay, initialDelay * 2 ** attempt);
+      // Full jitter between half and all of the ceiling spreads out clients
+      // that lost the same server at the same moment.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ceiling * (0.5 + Math.random() / 2));
+        this.#wakeBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeBackoff = undefined;
+      if (this.#closed) break;
+      try {
+        this.#attach(await dial(this.#options));
+        this.#linking = undefined;
+        return this.#link;
+      } catch {
+        // Not back yet; wait longer.
+      }
+    }
+    this.#closed = true;
+    this.#linking = undefined;
+    return undefined;
+  }
+}
+
+function encodeRequest(
+  payload: Record<string, unknown>,
+  token: string | undefined,
+  requestId: RequestId | undefined,
+  timeout: number | undefined,
+): Uint8Array {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    throw new TypeError("Cannot send payload: expected an object");
+  }
+  for (const key of ENVELOPE_KEYS) {
+    if (key in payload) {
+      throw new TypeError(`Cannot send payload: key "${key}" is reserved for the envelope`);
+    }
+  }
+  return encoder.encode(JSON.stringify({
+    ...payload,
+    auth_token: token,
+    protocol_version: PROTOCOL_VERSION,
+    request_id: requestId,
+    timeout_ms: timeout,
+  }));
+}
+
+async function dial(options: ConnectionOptions, signal?: AbortSignal): Promise<Deno.Conn> {
+  signal?.throwIfAborted();
+  const hostname = options.hostname ?? "127.0.0.1";
+  const port = options.port ?? DEFAULT_PORT;
+  const tls = options.tls;
+  const connecting: Promise<Deno.Conn> = options.path !== undefined
+    ? Deno.connect({ transport: "unix", path: options.path })
+    : tls
+    ? Deno.connectTls({ hostname, port, caCerts: tls === true ? undefined : tls.caCerts })
+    : Deno.connect({ hostname, port });
+  if (signal === undefined) return await connecting;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      connecting,
+      new Promise<never>((_, reject) => {
+        onAbort = () => {
+          connecting.then(closeQuietly, () => {});
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}

@@ -1,0 +1,363 @@
+/**
+ * The SocketBridge wire format: a 4-byte unsigned big-endian length, then that
+ * many bytes of UTF-8 JSON. Pure Web Streams and typed arrays, no `Deno.*`, so
+ * it runs in Deno, Node, Bun and browsers alike.
+ *
+ * Two ways to read frames:
+ * - {@linkcode FrameDecoderStream}, a `TransformStream` that turns any
+ *   `ReadableStream<Uint8Array>` into a stream of frame bodies;
+ * - {@linkcode FrameDecoder}, the push parser underneath it, for code that
+ *   owns its read loop (the server does, to pace reads and run timers).
+ *
+ * Both yield exactly one body per frame whatever the chunking, cost linear
+ * time in the bytes read (each byte is copied at most once, and a frame that
+ * lies whole inside one chunk is not copied at all), and reject a length
+ * prefix above `maxBytes` from the prefix alone, before allocating anything
+ * for the body.
+ *
+ * @example Round-tripping a message through a stream
+ * ```ts
+ * import { decodeMessage, encodeMessage, FrameDecoderStream } from "./codec.ts";
+ *
+ * const bytes = encodeMessage({ type: "ping" });
+ * const frames = ReadableStream.from([bytes.subarray(0, 3), bytes.subarray(3)])
+ *   .pipeThrough(new FrameDecoderStream());
+ * for await (const frame of frames) {
+ *   console.assert((decodeMessage(frame) as { type: string }).type === "ping");
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
+
+export { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
+
+/** The size of the length prefix, in bytes. */
+export const HEADER_BYTES = 4;
+
+/** The default cap on a frame body, as in the original: 1 MiB. */
+export const DEFAULT_MAX_BYTES = 1_048_576;
+
+/** The largest body a 4-byte prefix can announce. */
+export const MAX_FRAME_BYTES = 0xffff_ffff;
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Frames a body: prepends its length as 4 unsigned big-endian bytes.
+ *
+ * @param body The frame body.
+ * @returns A new buffer holding the prefix and the body.
+ * @throws {RangeError} If the body is longer than a prefix can announce.
+ *
+ * @example Framing three bytes
+ * ```ts
+ * import { encodeFrame } from "./codec.ts";
+ * const frame = encodeFrame(new Uint8Array([1, 2, 3]));
+ * console.assert(frame.join() === "0,0,0,3,1,2,3");
+ * ```
+ */
+export function encodeFrame(body: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (body.length > MAX_FRAME_BYTES) {
+    throw new RangeError(
+      `Cannot encode frame: length ${body.length} exceeds ${MAX_FRAME_BYTES}`,
+    );
+  }
+  const frame = new Uint8Array(HEADER_BYTES + body.length);
+  writeHeader(frame, 0, body.length);
+  frame.set(body, HEADER_BYTES);
+  return frame;
+}
+
+/**
+ * Serialises a value as JSON and frames it.
+ *
+ * @param value Any JSON-serialisable value (a request or response object).
+ * @returns The framed UTF-8 JSON text.
+ * @throws {TypeError} If the value cannot be serialised (a cycle, a BigInt).
+ *
+ * @example Framing a ping
+ * ```ts
+ * import { encodeMessage } from "./codec.ts";
+ * const frame = encodeMessage({ type: "ping" });
+ * console.assert(new DataView(frame.buffer).getUint32(0) === frame.length - 4);
+ * ```
+ */
+export function encodeMessage(value: unknown): Uint8Array<ArrayBuffer> {
+  return encodeFrame(encodeJson(value));
+}
+
+/**
+ * Serialises a value as UTF-8 JSON text, without a prefix.
+ *
+ * @param value Any JSON-serialisable value.
+ * @returns The UTF-8 bytes of its JSON text.
+ * @throws {TypeError} If the value cannot be serialised, or serialises to
+ * nothing (`undefined`, a function).
+ *
+ * @example Encoding an object
+ * ```ts
+ * import { encodeJson } from "./codec.ts";
+ * console.assert(new TextDecoder().decode(encodeJson({ a: 1 })) === '{"a":1}');
+ * ```
+ */
+export function encodeJson(value: unknown): Uint8Array<ArrayBuffer> {
+  const text = JSON.stringify(value);
+  if (text === undefined) {
+    throw new TypeError(`Cannot encode ${typeof value} as JSON`);
+  }
+  return encoder.encode(text);
+}
+
+/**
+ * Parses a frame body as UTF-8 JSON.
+ *
+ * @param body A frame body.
+ * @returns The parsed value (not necessarily an object).
+ * @throws {SyntaxError} If the body is not valid UTF-8 or not valid JSON.
+ *
+ * @example Parsing a body
+ * ```ts
+ * import { decodeMessage } from "./codec.ts";
+ * const body = new TextEncoder().encode('{"status":"ok"}');
+ * console.assert((decodeMessage(body) as { status: string }).status === "ok");
+ * ```
+ */
+export function decodeMessage(body: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = strictDecoder.decode(body);
+  } catch (error) {
+    throw new SyntaxError("Cannot decode frame: body is not valid UTF-8", {
+      cause: error,
+    });
+  }
+  return JSON.parse(text);
+}
+
+/**
+ * Writes a 4-byte big-endian length into `target` at `offset`.
+ *
+ * @param target The buffer to write into.
+ * @param offset Where the prefix starts.
+ * @param length The body length to announce.
+ *
+ * @example Writing a prefix in place
+ * ```ts
+ * import { writeHeader } from "./codec.ts";
+ * const buffer = new Uint8Array(4);
+ * writeHeader(buffer, 0, 258);
+ * console.assert(buffer.join() === "0,0,1,2");
+ * ```
+ */
+export function writeHeader(
+  target: Uint8Array,
+  offset: number,
+  length: number,
+): void {
+  target[offset] = length >>> 24;
+  target[offset + 1] = (length >>> 16) & 0xff;
+  target[offset + 2] = (length >>> 8) & 0xff;
+  target[offset + 3] = length & 0xff;
+}
+
+/** Options of {@linkcode FrameDecoder} and {@linkcode FrameDecoderStream}. */
+export interface FrameDecoderOptions {
+  /**
+   * The largest body accepted, in bytes. A larger prefix is rejected before
+   * anything is allocated for its body.
+   *
+   * @default {1048576}
+   */
+  maxBytes?: number;
+  /**
+   * Called with the announced length of an oversized frame, instead of
+   * throwing {@linkcode FrameTooLargeError}; the decoder then skips that
+   * many bytes as they arrive, without buffering them, and goes on with the
+   * next frame. Leave it unset to fail on the first oversized prefix.
+   */
+  onOversized?: (size: number) => void;
+}
+
+/**
+ * An incremental frame parser: push chunks in, get whole frame bodies out.
+ * A body that lies whole inside one chunk is handed out as a view of that
+ * chunk (no copy); one that spans chunks is assembled once into a buffer of
+ * exactly its size.
+ *
+ * @example Decoding frames pushed one byte at a time
+ * ```ts
+ * import { encodeFrame, FrameDecoder } from "./codec.ts";
+ *
+ * const bytes = encodeFrame(new Uint8Array([7, 8, 9]));
+ * const decoder = new FrameDecoder();
+ * const bodies: Uint8Array[] = [];
+ * for (const byte of bytes) decoder.push(new Uint8Array([byte]), (b) => bodies.push(b));
+ * console.assert(bodies.length === 1 && bodies[0].join() === "7,8,9");
+ * console.assert(decoder.idle);
+ * ```
+ */
+export class FrameDecoder {
+  readonly #maxBytes: number;
+  readonly #onOversized?: (size: number) => void;
+  readonly #header = new Uint8Array(HEADER_BYTES);
+  #headerFilled = 0;
+  #body: Uint8Array<ArrayBuffer> | undefined;
+  #bodyFilled = 0;
+  #skipRemaining = 0;
+  #failure: FrameTooLargeError | undefined;
+
+  /**
+   * @param options The body cap and what to do past it.
+   * @throws {RangeError} If `maxBytes` is not a whole number from 0 to 2^32-1.
+   */
+  constructor(options: FrameDecoderOptions = {}) {
+    this.#maxBytes = checkMaxBytes(options.maxBytes ?? DEFAULT_MAX_BYTES);
+    this.#onOversized = options.onOversized;
+  }
+
+  /**
+   * `true` at a frame boundary: no part of an unfinished frame is held.
+   *
+   * @returns Whether the decoder holds nothing.
+   */
+  get idle(): boolean {
+    return this.#headerFilled === 0 && this.#body === undefined &&
+      this.#skipRemaining === 0;
+  }
+
+  /**
+   * How many bytes of the unfinished frame have arrived (prefix included).
+   *
+   * @returns The count; 0 when {@linkcode FrameDecoder.idle}.
+   */
+  get pendingBytes(): number {
+    return this.#headerFilled +
+      (this.#body === undefined ? 0 : HEADER_BYTES + this.#bodyFilled);
+  }
+
+  /**
+   * Feeds one chunk. Calls `onFrame` once per body completed by it, in order.
+   *
+   * @param chunk The next bytes of the stream.
+   * @param onFrame Receives each completed body. A body that is a view of
+   * `chunk` stays valid as long as the caller does not reuse `chunk`.
+   * @throws {FrameTooLargeError} On a prefix above `maxBytes` when no
+   * `onOversized` was given; the decoder is unusable afterwards, and bodies
+   * that came before the prefix in the chunk were already delivered.
+   */
+  push(chunk: Uint8Array, onFrame: (body: Uint8Array) => void): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    const end = chunk.length;
+    let offset = 0;
+    while (offset < end) {
+      if (this.#skipRemaining > 0) {
+        const skipped = Math.min(this.#skipRemaining, end - offset);
+        this.#skipRemaining -= skipped;
+        offset += skipped;
+        continue;
+      }
+      let body = this.#body;
+      if (body === undefined) {
+        let length: number;
+        if (this.#headerFilled === 0 && end - offset >= HEADER_BYTES) {
+          length = readHeader(chunk, offset);
+          offset += HEADER_BYTES;
+        } else {
+          this.#header[this.#headerFilled++] = chunk[offset++];
+          if (this.#headerFilled < HEADER_BYTES) continue;
+          this.#headerFilled = 0;
+          length = readHeader(this.#header, 0);
+        }
+        if (length > this.#maxBytes) {
+          if (this.#onOversized === undefined) {
+            this.#failure = new FrameTooLargeError(length, this.#maxBytes);
+            throw this.#failure;
+          }
+          this.#skipRemaining = length;
+          this.#onOversized(length);
+          continue;
+        }
+        if (end - offset >= length) {
+          offset += length;
+          onFrame(chunk.subarray(offset - length, offset));
+          continue;
+        }
+        body = this.#body = new Uint8Array(length);
+        this.#bodyFilled = 0;
+      }
+      const copied = Math.min(body.length - this.#bodyFilled, end - offset);
+      body.set(chunk.subarray(offset, offset + copied), this.#bodyFilled);
+      this.#bodyFilled += copied;
+      offset += copied;
+      if (this.#bodyFilled === body.length) {
+        this.#body = undefined;
+        onFrame(body);
+      }
+    }
+  }
+
+  /**
+   * Declares the end of the stream.
+   *
+   * @throws {IncompleteFrameError} If the stream ended inside a frame.
+   */
+  finish(): void {
+    if (!this.idle) throw new IncompleteFrameError(this.pendingBytes);
+  }
+}
+
+/**
+ * A `TransformStream` from a byte stream to frame bodies, one chunk out per
+ * frame. Errors the stream with {@linkcode FrameTooLargeError} on an
+ * oversized prefix and with {@linkcode IncompleteFrameError} when the input
+ * ends inside a frame.
+ *
+ * @example Reading frames from any byte stream
+ * ```ts
+ * import { encodeFrame, FrameDecoderStream } from "./codec.ts";
+ *
+ * const bytes = new Uint8Array([
+ *   ...encodeFrame(new Uint8Array([1])),
+ *   ...encodeFrame(new Uint8Array([2, 3])),
+ * ]);
+ * const bodies = await Array.fromAsync(
+ *   ReadableStream.from([bytes]).pipeThrough(new FrameDecoderStream()),
+ * );
+ * console.assert(bodies.length === 2 && bodies[1].join() === "2,3");
+ * ```
+ */
+export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> {
+  /**
+   * @param options The body cap. `onOversized` is honoured too: with it the
+   * stream skips oversized frames instead of failing.
+   */
+  constructor(options: FrameDecoderOptions = {}) {
+    const decoder = new FrameDecoder(options);
+    super({
+      transform(chunk, controller) {
+        decoder.push(chunk, (body) => controller.enqueue(body));
+      },
+      flush() {
+        decoder.finish();
+      },
+    });
+  }
+}
+
+function readHeader(source: Uint8Array, offset: number): number {
+  return ((source[offset] << 24) | (source[offset + 1] << 16) |
+    (source[offset + 2] << 8) | source[offset + 3]) >>> 0;
+}
+
+function checkMaxBytes(maxBytes: number): number {
+  if (!Number.isInteger(maxBytes) || maxBytes < 0 || maxBytes > MAX_FRAME_BYTES) {
+    throw new RangeError(
+      `Cannot use maxBytes ${maxBytes}: expected a whole number from 0 to ${MAX_FRAME_BYTES}`,
+    );
+  }
+  return maxBytes;
+}

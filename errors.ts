@@ -1,0 +1,188 @@
+/**
+ * Typed errors of SocketBridge. Each carries a stable machine-readable `code`
+ * that matches the `code` field of an error response on the wire
+ * (`../shared/PROTOCOL.md` Part B) where one exists.
+ *
+ * @module
+ */
+
+/**
+ * The stable codes an error response may carry on the wire, plus the codes of
+ * local failures (`connection_closed`, `incomplete_frame`).
+ */
+export type ErrorCode =
+  | "payload_too_large"
+  | "invalid_json"
+  | "invalid_message"
+  | "unauthorized_host"
+  | "unauthorized"
+  | "protocol_mismatch"
+  | "handler_error"
+  | "timeout"
+  | "busy"
+  | "shutting_down"
+  | "connection_closed"
+  | "incomplete_frame";
+
+/**
+ * The base class of every error this library throws on purpose.
+ *
+ * @example Telling SocketBridge errors apart
+ * ```ts
+ * import { SocketBridgeError, TimeoutError } from "./errors.ts";
+ * const error = new TimeoutError(250);
+ * console.assert(error instanceof SocketBridgeError);
+ * console.assert(error.code === "timeout");
+ * ```
+ */
+export class SocketBridgeError extends Error {
+  /** The stable machine-readable code of this failure. */
+  readonly code: ErrorCode;
+
+  /**
+   * @param code The stable code.
+   * @param message What failed, with the value.
+   * @param options The cause, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SocketBridgeError";
+    this.code = code;
+  }
+}
+
+/**
+ * A length prefix announced more bytes than the reader accepts. Thrown from
+ * the prefix alone: the body is never allocated or buffered.
+ *
+ * @example Inspecting the sizes
+ * ```ts
+ * import { FrameTooLargeError } from "./errors.ts";
+ * const error = new FrameTooLargeError(2_000_000, 1_048_576);
+ * console.assert(error.size === 2_000_000 && error.limit === 1_048_576);
+ * ```
+ */
+export class FrameTooLargeError extends SocketBridgeError {
+  /** The length the prefix announced. */
+  readonly size: number;
+  /** The largest length the reader accepts. */
+  readonly limit: number;
+
+  /**
+   * @param size The announced length.
+   * @param limit The reader's `maxBytes`.
+   * @param options The cause, if any.
+   */
+  constructor(size: number, limit: number, options?: ErrorOptions) {
+    super(
+      "payload_too_large",
+      `Cannot decode frame: length ${size} exceeds maxBytes ${limit}`,
+      options,
+    );
+    this.name = "FrameTooLargeError";
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A stream ended in the middle of a frame.
+ *
+ * @example Inspecting what was missing
+ * ```ts
+ * import { IncompleteFrameError } from "./errors.ts";
+ * const error = new IncompleteFrameError(3);
+ * console.assert(error.code === "incomplete_frame" && error.buffered === 3);
+ * ```
+ */
+export class IncompleteFrameError extends SocketBridgeError {
+  /** How many bytes of the unfinished frame had arrived. */
+  readonly buffered: number;
+
+  /**
+   * @param buffered The bytes of the unfinished frame that had arrived.
+   * @param options The cause, if any.
+   */
+  constructor(buffered: number, options?: ErrorOptions) {
+    super(
+      "incomplete_frame",
+      `Cannot decode frame: stream ended after ${buffered} bytes of an unfinished frame`,
+      options,
+    );
+    this.name = "IncompleteFrameError";
+    this.buffered = buffered;
+  }
+}
+
+/**
+ * The connection closed before the answer arrived. A request that fails with
+ * it may or may not have reached the server; it is never sent again for you.
+ *
+ * @example Checking the code
+ * ```ts
+ * import { ConnectionClosedError } from "./errors.ts";
+ * console.assert(new ConnectionClosedError().code === "connection_closed");
+ * ```
+ */
+export class ConnectionClosedError extends SocketBridgeError {
+  /**
+   * @param message What was under way when the connection closed.
+   * @param options The cause, if any.
+   */
+  constructor(
+    message = "Connection closed before the response arrived",
+    options?: ErrorOptions,
+  ) {
+    super("connection_closed", message, options);
+    this.name = "ConnectionClosedError";
+  }
+}
+
+/**
+ * A request did not get its answer in time.
+ *
+ * @example Reading the timeout back
+ * ```ts
+ * import { TimeoutError } from "./errors.ts";
+ * console.assert(new TimeoutError(100).timeout === 100);
+ * ```
+ */
+export class TimeoutError extends SocketBridgeError {
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * @param timeout The timeout that passed, in milliseconds.
+   * @param options The cause, if any.
+   */
+  constructor(timeout: number, options?: ErrorOptions) {
+    super("timeout", `Request timed out after ${timeout} ms`, options);
+    this.name = "TimeoutError";
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The server answered with `status: "error"`. Carries the server's `code`
+ * (when it sent one: an original server does not) and its `message`.
+ *
+ * @example Reading what the server said
+ * ```ts
+ * import { RemoteError } from "./errors.ts";
+ * const error = new RemoteError("unauthorized", "unauthorized");
+ * console.assert(error.code === "unauthorized");
+ * console.assert(error.message === "unauthorized");
+ * ```
+ */
+export class RemoteError extends SocketBridgeError {
+  /**
+   * @param code The server's `code`; `handler_error` for an original server's
+   * `handler error: ...` text, and the code matching any other original text.
+   * @param message The server's `message`, verbatim.
+   * @param options The cause, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "RemoteError";
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * SocketBridge: length-prefixed JSON frames over a socket, for local agents,
+ * tools, test harnesses and helper processes to talk to each other. Loopback
+ * by default, with an auth token, a host allowlist, a size cap and a
+ * protocol-version check; wire-compatible with the original Python
+ * SocketBridge.
+ *
+ * - {@linkcode serve} answers requests with a handler.
+ * - {@linkcode send} makes one request on a fresh connection.
+ * - {@linkcode connect} keeps one connection for many concurrent requests.
+ * - `@socketbridge/core/codec` has the framing alone, runtime-neutral.
+ *
+ * @example A server and a client in one process
+ * ```ts ignore
+ * import { connect, serve } from "@socketbridge/core";
+ *
+ * await using server = serve({ port: 0 }, (payload: { n: number }) => payload.n * 2);
+ * const { port } = server.addr as Deno.NetAddr;
+ * await using client = await connect<{ n: number }, number>({ port });
+ * console.log(await client.request({ n: 21 })); // 42
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type Client,
+  connect,
+  type ConnectionOptions,
+  type ConnectOptions,
+  type ReconnectOptions,
+  type RequestOptions,
+  send,
+  type SendOptions,
+} from "./client.ts";
+export {
+  type ErrorContext,
+  type Handler,
+  type RequestInfo,
+  serve,
+  type ServeOptions,
+  type Server,
+  type ServerStats,
+} from "./server.ts";
+export {
+  type BridgeResponse,
+  DEFAULT_PORT,
+  ENVELOPE_KEYS,
+  ERROR_MESSAGES,
+  errorCodeOf,
+  PROTOCOL_VERSION,
+  type RequestId,
+  type WireErrorCode,
+} from "./protocol.ts";
+export {
+  ConnectionClosedError,
+  type ErrorCode,
+  FrameTooLargeError,
+  IncompleteFrameError,
+  RemoteError,
+  SocketBridgeError,
+  TimeoutError,
+} from "./errors.ts";

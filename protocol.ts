@@ -1,0 +1,108 @@
+/**
+ * The shapes and constants of SocketBridge protocol version "1": the request
+ * envelope, the response object, and the original error texts with their
+ * stable codes (`../shared/PROTOCOL.md`).
+ *
+ * @example Building an error response by hand
+ * ```ts
+ * import { ERROR_MESSAGES, PROTOCOL_VERSION, type BridgeResponse } from "./protocol.ts";
+ * const response: BridgeResponse = {
+ *   status: "error",
+ *   message: ERROR_MESSAGES.unauthorized,
+ *   code: "unauthorized",
+ *   protocol_version: PROTOCOL_VERSION,
+ * };
+ * console.assert(response.message === "unauthorized");
+ * ```
+ *
+ * @module
+ */
+
+import type { ErrorCode } from "./errors.ts";
+
+/** The protocol version this library speaks. */
+export const PROTOCOL_VERSION = "1";
+
+/** The default TCP port, as in the original. */
+export const DEFAULT_PORT = 7002;
+
+/**
+ * The request keys that form the envelope. They are removed before the
+ * handler sees the payload.
+ */
+export const ENVELOPE_KEYS: readonly string[] = [
+  "auth_token",
+  "protocol_version",
+  "request_id",
+  "timeout_ms",
+];
+
+/** A request identifier: echoed back verbatim in the response. */
+export type RequestId = string | number;
+
+/** The error codes a server puts on the wire. */
+export type WireErrorCode = Exclude<
+  ErrorCode,
+  "connection_closed" | "incomplete_frame"
+>;
+
+/**
+ * The `message` text of each error code. The first six are the original's
+ * texts, byte for byte (`handler_error` is followed by `: <text>`).
+ */
+export const ERROR_MESSAGES: Readonly<Record<WireErrorCode, string>> = {
+  payload_too_large: "payload too large",
+  invalid_json: "invalid json",
+  invalid_message: "invalid message",
+  unauthorized_host: "unauthorized host",
+  unauthorized: "unauthorized",
+  protocol_mismatch: "protocol mismatch",
+  handler_error: "handler error",
+  timeout: "timeout",
+  busy: "busy",
+  shutting_down: "shutting down",
+};
+
+/**
+ * A response as it travels on the wire.
+ *
+ * @typeParam Result The type of `result` on success.
+ */
+export interface BridgeResponse<Result = unknown> {
+  /** The outcome. */
+  status: "ok" | "error";
+  /** `"received"` on success; on error, the text of {@linkcode ERROR_MESSAGES}. */
+  message: string;
+  /** Always `"1"`. */
+  protocol_version: string;
+  /** The request's `request_id`, when it carried one. */
+  request_id?: RequestId;
+  /** On success, what the handler returned, when it returned something. */
+  result?: Result;
+  /** On error, the stable code (absent from an original server's answers). */
+  code?: WireErrorCode;
+}
+
+/**
+ * Finds the code of an error response, including one from an original server
+ * that sends only the text.
+ *
+ * @param response An error response.
+ * @returns Its `code`, or the code whose original text its `message` has.
+ *
+ * @example Reading an original server's error
+ * ```ts
+ * import { errorCodeOf } from "./protocol.ts";
+ * const code = errorCodeOf({ status: "error", message: "handler error: boom", protocol_version: "1" });
+ * console.assert(code === "handler_error");
+ * ```
+ */
+export function errorCodeOf(response: BridgeResponse): WireErrorCode {
+  if (response.code !== undefined && response.code in ERROR_MESSAGES) {
+    return response.code;
+  }
+  for (const [code, text] of Object.entries(ERROR_MESSAGES)) {
+    if (response.message === text) return code as WireErrorCode;
+  }
+  return "handler_error";
+}
