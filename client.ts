@@ -181,24 +181,21 @@ export async function send<Result = unknown>(
   payload: Record<string, unknown>,
 ): Promise<BridgeResponse<Result>> {
   const timeout = options.timeout ?? 30_000;
-  const started = performance.now();
-  const signal = options.signal;
-  const timer = new AbortController();
-  const timeoutId = setTimeout(() => timer.abort(new TimeoutError(timeout)), timeout);
-  const connectSignal = signal === undefined
-    ? timer.signal
-    : AbortSignal.any([signal, timer.signal]);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new TimeoutError(timeout)), timeout);
+  const signal = options.signal === undefined
+    ? deadline.signal
+    : AbortSignal.any([options.signal, deadline.signal]);
   try {
-    const client = await BridgeClient.open({ ...options, signal: connectSignal }, false);
+    const client = await BridgeClient.open({ ...options, signal }, false);
     try {
-      const remaining = Math.max(1, Math.ceil(timeout - (performance.now() - started)));
-      const response = await client.exchange(payload, { signal, timeout: remaining }, false);
+      const response = await client.exchange(payload, { signal }, false, timeout);
       return response as BridgeResponse<Result>;
     } finally {
       await client.close();
     }
   } finally {
-    clearTimeout(timeoutId);
+    clearTimeout(timer);
   }
 }
 
@@ -295,15 +292,20 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     throw new RemoteError(errorCodeOf(response), String(response.message));
   }
 
-  /** Sends one request and resolves with the whole response object. */
+  /**
+   * Sends one request and resolves with the whole response object.
+   * `announcedTimeout` is the `timeout_ms` sent when the deadline is kept by
+   * the caller's signal rather than by `timeout`.
+   */
   async exchange(
     payload: Record<string, unknown>,
     { signal, timeout = this.#options.timeout }: RequestOptions,
     withId: boolean,
+    announcedTimeout = timeout,
   ): Promise<BridgeResponse> {
     signal?.throwIfAborted();
     const id = withId ? this.#nextId++ : undefined;
-    const body = encodeRequest(payload, this.#options.token, id, timeout);
+    const body = encodeRequest(payload, this.#options.token, id, announcedTimeout);
     const link = this.#link ?? await this.#waitForLink(signal);
     return new Promise<BridgeResponse>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;

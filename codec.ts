@@ -211,6 +211,8 @@ export class FrameDecoder {
   #failure: FrameTooLargeError | undefined;
 
   /**
+   * Creates a decoder at a frame boundary.
+   *
    * @param options The body cap and what to do past it.
    * @throws {RangeError} If `maxBytes` is not a whole number from 0 to 2^32-1.
    */
@@ -332,6 +334,8 @@ export class FrameDecoder {
  */
 export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> {
   /**
+   * Creates the stream.
+   *
    * @param options The body cap. `onOversized` is honoured too: with it the
    * stream skips oversized frames instead of failing.
    */

@@ -40,6 +40,8 @@ export class SocketBridgeError extends Error {
   readonly code: ErrorCode;
 
   /**
+   * Creates a SocketBridge error.
+   *
    * @param code The stable code.
    * @param message What failed, with the value.
    * @param options The cause, if any.
@@ -69,6 +71,8 @@ export class FrameTooLargeError extends SocketBridgeError {
   readonly limit: number;
 
   /**
+   * Creates the error for an oversized length prefix.
+   *
    * @param size The announced length.
    * @param limit The reader's `maxBytes`.
    * @param options The cause, if any.
@@ -100,6 +104,8 @@ export class IncompleteFrameError extends SocketBridgeError {
   readonly buffered: number;
 
   /**
+   * Creates the error for a stream that ended mid-frame.
+   *
    * @param buffered The bytes of the unfinished frame that had arrived.
    * @param options The cause, if any.
    */
@@ -126,6 +132,8 @@ export class IncompleteFrameError extends SocketBridgeError {
  */
 export class ConnectionClosedError extends SocketBridgeError {
   /**
+   * Creates the error for a connection that closed too soon.
+   *
    * @param message What was under way when the connection closed.
    * @param options The cause, if any.
    */
@@ -152,6 +160,8 @@ export class TimeoutError extends SocketBridgeError {
   readonly timeout: number;
 
   /**
+   * Creates the error for a timeout that passed.
+   *
    * @param timeout The timeout that passed, in milliseconds.
    * @param options The cause, if any.
    */
@@ -176,6 +186,8 @@ export class TimeoutError extends SocketBridgeError {
  */
 export class RemoteError extends SocketBridgeError {
   /**
+   * Creates the error for a server's error response.
+   *
    * @param code The server's `code`; `handler_error` for an original server's
    * `handler error: ...` text, and the code matching any other original text.
    * @param message The server's `message`, verbatim.

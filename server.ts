@@ -303,7 +303,7 @@ class BridgeServer implements Server {
     bytes: { in: 0, out: 0 },
     errors: {},
   };
-  #listener: Deno.Listener;
+  #listener?: Deno.Listener;
   #shuttingDown = false;
   #shutdown?: Promise<void>;
 
@@ -311,10 +311,19 @@ class BridgeServer implements Server {
     this.#handler = handler;
     this.#onError = options.onError;
     this.#settings = resolveSettings(options);
-    this.#listener = listen(options, this.#settings.token !== undefined);
-    this.addr = this.#listener.addr;
-    options.onListen?.(this.addr);
-    this.finished = this.#acceptLoop();
+    const listener = listen(options, this.#settings.token !== undefined);
+    if (listener !== undefined) {
+      this.#listener = listener;
+      this.addr = listener.addr;
+      options.onListen?.(this.addr);
+      this.finished = this.#acceptLoop(listener);
+    } else {
+      // A socket file is in the way: find out whether a server still owns it.
+      const path = options.path!;
+      this.addr = { transport: "unix", path };
+      this.finished = this.#acceptLoop(replaceStaleSocket(path), options.onListen);
+      this.finished.catch((error) => this.report(error, {}));
+    }
     const signal = options.signal;
     if (signal?.aborted) {
       this.shutdown();
@@ -362,7 +371,7 @@ class BridgeServer implements Server {
 
   async #shutdownNow(): Promise<void> {
     this.#shuttingDown = true;
-    closeQuietly(this.#listener as unknown as Deno.Conn);
+    if (this.#listener !== undefined) closeQuietly(this.#listener as unknown as Deno.Conn);
     for (const session of this.#sessions) session.beginShutdown();
     const grace = setTimeout(() => {
       for (const session of this.#sessions) session.abortHandlers("shutting_down");
@@ -378,13 +387,24 @@ class BridgeServer implements Server {
     await this.shutdown();
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(
+    bound: Deno.Listener | Promise<Deno.Listener>,
+    onListen?: (addr: Deno.Addr) => void,
+  ): Promise<void> {
+    const listener = await bound;
+    this.#listener = listener;
+    if (this.#shuttingDown) {
+      closeQuietly(listener as unknown as Deno.Conn);
+      removeSocketFile((this.addr as Deno.UnixAddr).path);
+      return;
+    }
+    onListen?.(this.addr);
     const sessions: Promise<void>[] = [];
     try {
       while (true) {
         let conn: Deno.Conn;
         try {
-          conn = await this.#listener.accept();
+          conn = await listener.accept();
         } catch (error) {
           if (isClosedByUs(error) || this.#shuttingDown) break;
           this.report(error, {});
@@ -394,7 +414,7 @@ class BridgeServer implements Server {
         if (sessions.length > 256) this.#prune(sessions);
       }
     } finally {
-      closeQuietly(this.#listener as unknown as Deno.Conn);
+      closeQuietly(listener as unknown as Deno.Conn);
     }
     await Promise.all(sessions);
     const path = this.addr.transport === "unix" ? this.addr.path : undefined;
@@ -470,8 +490,16 @@ function count(name: string, value: number, max = 2 ** 31 - 1, min = 0): number 
   return value;
 }
 
-function listen(options: ServeOptions, hasToken: boolean): Deno.Listener {
-  if (options.path !== undefined) return listenUnix(options.path);
+/** Binds the listener; `undefined` when a Unix socket file is in the way. */
+function listen(options: ServeOptions, hasToken: boolean): Deno.Listener | undefined {
+  if (options.path !== undefined) {
+    try {
+      return bindUnix(options.path);
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) return undefined;
+      throw error;
+    }
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   const port = count("port", options.port ?? DEFAULT_PORT, 65_535);
   if (!isLoopback(hostname) && !hasToken && !options.allowRemoteWithoutToken) {
@@ -489,35 +517,33 @@ function listen(options: ServeOptions, hasToken: boolean): Deno.Listener {
   return Deno.listen({ hostname, port });
 }
 
-function listenUnix(path: string): Deno.Listener {
-  try {
-    const listener = Deno.listen({ transport: "unix", path });
-    Deno.chmodSync(path, 0o600);
-    return listener;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse) || !isStaleSocket(path)) throw error;
-    Deno.removeSync(path);
-    return listenUnix(path);
-  }
+function bindUnix(path: string): Deno.Listener {
+  const listener = Deno.listen({ transport: "unix", path });
+  // Owner only: other local users cannot connect at all.
+  Deno.chmodSync(path, 0o600);
+  return listener;
 }
 
 /**
- * Whether the socket file at `path` belongs to no live server. A live server
- * holds the file's inode open in its process; a dead one left the file
- * behind. Linux lists every bound Unix socket in /proc/net/unix; where that
- * cannot be read the file is assumed live, and binding fails with AddrInUse.
+ * Binds `path` once the file there is shown to be stale: a socket no server
+ * answers on (a server that died without removing it). A live server's
+ * socket, or a file that is not a socket, is left alone.
  */
-function isStaleSocket(path: string): boolean {
+async function replaceStaleSocket(path: string): Promise<Deno.Listener> {
   try {
-    if (!Deno.lstatSync(path).isSocket) return false;
-    const table = Deno.readTextFileSync("/proc/net/unix");
-    const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-    return !table.split("\n").some((line) =>
-      line.endsWith(` ${absolute}`) || line.endsWith(` ${path}`)
-    );
-  } catch {
-    return false;
+    const probe = await Deno.connect({ transport: "unix", path });
+    probe.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
+    if (!Deno.lstatSync(path).isSocket) {
+      throw new Deno.errors.AddrInUse(
+        `Cannot serve on ${path}: a file that is not a socket is there`,
+      );
+    }
+    Deno.removeSync(path);
+    return bindUnix(path);
   }
+  throw new Deno.errors.AddrInUse(`Cannot serve on ${path}: another server is listening there`);
 }
 
 function removeSocketFile(path: string): void {
@@ -546,6 +572,9 @@ class Session {
   readonly #handlers = new Set<AbortController>();
   #resolveDone!: () => void;
   #inFlight = 0;
+  // Frames read past maxInFlight wait here, in order, for a free slot.
+  #backlog: Uint8Array[] = [];
+  #backlogHead = 0;
   #ordered: Promise<unknown> = Promise.resolve();
   #wake?: () => void;
   #framesRead = 0;
@@ -586,7 +615,7 @@ class Session {
       if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
       this.#arm();
       while (!this.#closed && !this.#draining && this.#refusal === undefined) {
-        if (this.#inFlight >= this.#settings.maxInFlight || this.#writer.full) {
+        if (this.#backlog.length > this.#backlogHead || this.#writer.full) {
           if (!(await this.#waitForRoom())) break;
           continue;
         }
@@ -594,7 +623,7 @@ class Session {
         if (done) break;
         this.#server.counters.bytes.in += value.length;
         const before = this.#framesRead;
-        this.#decoder.push(value, (body) => this.#onFrame(body));
+        this.#decoder.push(value, (body) => this.#admitFrame(body));
         this.#arm(this.#framesRead !== before);
       }
     } catch (error) {
@@ -729,6 +758,14 @@ class Session {
     }
   }
 
+  #admitFrame(body: Uint8Array): void {
+    if (this.#backlog.length > this.#backlogHead || this.#inFlight >= this.#settings.maxInFlight) {
+      this.#backlog.push(body);
+    } else {
+      this.#onFrame(body);
+    }
+  }
+
   #onFrame(body: Uint8Array): void {
     this.#framesRead++;
     this.#server.counters.frames.in++;
@@ -812,6 +849,14 @@ class Session {
   }
 
   #settled(): void {
+    const backlog = this.#backlog;
+    while (this.#backlogHead < backlog.length && this.#inFlight < this.#settings.maxInFlight) {
+      this.#onFrame(backlog[this.#backlogHead++]);
+    }
+    if (this.#backlogHead === backlog.length) {
+      this.#backlog = [];
+      this.#backlogHead = 0;
+    }
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();

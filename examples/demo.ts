@@ -45,9 +45,9 @@ for (const text of ["hello from the demo", "second message"]) {
 }
 
 server.kill("SIGINT");
-for (let chunk = await lines.read(); !chunk.done; chunk = await lines.read()) {
-  console.log(`server: ${chunk.value.trim()}`);
-}
+let rest = "";
+for (let chunk = await lines.read(); !chunk.done; chunk = await lines.read()) rest += chunk.value;
+for (const line of rest.split("\n").filter((line) => line !== "")) console.log(`server: ${line}`);
 const status = await server.status;
 console.log(`server exited with code ${status.code}`);
 if (!status.success) Deno.exitCode = 1;

@@ -41,9 +41,9 @@ try {
     key: values.key === undefined ? undefined : Deno.readTextFileSync(values.key),
     onListen(addr) {
       console.log(
-        addr.transport === "unix"
+        "path" in addr
           ? `listening on ${addr.path}`
-          : `listening on ${addr.hostname}:${addr.port}`,
+          : `listening on ${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`,
       );
     },
   }, (payload) => payload);

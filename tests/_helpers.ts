@@ -1,0 +1,144 @@
+// Shared test plumbing: raw sockets that speak frames by hand, so the tests
+// check the server and client against the wire, not against each other.
+
+import { decodeMessage, encodeFrame, encodeMessage, FrameDecoder } from "../codec.ts";
+import type { BridgeResponse } from "../protocol.ts";
+
+/** A raw TCP connection with a frame reader, for black-box tests. */
+export class RawPeer implements AsyncDisposable {
+  readonly conn: Deno.Conn;
+  readonly #decoder = new FrameDecoder({ maxBytes: 64 * 1024 * 1024 });
+  readonly #frames: Uint8Array[] = [];
+  #ended = false;
+  #buffer = new Uint8Array(65_536);
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  static async connect(port: number, hostname = "127.0.0.1"): Promise<RawPeer> {
+    return new RawPeer(await Deno.connect({ hostname, port }));
+  }
+
+  /** Writes a value as a frame (an object is sent as JSON). */
+  async send(value: unknown): Promise<void> {
+    await this.write(value instanceof Uint8Array ? encodeFrame(value) : encodeMessage(value));
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    for (let written = 0; written < bytes.length;) {
+      written += await this.conn.write(bytes.subarray(written));
+    }
+  }
+
+  /** Reads the next frame as JSON, or undefined once the server closed. */
+  async receive(): Promise<BridgeResponse | undefined> {
+    while (this.#frames.length === 0 && !this.#ended) {
+      let count: number | null;
+      try {
+        count = await this.conn.read(this.#buffer);
+      } catch {
+        count = null;
+      }
+      if (count === null) {
+        this.#ended = true;
+        break;
+      }
+      this.#decoder.push(this.#buffer.slice(0, count), (frame) => this.#frames.push(frame));
+    }
+    const frame = this.#frames.shift();
+    return frame === undefined ? undefined : decodeMessage(frame) as BridgeResponse;
+  }
+
+  /** Sends one request and reads one response. */
+  async call(value: unknown): Promise<BridgeResponse | undefined> {
+    await this.send(value);
+    return await this.receive();
+  }
+
+  /** Resolves true once the server has closed the connection. */
+  async closedByServer(): Promise<boolean> {
+    while (await this.receive() !== undefined) {
+      // Drain whatever came before the close.
+    }
+    return this.#ended;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/** The port of a TCP server. */
+export function portOf(server: { addr: Deno.Addr }): number {
+  return (server.addr as Deno.NetAddr).port;
+}
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** A small seeded PRNG (mulberry32), so random tests repeat exactly. */
+export function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const DENO = Deno.execPath();
+export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Starts `deno run` on a script and resolves once it printed its first line. */
+export async function spawnDeno(
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ child: Deno.ChildProcess; firstLine: string; rest: Promise<string> }> {
+  const child = new Deno.Command(DENO, {
+    args,
+    env,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      const stderr = await new Response(child.stderr).text();
+      await child.status;
+      throw new Error(`${args.join(" ")} exited before printing: ${text}${stderr}`);
+    }
+    text += value;
+  }
+  const newline = text.indexOf("\n");
+  const rest = (async () => {
+    let tail = text.slice(newline + 1);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      tail += chunk.value;
+    }
+    await child.stderr.cancel();
+    return tail;
+  })();
+  return { child, firstLine: text.slice(0, newline), rest };
+}

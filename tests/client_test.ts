@@ -1,0 +1,321 @@
+import assert from "node:assert/strict";
+import { decodeMessage, encodeMessage, FrameDecoder } from "../codec.ts";
+import { connect, send } from "../client.ts";
+import { ConnectionClosedError, FrameTooLargeError, RemoteError, TimeoutError } from "../errors.ts";
+import { serve } from "../server.ts";
+import { delay, portOf, seeded } from "./_helpers.ts";
+
+type Payload = Record<string, unknown>;
+
+/**
+ * A hand-written peer on a raw listener: for each request frame it runs
+ * `answer`, which writes whatever bytes it likes. It knows Part A only.
+ */
+function rawServer(
+  answer: (request: Payload, conn: Deno.Conn, index: number) => Promise<void> | void,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const requests: Payload[] = [];
+  const conns = new Set<Deno.Conn>();
+  const loop = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const decoder = new FrameDecoder();
+        const buffer = new Uint8Array(65_536);
+        try {
+          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+            const frames: Payload[] = [];
+            decoder.push(buffer.slice(0, n), (f) => frames.push(decodeMessage(f) as Payload));
+            for (const frame of frames) {
+              requests.push(frame);
+              await answer(frame, conn, requests.length - 1);
+            }
+          }
+        } catch {
+          // The client went away.
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch {
+            // Closed by the test.
+          }
+        }
+      })();
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    requests,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await loop;
+      await delay(5);
+    },
+  };
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+const ok = (result: unknown, requestId?: unknown) =>
+  encodeMessage({
+    status: "ok",
+    message: "received",
+    protocol_version: "1",
+    request_id: requestId,
+    result,
+  });
+
+Deno.test("send() gets the project's server's answer and sends no request_id", async () => {
+  const seen: unknown[] = [];
+  await using server = serve({ port: 0, token: "k" }, (payload, info) => {
+    seen.push(info.requestId);
+    return payload;
+  });
+  const response = await send({ port: portOf(server), token: "k" }, {
+    type: "message",
+    text: "hi",
+  });
+  assert.deepEqual(response, {
+    status: "ok",
+    message: "received",
+    protocol_version: "1",
+    result: { type: "message", text: "hi" },
+  });
+  assert.deepEqual(seen, [undefined]);
+  const refused = await send({ port: portOf(server), token: "nope" }, {});
+  assert.equal(refused.status, "error");
+  assert.equal(refused.code, "unauthorized");
+});
+
+Deno.test("send() puts the envelope beside the payload, as the original client does", async () => {
+  await using peer = rawServer((_, conn) => writeAll(conn, ok(null)));
+  await send({ port: peer.port, token: "secret" }, { type: "ping" });
+  assert.deepEqual(peer.requests, [{
+    type: "ping",
+    auth_token: "secret",
+    protocol_version: "1",
+    timeout_ms: 30_000,
+  }]);
+  await assert.rejects(send({ port: peer.port }, { auth_token: "x" }), TypeError);
+  await assert.rejects(send({ port: peer.port }, [1] as unknown as Payload), TypeError);
+});
+
+Deno.test("send() reads an answer that arrives one byte at a time, slowly", async () => {
+  await using peer = rawServer(async (_, conn) => {
+    for (const byte of ok("pieces")) {
+      await writeAll(conn, new Uint8Array([byte]));
+      await delay(1);
+    }
+  });
+  const response = await send({ port: peer.port }, {});
+  assert.equal(response.result, "pieces");
+});
+
+Deno.test("send() times out on a server that never answers", async () => {
+  await using peer = rawServer(() => {});
+  const error = await send({ port: peer.port, timeout: 50 }, {}).catch((e) => e);
+  assert.ok(error instanceof TimeoutError, String(error));
+  assert.equal(error.timeout, 50);
+});
+
+Deno.test("send() rejects an oversized answer from its prefix", async () => {
+  await using peer = rawServer((_, conn) => writeAll(conn, new Uint8Array([0x7f, 0, 0, 0])));
+  const error = await send({ port: peer.port, maxBytes: 1000 }, {}).catch((e) => e);
+  assert.ok(error instanceof FrameTooLargeError, String(error));
+  assert.equal(error.size, 0x7f00_0000);
+});
+
+Deno.test("send() rejects with ConnectionClosedError when the server closes without answering", async () => {
+  await using peer = rawServer((_, conn) => conn.close());
+  await assert.rejects(send({ port: peer.port }, {}), ConnectionClosedError);
+});
+
+Deno.test("send() honours an abort signal, before and during the request", async () => {
+  await using peer = rawServer(() => {});
+  const early = new AbortController();
+  early.abort(new Error("early"));
+  await assert.rejects(send({ port: peer.port, signal: early.signal }, {}), /early/);
+  const late = new AbortController();
+  setTimeout(() => late.abort(new Error("late")), 20);
+  await assert.rejects(send({ port: peer.port, signal: late.signal }, {}), /late/);
+});
+
+Deno.test("send() fails clearly when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await assert.rejects(send({ port }, {}), Deno.errors.ConnectionRefused);
+});
+
+Deno.test("connect() settles 10,000 requests in flight, answered out of order, each once with its own result", async () => {
+  const random = seeded(11);
+  await using server = serve(
+    { port: 0, maxInFlight: 512 },
+    async (payload: { n: number }) => {
+      await delay(Math.floor(random() * 5));
+      return payload.n * 2;
+    },
+  );
+  await using client = await connect<{ n: number }, number>({ port: portOf(server) });
+  const settled = new Array<number>(10_000).fill(0);
+  const results = await Promise.all(
+    Array.from({ length: 10_000 }, (_, n) =>
+      client.request({ n }).then((result) => {
+        settled[n]++;
+        return result;
+      })),
+  );
+  results.forEach((result, n) => assert.equal(result, n * 2));
+  assert.ok(settled.every((count) => count === 1));
+  assert.equal(client.pending, 0);
+});
+
+Deno.test("connect() rejects an error answer with a RemoteError carrying code and message", async () => {
+  await using server = serve({ port: 0, token: "t" }, () => {
+    throw new Error("nope");
+  });
+  await using bad = await connect({ port: portOf(server), token: "wrong" });
+  const unauthorized = await bad.request({}).catch((e) => e);
+  assert.ok(unauthorized instanceof RemoteError);
+  assert.equal(unauthorized.code, "unauthorized");
+  await using good = await connect({ port: portOf(server), token: "t" });
+  const failed = await good.request({}).catch((e: RemoteError) => e);
+  assert.ok(failed instanceof RemoteError);
+  assert.equal(failed.code, "handler_error");
+  assert.equal(failed.message, "handler error: nope");
+});
+
+Deno.test("connect() times out a request, sends timeout_ms, and the server stops working for it", async () => {
+  let abortedBy: unknown;
+  await using server = serve({ port: 0 }, (_p, info) =>
+    new Promise((resolve) => {
+      info.signal.addEventListener("abort", () => {
+        abortedBy = info.signal.reason;
+        resolve(null);
+      });
+    }));
+  await using client = await connect({ port: portOf(server) });
+  const error = await client.request({}, { timeout: 40 }).catch((e) => e);
+  assert.ok(error instanceof TimeoutError);
+  assert.equal(client.pending, 0);
+  await delay(30);
+  assert.equal((abortedBy as Error)?.name, "TimeoutError");
+});
+
+Deno.test("connect() aborts before send without sending, and after send drops the late answer", async () => {
+  const answers: ((value?: unknown) => void)[] = [];
+  let calls = 0;
+  await using server = serve({ port: 0 }, (payload: { n: number }) => {
+    calls++;
+    if (payload.n === 1) return new Promise((resolve) => answers.push(() => resolve("late")));
+    return payload.n;
+  });
+  await using client = await connect({ port: portOf(server) });
+  const before = new AbortController();
+  before.abort(new Error("not sent"));
+  await assert.rejects(client.request({ n: 0 }, { signal: before.signal }), /not sent/);
+  const after = new AbortController();
+  const pending = client.request({ n: 1 }, { signal: after.signal });
+  await delay(20);
+  after.abort(new Error("gave up"));
+  await assert.rejects(pending, /gave up/);
+  answers[0]();
+  assert.equal(await client.request({ n: 2 }), 2);
+  assert.equal(calls, 2, "the aborted-before-send request never reached the server");
+});
+
+Deno.test("connect() against a Part A peer: answers matched in order, a late answer to a timed-out request dropped", async () => {
+  // The original server: one request at a time, answers in order, no ids.
+  await using peer = rawServer(async (request, conn) => {
+    if (request.slow) await delay(80);
+    await writeAll(conn, ok(request.n));
+  });
+  await using client = await connect({ port: peer.port });
+  const slow = client.request({ n: 1, slow: true }, { timeout: 20 }).catch((e) => e);
+  const next = client.request({ n: 2 });
+  const third = client.request({ n: 3 });
+  assert.ok(await slow instanceof TimeoutError);
+  assert.equal(await next, 2, "the late answer to n=1 must not reach n=2");
+  assert.equal(await third, 3);
+});
+
+Deno.test("connect() rejects every pending request promptly when the server dies, and reconnects for later ones", async () => {
+  const port = freePort();
+  const hang = (_p: unknown, info: { signal: AbortSignal }) =>
+    new Promise((resolve) => info.signal.addEventListener("abort", resolve));
+  const first = serve({ port, gracePeriod: 0 }, hang);
+  await using client = await connect({ port, reconnect: { initialDelay: 10, maxDelay: 50 } });
+  const pending = Array.from({ length: 5 }, () => client.request({}).catch((e) => e));
+  await delay(20);
+  const shutdown = first.shutdown();
+  const errors = await Promise.all(pending);
+  await shutdown;
+  for (const error of errors) {
+    assert.ok(
+      error instanceof ConnectionClosedError || error instanceof RemoteError,
+      String(error),
+    );
+  }
+  await using _second = serve({ port }, () => "back");
+  assert.equal(await client.request({}, { timeout: 2000 }), "back");
+});
+
+Deno.test("connect() without reconnect rejects later requests with ConnectionClosedError", async () => {
+  const server = serve({ port: 0 }, () => 1);
+  const client = await connect({ port: portOf(server) });
+  assert.equal(await client.request({}), 1);
+  await server.shutdown();
+  await delay(10);
+  await assert.rejects(client.request({}), ConnectionClosedError);
+  assert.equal(client.connected, false);
+  await client.close();
+});
+
+Deno.test("connect() close() rejects pending requests and is idempotent", async () => {
+  await using server = serve(
+    { port: 0 },
+    (_p, info) => new Promise((resolve) => info.signal.addEventListener("abort", resolve)),
+  );
+  const client = await connect({ port: portOf(server) });
+  const pending = client.request({});
+  await delay(10);
+  await client.close();
+  await client.close();
+  await assert.rejects(pending, ConnectionClosedError);
+  await assert.rejects(client.request({}), ConnectionClosedError);
+});
+
+Deno.test("connect() caps answers at maxBytes and closes the connection", async () => {
+  await using server = serve({ port: 0 }, (payload: { size: number }) => "x".repeat(payload.size));
+  await using client = await connect({ port: portOf(server), maxBytes: 1000 });
+  assert.equal(await client.request({ size: 10 }), "x".repeat(10));
+  // Once the server echoes ids, an oversized answer cannot be told apart:
+  // every pending request learns the connection closed, and why.
+  const [big, other] = await Promise.all([
+    client.request({ size: 5000 }).catch((e: Error) => e),
+    client.request({ size: 1 }).catch((e: Error) => e),
+  ]);
+  for (const error of [big, other]) {
+    assert.ok(error instanceof ConnectionClosedError, String(error));
+    assert.ok(error.cause instanceof FrameTooLargeError);
+  }
+  assert.equal(client.connected, false);
+});

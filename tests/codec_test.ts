@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import {
+  decodeMessage,
+  encodeFrame,
+  encodeJson,
+  encodeMessage,
+  FrameDecoder,
+  FrameDecoderStream,
+  FrameTooLargeError,
+  IncompleteFrameError,
+} from "../codec.ts";
+import { seeded } from "./_helpers.ts";
+
+const bodies = [
+  new Uint8Array(0),
+  new TextEncoder().encode('{"type":"ping"}'),
+  new Uint8Array(300).map((_, i) => i & 0xff),
+  new Uint8Array(0),
+  new Uint8Array([0xff]),
+];
+const stream = concat(bodies.map(encodeFrame));
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+function decodeChunks(chunks: Uint8Array[], maxBytes?: number): Uint8Array[] {
+  const decoder = new FrameDecoder({ maxBytes });
+  const out: Uint8Array[] = [];
+  for (const chunk of chunks) decoder.push(chunk, (body) => out.push(body.slice()));
+  decoder.finish();
+  return out;
+}
+
+function thrown(action: () => void): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  return assert.fail("expected a throw");
+}
+
+function chunkAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [0, ...cuts, bytes.length];
+  return points.slice(1).map((end, i) => bytes.slice(points[i], end));
+}
+
+Deno.test("FrameDecoder yields one body per frame when split at every single point", () => {
+  for (let cut = 0; cut <= stream.length; cut++) {
+    assert.deepEqual(decodeChunks(chunkAt(stream, [cut])), bodies, `cut at ${cut}`);
+  }
+});
+
+Deno.test("FrameDecoder yields one body per frame when split at every pair of points", () => {
+  const small = concat([bodies[0], bodies[1], bodies[4]].map(encodeFrame));
+  for (let a = 0; a <= small.length; a++) {
+    for (let b = a; b <= small.length; b++) {
+      assert.deepEqual(decodeChunks(chunkAt(small, [a, b])), [bodies[0], bodies[1], bodies[4]]);
+    }
+  }
+});
+
+Deno.test("FrameDecoder yields one body per frame when fed one byte at a time", () => {
+  const chunks = [...stream].map((byte) => new Uint8Array([byte]));
+  assert.deepEqual(decodeChunks(chunks), bodies);
+});
+
+Deno.test("FrameDecoder yields every frame of random chunkings (seeded)", () => {
+  const random = seeded(42);
+  const many: Uint8Array[] = [];
+  for (let i = 0; i < 200; i++) {
+    many.push(new Uint8Array(Math.floor(random() * 2000)).map(() => random() * 256));
+  }
+  const bytes = concat(many.map(encodeFrame));
+  for (let round = 0; round < 50; round++) {
+    const cuts: number[] = [];
+    for (let at = 0; at < bytes.length;) {
+      at += 1 + Math.floor(random() * (round % 2 ? 7 : 5000));
+      if (at < bytes.length) cuts.push(at);
+    }
+    assert.deepEqual(decodeChunks(chunkAt(bytes, cuts)), many, `round ${round}`);
+  }
+});
+
+Deno.test("FrameDecoder hands out a frame inside one chunk as a view, not a copy", () => {
+  const bytes = encodeFrame(new Uint8Array([1, 2, 3]));
+  const decoder = new FrameDecoder();
+  let seen: Uint8Array | undefined;
+  decoder.push(bytes, (body) => seen = body);
+  assert.equal(seen!.buffer, bytes.buffer);
+  assert.deepEqual([...seen!], [1, 2, 3]);
+});
+
+Deno.test("FrameDecoder accepts a body of exactly maxBytes and a zero-length body", () => {
+  const full = new Uint8Array(1024).fill(7);
+  assert.deepEqual(decodeChunks([encodeFrame(full), encodeFrame(new Uint8Array(0))], 1024), [
+    full,
+    new Uint8Array(0),
+  ]);
+});
+
+Deno.test("FrameDecoder rejects a prefix above maxBytes from the prefix alone", () => {
+  const decoder = new FrameDecoder({ maxBytes: 1024 });
+  const caught = thrown(() =>
+    decoder.push(new Uint8Array([0xff, 0xff, 0xff, 0xff]), () => assert.fail("no frame"))
+  );
+  assert.ok(caught instanceof FrameTooLargeError);
+  assert.equal(caught.size, 0xffff_ffff);
+  assert.equal(caught.limit, 1024);
+  assert.equal(caught.code, "payload_too_large");
+  assert.equal(caught.message, "Cannot decode frame: length 4294967295 exceeds maxBytes 1024");
+  // The decoder stays failed: later input cannot slip a frame through.
+  assert.throws(() => decoder.push(encodeFrame(new Uint8Array(1)), () => {}), FrameTooLargeError);
+});
+
+Deno.test("FrameDecoder rejects an oversized prefix split across chunks, bodies before it kept", () => {
+  const decoder = new FrameDecoder({ maxBytes: 10 });
+  const seen: Uint8Array[] = [];
+  decoder.push(concat([encodeFrame(new Uint8Array([5])), new Uint8Array([0, 0])]), (b) => {
+    seen.push(b);
+  });
+  assert.equal(seen.length, 1);
+  assert.throws(() => decoder.push(new Uint8Array([0, 11]), () => {}), FrameTooLargeError);
+});
+
+Deno.test("FrameDecoder with onOversized skips the oversized body and goes on", () => {
+  const sizes: number[] = [];
+  const decoder = new FrameDecoder({ maxBytes: 4, onOversized: (size) => sizes.push(size) });
+  const bytes = concat([
+    encodeFrame(new Uint8Array(9).fill(1)),
+    encodeFrame(new Uint8Array([2, 2])),
+  ]);
+  const out: number[][] = [];
+  for (const byte of bytes) decoder.push(new Uint8Array([byte]), (b) => out.push([...b]));
+  assert.deepEqual(sizes, [9]);
+  assert.deepEqual(out, [[2, 2]]);
+  assert.ok(decoder.idle);
+});
+
+Deno.test("FrameDecoder.finish() reports an unfinished frame with the bytes held", () => {
+  const decoder = new FrameDecoder();
+  decoder.push(new Uint8Array([0, 0, 0, 5, 1, 2]), () => assert.fail("incomplete"));
+  assert.equal(decoder.idle, false);
+  assert.equal(decoder.pendingBytes, 6);
+  const error = thrown(() => decoder.finish());
+  assert.ok(error instanceof IncompleteFrameError);
+  assert.equal(error.buffered, 6);
+});
+
+Deno.test("FrameDecoder rejects a bad maxBytes with a RangeError", () => {
+  assert.throws(() => new FrameDecoder({ maxBytes: -1 }), RangeError);
+  assert.throws(() => new FrameDecoder({ maxBytes: 1.5 }), RangeError);
+  assert.throws(() => new FrameDecoder({ maxBytes: 2 ** 32 }), RangeError);
+});
+
+Deno.test("FrameDecoderStream turns a byte stream into bodies, one per frame", async () => {
+  const chunks = chunkAt(stream, [1, 2, 3, 10, 11, 40, 41]);
+  const out = await Array.fromAsync(
+    ReadableStream.from(chunks).pipeThrough(new FrameDecoderStream()),
+  );
+  assert.deepEqual(out.map((b) => [...b]), bodies.map((b) => [...b]));
+});
+
+Deno.test("FrameDecoderStream errors on an oversized prefix and on a truncated end", async () => {
+  await assert.rejects(
+    Array.fromAsync(
+      ReadableStream.from([new Uint8Array([0, 0, 1, 0])]).pipeThrough(
+        new FrameDecoderStream({ maxBytes: 255 }),
+      ),
+    ),
+    FrameTooLargeError,
+  );
+  await assert.rejects(
+    Array.fromAsync(
+      ReadableStream.from([new Uint8Array([0, 0, 0, 9, 1])]).pipeThrough(new FrameDecoderStream()),
+    ),
+    IncompleteFrameError,
+  );
+});
+
+Deno.test("encodeMessage() and decodeMessage() round-trip UTF-8 JSON", () => {
+  const value = { text: "héllo ☃ 𝄞", n: [1, 2.5, null], nested: { ok: true } };
+  const frame = encodeMessage(value);
+  assert.equal(new DataView(frame.buffer).getUint32(0), frame.length - 4);
+  assert.deepEqual(decodeMessage(frame.subarray(4)), value);
+  assert.deepEqual([...encodeJson("a")], [34, 97, 34]);
+});
+
+Deno.test("decodeMessage() throws SyntaxError on bad UTF-8 and on bad JSON", () => {
+  assert.throws(() => decodeMessage(new Uint8Array([0x7b, 0xff, 0x7d])), SyntaxError);
+  assert.throws(() => decodeMessage(new TextEncoder().encode("{nope")), SyntaxError);
+  assert.throws(() => encodeJson(undefined), TypeError);
+  assert.throws(() => encodeJson({ big: 1n }), TypeError);
+});
+
+Deno.test("FrameDecoder on 100,000 random and corrupted inputs yields frames or FrameTooLargeError only", () => {
+  const random = seeded(7);
+  const valid = concat([{ a: 1 }, [1, 2], "x", { b: "y".repeat(50) }].map(encodeMessage));
+  let frames = 0;
+  let tooLarge = 0;
+  for (let i = 0; i < 100_000; i++) {
+    let input: Uint8Array;
+    if (i % 2 === 0) {
+      input = new Uint8Array(1 + Math.floor(random() * 64)).map(() => random() * 256);
+    } else {
+      input = valid.slice();
+      const flips = 1 + Math.floor(random() * 4);
+      for (let f = 0; f < flips; f++) {
+        input[Math.floor(random() * input.length)] = random() * 256;
+      }
+    }
+    const decoder = new FrameDecoder({ maxBytes: 256 });
+    const cut = Math.floor(random() * input.length);
+    try {
+      decoder.push(input.subarray(0, cut), (body) => {
+        assert.ok(body.length <= 256);
+        frames++;
+      });
+      decoder.push(input.subarray(cut), (body) => {
+        assert.ok(body.length <= 256);
+        frames++;
+      });
+    } catch (error) {
+      assert.ok(error instanceof FrameTooLargeError, String(error));
+      tooLarge++;
+    }
+  }
+  assert.ok(frames > 10_000, `frames ${frames}`);
+  assert.ok(tooLarge > 10_000, `too large ${tooLarge}`);
+});

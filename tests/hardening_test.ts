@@ -1,0 +1,385 @@
+import assert from "node:assert/strict";
+import { connect, send } from "../client.ts";
+import { serve, type ServeOptions } from "../server.ts";
+import { delay, DENO, portOf, RawPeer, ROOT, seeded, spawnDeno } from "./_helpers.ts";
+
+const cert = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.crt`);
+const key = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.key`);
+
+type Payload = Record<string, unknown>;
+
+/**
+ * A fresh Unix socket path. Fixed names, because a net permission names its
+ * socket exactly: the test task grants `--allow-net=unix:` for a, b and c; d is
+ * used by a child process with its own grants.
+ */
+function socketPath(name: "a" | "b" | "c" | "d"): string {
+  const path = `/tmp/socketbridge-test-${name}.sock`;
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Nothing left from an earlier run.
+  }
+  return path;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("serve({ path }) makes an owner-only socket, serves both clients, removes the file on shutdown", async () => {
+  const path = socketPath("a");
+  const server = serve({ path }, (payload: Payload) => payload);
+  assert.equal(Deno.lstatSync(path).mode! & 0o777, 0o600);
+  assert.equal(server.addr.transport, "unix");
+  const response = await send({ path }, { via: "send" });
+  assert.deepEqual(response.result, { via: "send" });
+  {
+    await using client = await connect({ path });
+    assert.deepEqual(await client.request({ via: "connect" }), { via: "connect" });
+  }
+  await server.shutdown();
+  assert.equal(exists(path), false);
+});
+
+Deno.test("serve({ path }) replaces a stale socket file left by a killed server", async () => {
+  const path = socketPath("b");
+  const { child } = await spawnDeno([
+    "eval",
+    `Deno.listen({ transport: "unix", path: ${
+      JSON.stringify(path)
+    } }); console.log("up"); setTimeout(() => {}, 60_000);`,
+  ]);
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+  assert.ok(Deno.lstatSync(path).isSocket, "the dead server left its socket file");
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.Addr>();
+  await using server = serve({ path, onListen: resolve }, () => "fresh");
+  assert.equal((await listening).transport, "unix");
+  assert.equal((await send({ path }, {})).result, "fresh");
+  assert.equal(Deno.lstatSync(path).mode! & 0o777, 0o600);
+  void server;
+});
+
+Deno.test("serve({ path }) refuses a path where a live server listens", async () => {
+  const path = socketPath("c");
+  await using live = serve({ path }, () => "first");
+  const errors: unknown[] = [];
+  const second = serve({ path, onError: (error) => errors.push(error) }, () => "second");
+  await assert.rejects(second.finished, Deno.errors.AddrInUse);
+  assert.equal((await send({ path }, {})).result, "first");
+  assert.ok(errors[0] instanceof Deno.errors.AddrInUse);
+  void live;
+});
+
+Deno.test("TLS: a trusting client round-trips, an untrusting one is refused", async () => {
+  await using server = serve({ port: 0, cert, key, token: "t" }, (payload: Payload) => payload);
+  const port = portOf(server);
+  const response = await send(
+    { hostname: "localhost", port, token: "t", tls: { caCerts: [cert] } },
+    { secure: true },
+  );
+  assert.deepEqual(response.result, { secure: true });
+  await using client = await connect({
+    hostname: "localhost",
+    port,
+    token: "t",
+    tls: { caCerts: [cert] },
+  });
+  assert.deepEqual(await client.request({ n: 1 }), { n: 1 });
+  await assert.rejects(
+    send({ hostname: "localhost", port, token: "t", tls: true, timeout: 2000 }, {}),
+  );
+});
+
+Deno.test("TLS: plain TCP to the TLS port fails cleanly on both sides", async () => {
+  const errors: unknown[] = [];
+  await using server = serve({ port: 0, cert, key, onError: (e) => errors.push(e) }, () => "ok");
+  using plain = await Deno.connect({ hostname: "127.0.0.1", port: portOf(server) });
+  await plain.write(new TextEncoder().encode("\0\0\0\x02{}"));
+  const received: number[] = [];
+  const buffer = new Uint8Array(1024);
+  for (
+    let n = await plain.read(buffer);
+    n !== null;
+    n = await plain.read(buffer).catch(() => null)
+  ) {
+    received.push(...buffer.subarray(0, n));
+  }
+  // The server ends the handshake with at most a TLS alert record (0x15), never a frame.
+  assert.ok(received.length === 0 || received[0] === 0x15, `got ${received.slice(0, 8)}`);
+  const tls = await send(
+    { hostname: "localhost", port: portOf(server), tls: { caCerts: [cert] } },
+    {},
+  );
+  assert.equal(tls.result, "ok", "the server goes on serving TLS peers");
+});
+
+Deno.test("a TLS ClientHello sent to a plain port is recognised and closed, not read as a frame", async () => {
+  const errors: string[] = [];
+  await using server = serve(
+    { port: 0, onError: (e) => errors.push((e as Error).message) },
+    () => "ok",
+  );
+  await using peer = await RawPeer.connect(portOf(server));
+  // The first bytes of a TLS 1.2+ ClientHello record.
+  await peer.write(
+    new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
+  );
+  assert.equal(await peer.receive(), undefined);
+  assert.ok(errors.some((m) => /TLS handshake/.test(m)), errors.join());
+  assert.equal((await send({ port: portOf(server) }, {})).result, "ok");
+});
+
+Deno.test("an HTTP request (fetch) to the port gets a 400 answer and a close", async () => {
+  await using server = serve({ port: 0 }, () => "ok");
+  const response = await fetch(`http://127.0.0.1:${portOf(server)}/`, {
+    method: "POST",
+    body: "{}",
+  });
+  assert.equal(response.status, 400);
+  assert.match(await response.text(), /SocketBridge/);
+  assert.equal((await send({ port: portOf(server) }, {})).result, "ok");
+  assert.equal(server.stats().frames.in, 1, "the HTTP bytes never counted as a frame");
+});
+
+Deno.test("maxConnections: one more peer gets busy and is closed, the others are served", async () => {
+  await using server = serve({ port: 0, maxConnections: 3 }, (payload: Payload) => payload);
+  const peers = await Promise.all([1, 2, 3].map(() => RawPeer.connect(portOf(server))));
+  try {
+    for (const peer of peers) assert.equal((await peer.call({ in: true }))?.status, "ok");
+    await using extra = await RawPeer.connect(portOf(server));
+    await extra.send({ in: false });
+    const refused = await extra.receive();
+    assert.equal(refused?.code, "busy");
+    assert.equal(refused?.message, "busy");
+    assert.ok(await extra.closedByServer());
+    for (const peer of peers) assert.equal((await peer.call({ still: true }))?.status, "ok");
+  } finally {
+    peers.forEach((peer) => peer.close());
+  }
+});
+
+Deno.test("idleTimeout closes a quiet connection, never one with a request in flight", async () => {
+  await using server = serve({ port: 0, idleTimeout: 80 }, async (payload: { sleep?: number }) => {
+    await delay(payload.sleep ?? 0);
+    return "done";
+  });
+  await using busy = await RawPeer.connect(portOf(server));
+  const started = performance.now();
+  assert.equal((await busy.call({ sleep: 200 }))?.result, "done");
+  assert.ok(performance.now() - started >= 190);
+  await using idle = await RawPeer.connect(portOf(server));
+  assert.ok(await idle.closedByServer());
+  assert.ok(await busy.closedByServer(), "once idle, the busy one is closed too");
+});
+
+Deno.test("frameTimeout closes a peer that sends half a frame and stalls, while 50 others are served", async () => {
+  const errors: string[] = [];
+  await using server = serve(
+    { port: 0, frameTimeout: 150, onError: (e) => errors.push((e as Error).message) },
+    async (payload: Payload) => {
+      await delay(5);
+      return payload;
+    },
+  );
+  await using staller = await RawPeer.connect(portOf(server));
+  await staller.write(new Uint8Array([0, 0, 0, 100, 0x7b, 0x22]));
+  const closed = staller.closedByServer();
+  const served = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+    await using peer = await RawPeer.connect(portOf(server));
+    return (await peer.call({ i }))?.result;
+  }));
+  assert.deepEqual(served, Array.from({ length: 50 }, (_, i) => ({ i })));
+  assert.ok(await closed);
+  assert.ok(errors.some((m) => /Frame incomplete after 150 ms/.test(m)), errors.join());
+});
+
+Deno.test("handlerTimeout aborts a hung handler, answers timeout, keeps the connection", async () => {
+  let aborted = false;
+  await using server = serve({ port: 0, handlerTimeout: 50 }, (payload: Payload, info) => {
+    if (!payload.hang) return "quick";
+    return new Promise((resolve) =>
+      info.signal.addEventListener("abort", () => {
+        aborted = true;
+        resolve("ignored");
+      })
+    );
+  });
+  await using peer = await RawPeer.connect(portOf(server));
+  assert.equal((await peer.call({ hang: true }))?.code, "timeout");
+  assert.ok(aborted);
+  assert.equal((await peer.call({}))?.result, "quick");
+});
+
+Deno.test("shutdown() with 200 requests in flight over 20 connections: each answered once or shutting_down", async () => {
+  const random = seeded(5);
+  const server = serve({ port: 0, gracePeriod: 100 }, async (payload: { n: number }, info) => {
+    await delay(Math.floor(random() * 300), info.signal);
+    return payload.n;
+  });
+  const peers = await Promise.all(
+    Array.from({ length: 20 }, () => RawPeer.connect(portOf(server))),
+  );
+  for (const [p, peer] of peers.entries()) {
+    for (let i = 0; i < 10; i++) await peer.send({ n: p * 10 + i, request_id: p * 10 + i });
+  }
+  await delay(50);
+  const finished = server.shutdown();
+  const answers = new Map<number, string>();
+  await Promise.all(peers.map(async (peer) => {
+    for (let response = await peer.receive(); response; response = await peer.receive()) {
+      const id = response.request_id as number;
+      assert.ok(!answers.has(id), `request ${id} answered twice`);
+      answers.set(id, response.status === "ok" ? "ok" : response.code!);
+      if (response.status === "ok") assert.equal(response.result, id);
+    }
+    peer.close();
+  }));
+  await finished;
+  assert.equal(answers.size, 200, "no request left without an answer");
+  const codes = new Set(answers.values());
+  assert.ok(codes.has("ok"));
+  assert.ok([...codes].every((c) => c === "ok" || c === "shutting_down"), [...codes].join());
+});
+
+Deno.test("shutdown() answers requests arriving during the grace period with shutting_down", async () => {
+  const server = serve({ port: 0, gracePeriod: 1000 }, async (payload: { sleep: number }) => {
+    await delay(payload.sleep);
+    return "finished";
+  });
+  await using peer = await RawPeer.connect(portOf(server));
+  await peer.send({ sleep: 150, request_id: 1 });
+  await delay(20);
+  const finished = server.shutdown();
+  await peer.send({ sleep: 0, request_id: 2 });
+  const first = await peer.receive();
+  const second = await peer.receive();
+  assert.deepEqual([first?.request_id, first?.code], [2, "shutting_down"]);
+  assert.deepEqual([second?.request_id, second?.result], [1, "finished"]);
+  await finished;
+  assert.ok(await peer.closedByServer());
+});
+
+Deno.test("a peer that sends 10,000 requests and never reads is paused, then closed; others are served", async () => {
+  const errors: string[] = [];
+  await using server = serve({
+    port: 0,
+    maxOutboundBytes: 64 * 1024,
+    writeTimeout: 300,
+    onError: (e) => errors.push((e as Error).message),
+  }, (payload: { pad: string }) => payload.pad);
+  const hog = await Deno.connect({ hostname: "127.0.0.1", port: portOf(server) });
+  const frame = (() => {
+    const body = new TextEncoder().encode(JSON.stringify({ pad: "x".repeat(4000), request_id: 1 }));
+    const out = new Uint8Array(4 + body.length);
+    new DataView(out.buffer).setUint32(0, body.length);
+    out.set(body, 4);
+    return out;
+  })();
+  const writing = (async () => {
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        for (let at = 0; at < frame.length;) at += await hog.write(frame.subarray(at));
+      }
+      return "wrote all";
+    } catch {
+      return "cut off";
+    }
+  })();
+  await delay(100);
+  assert.equal((await send({ port: portOf(server) }, { pad: "other" })).result, "other");
+  assert.equal(await writing, "cut off", "the server closed the hog instead of buffering for it");
+  const framesIn = server.stats().frames.in;
+  assert.ok(framesIn < 5_000, `the server stopped reading the hog after ${framesIn} frames`);
+  assert.ok(errors.some((m) => /does not read/.test(m)), errors.join());
+  hog.close();
+});
+
+Deno.test("onError and stats() see codes and counts, never the token", async () => {
+  const seen: unknown[] = [];
+  const contexts: unknown[] = [];
+  await using server = serve({
+    port: 0,
+    token: "hunter2-secret",
+    onError: (error, context) => {
+      seen.push(error);
+      contexts.push(context.code);
+    },
+  }, (payload: Payload) => {
+    assert.equal("auth_token" in payload, false);
+    throw new Error("failed on purpose");
+  });
+  await using peer = await RawPeer.connect(portOf(server));
+  await peer.call({ auth_token: "hunter2-wrong" });
+  await peer.call({ auth_token: "hunter2-secret" });
+  assert.deepEqual(contexts, ["unauthorized", "handler_error"]);
+  const dump = JSON.stringify(seen.map((e) => [String(e), (e as Error).stack]));
+  assert.ok(!dump.includes("hunter2"), dump);
+  const stats = server.stats();
+  assert.deepEqual(stats.errors, { unauthorized: 1, handler_error: 1 });
+  assert.deepEqual(stats.frames, { in: 2, out: 2 });
+  assert.equal(stats.connections.open, 1);
+});
+
+Deno.test("the example server works under --allow-net=127.0.0.1:<port> alone", async () => {
+  const port = (() => {
+    using l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return l.addr.port;
+  })();
+  const { child, firstLine } = await spawnDeno(
+    [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "--no-prompt",
+      "examples/server.ts",
+      "--port",
+      String(port),
+    ],
+    { SOCKETBRIDGE_TOKEN: "ignored without --allow-env" },
+  );
+  try {
+    assert.equal(firstLine, `listening on 127.0.0.1:${port}`);
+    const response = await send({ port }, { type: "message", text: "narrow" });
+    assert.equal(response.status, "ok", "the env token was not read without --allow-env");
+  } finally {
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0, "SIGTERM stops it cleanly");
+  }
+});
+
+Deno.test("the example server works on a Unix socket with only that path granted", async () => {
+  const path = socketPath("d");
+  const grants = [`--allow-read=${path}`, `--allow-write=${path}`, `--allow-net=unix:${path}`];
+  const { child, firstLine } = await spawnDeno(
+    ["run", ...grants, "--no-prompt", "examples/server.ts", "--path", path],
+  );
+  try {
+    assert.equal(firstLine, `listening on ${path}`);
+    const client = await new Deno.Command(DENO, {
+      args: [
+        "run",
+        ...grants,
+        "--no-prompt",
+        "examples/client.ts",
+        "--path",
+        path,
+        "--text",
+        "unix",
+      ],
+      cwd: ROOT,
+    }).output();
+    assert.ok(client.success, new TextDecoder().decode(client.stderr));
+    assert.equal(JSON.parse(new TextDecoder().decode(client.stdout)).result.text, "unix");
+  } finally {
+    child.kill("SIGINT");
+    assert.equal((await child.status).code, 0);
+  }
+  assert.equal(exists(path), false, "the socket file is removed on shutdown");
+});

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { FrameDecoder } from "../codec.ts";
+import { FrameWriter } from "../_writer.ts";
+
+/** A sink that records each write and lets the test decide when it finishes. */
+function recordingSink(acceptPerWrite = Infinity) {
+  const writes: Uint8Array[] = [];
+  let release: (() => void) | undefined;
+  let gate: Promise<void> | undefined;
+  return {
+    writes,
+    hold() {
+      gate = new Promise((resolve) => release = resolve);
+    },
+    release() {
+      release?.();
+      gate = undefined;
+    },
+    async write(p: Uint8Array): Promise<number> {
+      await gate;
+      const n = Math.min(p.length, acceptPerWrite);
+      writes.push(p.slice(0, n));
+      return n;
+    },
+  };
+}
+
+function bodiesOf(writes: Uint8Array[]): number[][] {
+  const out: number[][] = [];
+  const decoder = new FrameDecoder();
+  for (const w of writes) decoder.push(w, (b) => out.push([...b]));
+  return out;
+}
+
+Deno.test("FrameWriter sends every frame queued in one turn as one write", async () => {
+  const sink = recordingSink();
+  const writer = new FrameWriter(sink, 1 << 20);
+  for (let i = 0; i < 50; i++) writer.enqueue(new Uint8Array([i]));
+  await writer.drained();
+  assert.equal(sink.writes.length, 1);
+  assert.deepEqual(bodiesOf(sink.writes), Array.from({ length: 50 }, (_, i) => [i]));
+});
+
+Deno.test("FrameWriter batches what arrives during a write into the next one, in order", async () => {
+  const sink = recordingSink();
+  sink.hold();
+  const writer = new FrameWriter(sink, 1 << 20);
+  writer.enqueue(new Uint8Array([1]));
+  await Promise.resolve();
+  writer.enqueue(new Uint8Array([2]));
+  writer.enqueue(new Uint8Array([3]));
+  sink.release();
+  await writer.drained();
+  assert.equal(sink.writes.length, 2);
+  assert.deepEqual(bodiesOf(sink.writes), [[1], [2], [3]]);
+});
+
+Deno.test("FrameWriter finishes partial writes and reports full past its high-water mark", async () => {
+  const sink = recordingSink(3);
+  const writer = new FrameWriter(sink, 10);
+  writer.enqueue(new Uint8Array(20).fill(9));
+  assert.equal(writer.full, true);
+  assert.equal(writer.bufferedBytes, 24);
+  await writer.ready();
+  assert.equal(writer.full, false);
+  await writer.drained();
+  assert.deepEqual(bodiesOf(sink.writes), [new Array(20).fill(9)]);
+});
+
+Deno.test("FrameWriter fails once and wakes its waiters when the sink throws", async () => {
+  const failures: unknown[] = [];
+  const writer = new FrameWriter({ write: () => Promise.reject(new Error("gone")) }, 1);
+  writer.onFailure = (error) => failures.push(error);
+  writer.enqueue(new Uint8Array(10));
+  await writer.drained();
+  assert.equal(writer.failed, true);
+  assert.equal(writer.enqueue(new Uint8Array(1)), false);
+  assert.equal(failures.length, 1);
+});
