@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connect, send } from "../client.ts";
-import { serve, type ServeOptions } from "../server.ts";
+import { serve } from "../server.ts";
 import { delay, DENO, portOf, RawPeer, ROOT, seeded, spawnDeno } from "./_helpers.ts";
 
 const cert = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.crt`);

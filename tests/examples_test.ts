@@ -1,0 +1,212 @@
+// End to end: the examples as a user runs them, a black-box client written
+// from PROTOCOL.md alone, and the original Python framing in both directions.
+
+import assert from "node:assert/strict";
+import { connect } from "../client.ts";
+import { DENO, RawPeer, ROOT, spawnDeno } from "./_helpers.ts";
+
+const python = (() => {
+  try {
+    return new Deno.Command("python3", { args: ["--version"] }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+async function exampleServer(flags: string[]) {
+  const port = freePort();
+  const { child, firstLine, rest } = await spawnDeno([
+    "run",
+    `--allow-net=127.0.0.1:${port}`,
+    "--no-prompt",
+    "examples/server.ts",
+    "--port",
+    String(port),
+    ...flags,
+  ]);
+  return {
+    port,
+    firstLine,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGINT");
+      await rest;
+      await child.status;
+    },
+    async stop() {
+      child.kill("SIGINT");
+      const tail = await rest;
+      return { status: await child.status, tail };
+    },
+  };
+}
+
+Deno.test("deno task demo runs the example server and client end to end", async () => {
+  const output = await new Deno.Command(DENO, { args: ["task", "demo"], cwd: ROOT }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  assert.ok(output.success, text + new TextDecoder().decode(output.stderr));
+  assert.match(text, /server: listening on 127\.0\.0\.1:\d+/);
+  assert.match(text, /client: \{"status":"ok","message":"received".*"hello from the demo"/);
+  assert.match(text, /server: stopped/);
+  assert.match(text, /server exited with code 0/);
+});
+
+Deno.test("examples/server.ts honours its flags, answers a black-box client by every rule, stops on SIGINT", async (t) => {
+  const server = await exampleServer([
+    "--token",
+    "tok",
+    "--max-bytes",
+    "256",
+    "--allow",
+    "127.0.0.1,::1",
+  ]);
+  assert.equal(server.firstLine, `listening on 127.0.0.1:${server.port}`);
+  await using peer = await RawPeer.connect(server.port);
+  const rules: [string, unknown, Record<string, unknown>][] = [
+    ["ok echoes the payload", {
+      type: "message",
+      text: "hi",
+      auth_token: "tok",
+      protocol_version: "1",
+    }, {
+      status: "ok",
+      message: "received",
+      result: { type: "message", text: "hi" },
+    }],
+    ["version is optional", { auth_token: "tok", request_id: 7 }, { status: "ok", request_id: 7 }],
+    ["too large", new Uint8Array(300), { message: "payload too large", code: "payload_too_large" }],
+    ["invalid json", new TextEncoder().encode("{"), {
+      message: "invalid json",
+      code: "invalid_json",
+    }],
+    ["not an object", [1], { message: "invalid message", code: "invalid_message" }],
+    ["unauthorized", { auth_token: "no", request_id: "r" }, {
+      message: "unauthorized",
+      code: "unauthorized",
+      request_id: "r",
+    }],
+    ["protocol mismatch", { auth_token: "tok", protocol_version: "0" }, {
+      message: "protocol mismatch",
+      code: "protocol_mismatch",
+    }],
+  ];
+  for (const [name, request, expected] of rules) {
+    await t.step(name, async () => {
+      const response = await peer.call(request);
+      assert.equal(response?.protocol_version, "1");
+      for (const [k, v] of Object.entries(expected)) {
+        assert.deepEqual(response?.[k as "status"], v, k);
+      }
+    });
+  }
+  await t.step("half-closed peer still gets its answers, in order", async () => {
+    await using second = await RawPeer.connect(server.port);
+    for (let i = 0; i < 5; i++) await second.send({ auth_token: "tok", i });
+    await second.conn.closeWrite();
+    for (let i = 0; i < 5; i++) assert.deepEqual((await second.receive())?.result, { i });
+    assert.ok(await second.closedByServer());
+  });
+  const { status, tail } = await server.stop();
+  assert.equal(status.code, 0);
+  assert.match(tail, /shutting down\nstopped/);
+});
+
+Deno.test("examples/server.ts refuses a non-loopback host without a token, clearly", async () => {
+  const output = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "--allow-net",
+      "--no-prompt",
+      "examples/server.ts",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "0",
+    ],
+    cwd: ROOT,
+  }).output();
+  assert.equal(output.code, 1);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    /Cannot serve on 0\.0\.0\.0 without a token/,
+  );
+});
+
+Deno.test({
+  name: "a client with the original's framing (Python) talks to our server unchanged",
+  ignore: !python,
+  async fn() {
+    await using server = await exampleServer(["--token", "py"]);
+    const run = (token: string) =>
+      new Deno.Command("python3", {
+        args: [
+          `${ROOT}tests/fixtures/original_client.py`,
+          String(server.port),
+          token,
+          '{"type":"ping"}',
+        ],
+      }).output();
+    const ok = await run("py");
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(ok.stdout)), {
+      status: "ok",
+      message: "received",
+      protocol_version: "1",
+      result: { type: "ping" },
+    });
+    const refused = JSON.parse(new TextDecoder().decode((await run("bad")).stdout));
+    assert.equal(refused.message, "unauthorized");
+  },
+});
+
+Deno.test({
+  name:
+    "examples/client.ts and connect() get status ok from an original server that knows only Part A",
+  ignore: !python,
+  async fn() {
+    const child = new Deno.Command("python3", {
+      args: [`${ROOT}tests/fixtures/original_server.py`, "orig"],
+      stdout: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const banner = (await reader.read()).value!;
+      const port = banner.match(/:(\d+)/)![1];
+      const output = await new Deno.Command(DENO, {
+        args: [
+          "run",
+          `--allow-net=127.0.0.1:${port}`,
+          "examples/client.ts",
+          "--port",
+          port,
+          "--token",
+          "orig",
+          "--text",
+          "hi",
+        ],
+        cwd: ROOT,
+      }).output();
+      assert.ok(output.success, new TextDecoder().decode(output.stderr));
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+        status: "ok",
+        message: "received",
+        protocol_version: "1",
+      });
+      await using client = await connect({ port: Number(port), token: "orig" });
+      const results = await Promise.all([1, 2, 3].map((n) => client.request({ n })));
+      assert.deepEqual(results, [undefined, undefined, undefined]);
+      await using wrong = await connect({ port: Number(port), token: "nope" });
+      await assert.rejects(
+        wrong.request({}),
+        (e: Error & { code: string }) => e.code === "unauthorized",
+      );
+    } finally {
+      child.kill();
+      await reader.cancel();
+      await child.status;
+    }
+  },
+});
