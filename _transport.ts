@@ -9,35 +9,40 @@ const READ_BUFFER_BYTES = 65_536;
 const SMALL_READ_BYTES = 4_096;
 
 /**
- * A `ReadableStream` over `conn.read()`. Unlike `conn.readable`, reaching its
- * end does not close the connection, so the owner can still answer a peer
- * that half-closed its side. It reads only when pulled (high-water mark 0):
- * a consumer that stops reading stops the socket, and TCP pushes back.
- * A read that fails because the owner closed the connection ends the stream.
+ * Reads a connection chunk by chunk through `conn.read()`. Unlike
+ * `conn.readable`, reaching the end does not close the connection, so the
+ * owner can still answer a peer that half-closed its side. It reads only when
+ * asked: a caller that stops asking stops the socket, and TCP pushes back.
+ * Each chunk handed out is the caller's to keep (buffers are never reused
+ * under it). A read that fails because the owner closed the connection reads
+ * as the end.
  */
-export function connReadable(conn: Readable): ReadableStream<Uint8Array> {
-  let buffer = new Uint8Array(READ_BUFFER_BYTES);
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let count: number | null;
-      try {
-        count = await conn.read(buffer);
-      } catch (error) {
-        if (isClosedByUs(error)) controller.close();
-        else controller.error(error);
-        return;
-      }
-      if (count === null) {
-        controller.close();
-      } else if (count <= SMALL_READ_BYTES) {
-        // Small reads are copied so the big buffer can be reused.
-        controller.enqueue(buffer.slice(0, count));
-      } else {
-        controller.enqueue(buffer.subarray(0, count));
-        buffer = new Uint8Array(READ_BUFFER_BYTES);
-      }
-    },
-  }, { highWaterMark: 0 });
+export class ChunkReader {
+  readonly #conn: Readable;
+  #buffer = new Uint8Array(READ_BUFFER_BYTES);
+
+  constructor(conn: Readable) {
+    this.#conn = conn;
+  }
+
+  /** The next chunk, or `null` at the end of the stream. */
+  async read(): Promise<Uint8Array | null> {
+    let count: number | null;
+    try {
+      count = await this.#conn.read(this.#buffer);
+    } catch (error) {
+      if (isClosedByUs(error)) return null;
+      throw error;
+    }
+    if (count === null) return null;
+    if (count <= SMALL_READ_BYTES) {
+      // Small reads are copied so the big buffer can be reused.
+      return this.#buffer.slice(0, count);
+    }
+    const chunk = this.#buffer.subarray(0, count);
+    this.#buffer = new Uint8Array(READ_BUFFER_BYTES);
+    return chunk;
+  }
 }
 
 /** Whether an error means the socket was closed (by either side). */
@@ -72,7 +77,7 @@ export function closeQuietly(conn: Deno.Conn): void {
  */
 export async function lingerClose(
   conn: Deno.Conn,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   maxBytes: number,
   ms: number,
 ): Promise<void> {
@@ -86,9 +91,9 @@ export async function lingerClose(
   const timer = setTimeout(() => closeQuietly(conn), ms);
   try {
     for (let discarded = 0; discarded <= maxBytes;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      discarded += value.length;
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      discarded += chunk.length;
     }
   } catch {
     // Reset by the peer: it is gone.

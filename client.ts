@@ -26,7 +26,7 @@ import {
   PROTOCOL_VERSION,
   type RequestId,
 } from "./protocol.ts";
-import { closeQuietly, connReadable, isPeerGone } from "./_transport.ts";
+import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
 /** Where a client connects and what it sends along. */
@@ -153,6 +153,7 @@ export interface Client<Payload = Record<string, unknown>, Result = unknown>
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Sends one request on a fresh connection and returns the response object,
@@ -286,10 +287,8 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     return count;
   }
 
-  async request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
-    const response = await this.exchange(payload, options ?? {}, true);
-    if (response.status === "ok") return response.result;
-    throw new RemoteError(errorCodeOf(response), String(response.message));
+  request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
+    return this.exchange(payload, options ?? {}, true).then(resultOf);
   }
 
   /**
@@ -297,16 +296,39 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
    * `announcedTimeout` is the `timeout_ms` sent when the deadline is kept by
    * the caller's signal rather than by `timeout`.
    */
-  async exchange(
+  exchange(
     payload: Record<string, unknown>,
     { signal, timeout = this.#options.timeout }: RequestOptions,
     withId: boolean,
     announcedTimeout = timeout,
   ): Promise<BridgeResponse> {
-    signal?.throwIfAborted();
+    let body: Uint8Array;
+    try {
+      signal?.throwIfAborted();
+      body = encodeRequest(
+        payload,
+        this.#options.token,
+        withId ? this.#nextId : undefined,
+        announcedTimeout,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const id = withId ? this.#nextId++ : undefined;
-    const body = encodeRequest(payload, this.#options.token, id, announcedTimeout);
-    const link = this.#link ?? await this.#waitForLink(signal);
+    const link = this.#link;
+    if (link !== undefined) return this.#dispatch(link, body, id, signal, timeout);
+    return this.#waitForLink(signal).then((link) =>
+      this.#dispatch(link, body, id, signal, timeout)
+    );
+  }
+
+  #dispatch(
+    link: Link,
+    body: Uint8Array,
+    id: RequestId | undefined,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+  ): Promise<BridgeResponse> {
     return new Promise<BridgeResponse>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = (): void => {
@@ -366,14 +388,14 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
   }
 
   async #readLoop(link: Link): Promise<void> {
-    const reader = connReadable(link.conn).getReader();
+    const reader = new ChunkReader(link.conn);
     const decoder = new FrameDecoder({ maxBytes: this.#options.maxBytes ?? DEFAULT_MAX_BYTES });
     let failure: unknown;
     try {
       while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        decoder.push(value, (body) => this.#onResponse(body));
+        const chunk = await reader.read();
+        if (chunk === null) break;
+        decoder.push(chunk, (body) => this.#onResponse(body));
       }
     } catch (error) {
       failure = error;
@@ -396,7 +418,7 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
   #onResponse(body: Uint8Array): void {
     let response: BridgeResponse;
     try {
-      response = JSON.parse(new TextDecoder().decode(body));
+      response = JSON.parse(decoder.decode(body));
     } catch {
       throw new SyntaxError("Cannot parse response: not JSON");
     }
@@ -484,6 +506,11 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     this.#linking = undefined;
     return undefined;
   }
+}
+
+function resultOf(response: BridgeResponse): unknown {
+  if (response.status === "ok") return response.result;
+  throw new RemoteError(errorCodeOf(response), String(response.message));
 }
 
 function encodeRequest(

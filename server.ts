@@ -24,7 +24,7 @@ import {
   type WireErrorCode,
 } from "./protocol.ts";
 import { Allowlist, isLoopback, readGrantedEnv, TokenCheck } from "./_policy.ts";
-import { closeQuietly, connReadable, isClosedByUs, isPeerGone, lingerClose } from "./_transport.ts";
+import { ChunkReader, closeQuietly, isClosedByUs, isPeerGone, lingerClose } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
 /** What the handler learns about a request besides its payload. */
@@ -567,7 +567,7 @@ class Session {
   readonly #conn: Deno.Conn;
   readonly #remoteAddr: Deno.Addr;
   readonly #writer: FrameWriter;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ChunkReader;
   readonly #decoder: FrameDecoder;
   readonly #handlers = new Set<AbortController>();
   #resolveDone!: () => void;
@@ -575,7 +575,10 @@ class Session {
   // Frames read past maxInFlight wait here, in order, for a free slot.
   #backlog: Uint8Array[] = [];
   #backlogHead = 0;
+  // The answer of the last request without an id, and how many such
+  // answers are still to come: later id-less answers wait their turn.
   #ordered: Promise<unknown> = Promise.resolve();
+  #orderedPending = 0;
   #wake?: () => void;
   #framesRead = 0;
   #draining = false;
@@ -595,7 +598,7 @@ class Session {
       if (!isPeerGone(error)) this.#report(error);
       this.#close();
     };
-    this.#reader = connReadable(conn).getReader();
+    this.#reader = new ChunkReader(conn);
     this.#decoder = new FrameDecoder({
       maxBytes: this.#settings.maxBytes,
       onOversized: (size) => this.#oversized(size),
@@ -619,8 +622,8 @@ class Session {
           if (!(await this.#waitForRoom())) break;
           continue;
         }
-        const { value, done } = await this.#reader.read();
-        if (done) break;
+        const value = await this.#reader.read();
+        if (value === null) break;
         this.#server.counters.bytes.in += value.length;
         const before = this.#framesRead;
         this.#decoder.push(value, (body) => this.#admitFrame(body));
@@ -637,12 +640,17 @@ class Session {
   beginShutdown(): void {
     this.#draining = true;
     // Stop a read that waits for a peer with nothing in flight.
-    if (this.#inFlight === 0 && this.#decoder.idle) this.#reader.cancel().catch(() => {});
+    if (this.#inFlight === 0 && this.#decoder.idle) this.#stopReading();
   }
 
   abortHandlers(code: "shutting_down" | "connection_closed"): void {
     const reason = new SocketBridgeError(code, ERROR_MESSAGES.shutting_down);
     for (const controller of this.#handlers) controller.abort(reason);
+  }
+
+  /** Ends a read that waits on a peer: once every answer is out, close. */
+  #stopReading(): void {
+    this.#writer.drained().then(() => this.#close());
   }
 
   async #finish(): Promise<void> {
@@ -829,20 +837,29 @@ class Session {
   }
 
   #dispatch(envelope: Envelope): void {
-    if (envelope.requestId !== undefined) {
-      this.#track(this.#execute(envelope));
-    } else {
+    if (envelope.requestId === undefined && this.#orderedPending > 0) {
       // Requests without an id run one after another, answered in order.
-      const answer = this.#ordered.then(() => this.#execute(envelope));
-      this.#ordered = answer;
-      this.#track(answer);
+      this.#inOrder(() => this.#execute(envelope));
+      return;
     }
+    const answer = this.#execute(envelope);
+    if (answer instanceof Uint8Array) this.#send(answer);
+    else if (envelope.requestId === undefined) this.#inOrder(() => answer);
+    else this.#track(answer);
   }
 
-  #track(answer: Promise<Uint8Array | undefined>): void {
+  /** Answers after every earlier request without an id is answered. */
+  #inOrder(answer: () => Uint8Array | Promise<Uint8Array>): void {
+    this.#orderedPending++;
+    const body = this.#ordered.then(answer);
+    this.#ordered = body;
+    this.#track(body.finally(() => this.#orderedPending--));
+  }
+
+  #track(answer: Promise<Uint8Array>): void {
     this.#inFlight++;
     answer.then((body) => {
-      if (body !== undefined) this.#send(body);
+      this.#send(body);
       this.#inFlight--;
       this.#settled();
     });
@@ -861,20 +878,41 @@ class Session {
     this.#wake = undefined;
     wake?.();
     if (this.#inFlight === 0) {
-      if (this.#draining && this.#decoder.idle) this.#reader.cancel().catch(() => {});
+      if (this.#draining && this.#decoder.idle) this.#stopReading();
       this.#arm();
     }
   }
 
-  /** Runs the handler under its deadline; never rejects. */
-  #execute({ payload, requestId, timeoutMs }: Envelope): Promise<Uint8Array> {
-    const controller = new AbortController();
-    const signal = controller.signal;
-    this.#handlers.add(controller);
-    const info: RequestInfo = { remoteAddr: this.#remoteAddr, requestId, signal };
-    const limits = [timeoutMs, this.#settings.handlerTimeout || undefined]
-      .filter((ms): ms is number => ms !== undefined);
-    const deadline = limits.length === 0 ? undefined : Math.min(...limits);
+  /**
+   * Runs the handler. A handler that returns at once is answered at once,
+   * with no promise, timer or AbortController (the signal is made only if the
+   * handler reads it). One that returns a promise runs under its deadline,
+   * and the returned promise never rejects.
+   */
+  #execute({ payload, requestId, timeoutMs }: Envelope): Uint8Array | Promise<Uint8Array> {
+    let controller: AbortController | undefined;
+    const info: RequestInfo = {
+      remoteAddr: this.#remoteAddr,
+      requestId,
+      get signal(): AbortSignal {
+        controller ??= new AbortController();
+        return controller.signal;
+      },
+    };
+    let result: unknown;
+    try {
+      result = this.#server.handler(payload, info);
+    } catch (error) {
+      return this.#handlerFailed(error, requestId);
+    }
+    if (!isThenable(result)) return this.#okBody(result, requestId);
+    const running = controller ??= new AbortController();
+    const signal = running.signal;
+    const handlerTimeout = this.#settings.handlerTimeout;
+    const deadline = handlerTimeout > 0
+      ? Math.min(handlerTimeout, timeoutMs ?? Infinity)
+      : timeoutMs;
+    this.#handlers.add(running);
     return new Promise<Uint8Array>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let settled = false;
@@ -883,36 +921,28 @@ class Session {
         settled = true;
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
-        this.#handlers.delete(controller);
+        this.#handlers.delete(running);
         resolve(answer());
       };
       const onAbort = (): void => {
-        const reason = signal.reason;
-        const code = reason instanceof TimeoutError ? "timeout" : "shutting_down";
+        const code = signal.reason instanceof TimeoutError ? "timeout" : "shutting_down";
         settle(() => this.#errorBody(code, requestId));
       };
+      if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort);
       if (deadline !== undefined) {
-        timer = setTimeout(() => controller.abort(new TimeoutError(deadline)), deadline);
+        timer = setTimeout(() => running.abort(new TimeoutError(deadline)), deadline);
       }
-      const fail = (error: unknown): void =>
-        settle(() => {
-          this.#report(error, "handler_error");
-          return this.#errorBody("handler_error", requestId, `handler error: ${describe(error)}`);
-        });
-      let result: unknown;
-      try {
-        result = this.#server.handler(payload, info);
-      } catch (error) {
-        fail(error);
-        return;
-      }
-      if (result instanceof Promise) {
-        result.then((value) => settle(() => this.#okBody(value, requestId)), fail);
-      } else {
-        settle(() => this.#okBody(result, requestId));
-      }
+      Promise.resolve(result).then(
+        (value) => settle(() => this.#okBody(value, requestId)),
+        (error) => settle(() => this.#handlerFailed(error, requestId)),
+      );
     });
+  }
+
+  #handlerFailed(error: unknown, requestId: RequestId | undefined): Uint8Array {
+    this.#report(error, "handler_error");
+    return this.#errorBody("handler_error", requestId, `handler error: ${describe(error)}`);
   }
 
   #okBody(result: unknown, requestId: RequestId | undefined): Uint8Array {
@@ -959,13 +989,8 @@ class Session {
     cause?: Error,
   ): void {
     const body = this.#errorBody(code, requestId, message, cause);
-    if (requestId !== undefined) {
-      this.#send(body);
-    } else {
-      const answer = this.#ordered.then(() => body);
-      this.#ordered = answer;
-      this.#track(answer);
-    }
+    if (requestId !== undefined || this.#orderedPending === 0) this.#send(body);
+    else this.#inOrder(() => body);
   }
 
   #send(body: Uint8Array): void {
@@ -979,6 +1004,10 @@ class Session {
   #report(error: unknown, code?: ErrorCode): void {
     this.#server.report(error, { remoteAddr: this.#remoteAddr, code });
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function describe(error: unknown): string {
