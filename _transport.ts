@@ -6,26 +6,27 @@ export interface Readable {
 }
 
 const READ_BUFFER_BYTES = 65_536;
-const SMALL_READ_BYTES = 4_096;
 
 /**
  * Reads a connection chunk by chunk through `conn.read()`. Unlike
  * `conn.readable`, reaching the end does not close the connection, so the
  * owner can still answer a peer that half-closed its side. It reads only when
  * asked: a caller that stops asking stops the socket, and TCP pushes back.
- * Each chunk handed out is the caller's to keep (buffers are never reused
- * under it). A read that fails because the owner closed the connection reads
- * as the end.
+ *
+ * One buffer serves every read, so reading allocates nothing: each chunk is
+ * a view valid until the next `read()`. Callers decode it at once and copy
+ * what they keep. A read that fails because the owner closed the connection
+ * reads as the end.
  */
 export class ChunkReader {
   readonly #conn: Readable;
-  #buffer = new Uint8Array(READ_BUFFER_BYTES);
+  readonly #buffer = new Uint8Array(READ_BUFFER_BYTES);
 
   constructor(conn: Readable) {
     this.#conn = conn;
   }
 
-  /** The next chunk, or `null` at the end of the stream. */
+  /** The next chunk (valid until the next call), or `null` at the end. */
   async read(): Promise<Uint8Array | null> {
     let count: number | null;
     try {
@@ -34,14 +35,7 @@ export class ChunkReader {
       if (isClosedByUs(error)) return null;
       throw error;
     }
-    if (count === null) return null;
-    if (count <= SMALL_READ_BYTES) {
-      // Small reads are copied so the big buffer can be reused.
-      return this.#buffer.slice(0, count);
-    }
-    const chunk = this.#buffer.subarray(0, count);
-    this.#buffer = new Uint8Array(READ_BUFFER_BYTES);
-    return chunk;
+    return count === null ? null : this.#buffer.subarray(0, count);
   }
 }
 

@@ -8,6 +8,8 @@ export interface Writable {
   write(p: Uint8Array): Promise<number>;
 }
 
+const SCRATCH_BYTES = 65_536;
+
 export class FrameWriter {
   readonly #sink: Writable;
   readonly #highWaterMark: number;
@@ -74,6 +76,16 @@ export class FrameWriter {
     });
   }
 
+  // One buffer is reused for batches up to this size: writes are serialized,
+  // so it is free again once the previous write is done.
+  #scratch?: Uint8Array;
+
+  #batchBuffer(size: number): Uint8Array {
+    if (size > SCRATCH_BYTES) return new Uint8Array(size);
+    this.#scratch ??= new Uint8Array(SCRATCH_BYTES);
+    return this.#scratch.subarray(0, size);
+  }
+
   async #flush(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
@@ -81,7 +93,7 @@ export class FrameWriter {
         this.#queue = [];
         let size = 0;
         for (const body of batch) size += HEADER_BYTES + body.length;
-        const bytes = new Uint8Array(size);
+        const bytes = this.#batchBuffer(size);
         let offset = 0;
         for (const body of batch) {
           writeHeader(bytes, offset, body.length);

@@ -768,7 +768,8 @@ class Session {
 
   #admitFrame(body: Uint8Array): void {
     if (this.#backlog.length > this.#backlogHead || this.#inFlight >= this.#settings.maxInFlight) {
-      this.#backlog.push(body);
+      // The body may be a view of the read buffer, reused by the next read.
+      this.#backlog.push(body.slice());
     } else {
       this.#onFrame(body);
     }
