@@ -9,6 +9,7 @@ import {
   FrameTooLargeError,
   IncompleteFrameError,
 } from "../codec.ts";
+import { fuzzDecoder } from "./_fuzz.ts";
 import { seeded } from "./_helpers.ts";
 
 const bodies = [
@@ -201,37 +202,8 @@ Deno.test("decodeMessage() throws SyntaxError on bad UTF-8 and on bad JSON", () 
 });
 
 Deno.test("FrameDecoder on 100,000 random and corrupted inputs yields frames or FrameTooLargeError only", () => {
-  const random = seeded(7);
-  const valid = concat([{ a: 1 }, [1, 2], "x", { b: "y".repeat(50) }].map(encodeMessage));
-  let frames = 0;
-  let tooLarge = 0;
-  for (let i = 0; i < 100_000; i++) {
-    let input: Uint8Array;
-    if (i % 2 === 0) {
-      input = new Uint8Array(1 + Math.floor(random() * 64)).map(() => random() * 256);
-    } else {
-      input = valid.slice();
-      const flips = 1 + Math.floor(random() * 4);
-      for (let f = 0; f < flips; f++) {
-        input[Math.floor(random() * input.length)] = random() * 256;
-      }
-    }
-    const decoder = new FrameDecoder({ maxBytes: 256 });
-    const cut = Math.floor(random() * input.length);
-    try {
-      decoder.push(input.subarray(0, cut), (body) => {
-        assert.ok(body.length <= 256);
-        frames++;
-      });
-      decoder.push(input.subarray(cut), (body) => {
-        assert.ok(body.length <= 256);
-        frames++;
-      });
-    } catch (error) {
-      assert.ok(error instanceof FrameTooLargeError, String(error));
-      tooLarge++;
-    }
-  }
-  assert.ok(frames > 10_000, `frames ${frames}`);
-  assert.ok(tooLarge > 10_000, `too large ${tooLarge}`);
+  const counts = fuzzDecoder(7, 100_000);
+  assert.equal(counts.cases, 100_000);
+  assert.ok(counts.frames > 10_000, `frames ${counts.frames}`);
+  assert.ok(counts.tooLarge > 10_000, `too large ${counts.tooLarge}`);
 });

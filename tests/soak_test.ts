@@ -1,0 +1,13 @@
+import assert from "node:assert/strict";
+import { checkSoak, runSoak } from "./soak.ts";
+
+Deno.test("soak (short): every request settles once, none is lost or doubled, server memory stays flat", async () => {
+  const result = await runSoak({ connections: 10, requests: 3_000, cap: 65_536, seed: 7 });
+  assert.equal(result.sent, 30_000);
+  assert.deepEqual(checkSoak(result), []);
+  assert.ok(result.outcomes.ok > 20_000, JSON.stringify(result.outcomes));
+  assert.ok(
+    result.outcomes.handler_error > 0 && result.outcomes.aborted > 0,
+    JSON.stringify(result.outcomes),
+  );
+});
