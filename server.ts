@@ -891,15 +891,7 @@ class Session {
    * and the returned promise never rejects.
    */
   #execute({ payload, requestId, timeoutMs }: Envelope): Uint8Array | Promise<Uint8Array> {
-    let controller: AbortController | undefined;
-    const info: RequestInfo = {
-      remoteAddr: this.#remoteAddr,
-      requestId,
-      get signal(): AbortSignal {
-        controller ??= new AbortController();
-        return controller.signal;
-      },
-    };
+    const info = new HandlerInfo(this.#remoteAddr, requestId);
     let result: unknown;
     try {
       result = this.#server.handler(payload, info);
@@ -907,7 +899,7 @@ class Session {
       return this.#handlerFailed(error, requestId);
     }
     if (!isThenable(result)) return this.#okBody(result, requestId);
-    const running = controller ??= new AbortController();
+    const running = HandlerInfo.controllerOf(info);
     const signal = running.signal;
     const handlerTimeout = this.#settings.handlerTimeout;
     const deadline = handlerTimeout > 0
@@ -1004,6 +996,33 @@ class Session {
 
   #report(error: unknown, code?: ErrorCode): void {
     this.#server.report(error, { remoteAddr: this.#remoteAddr, code });
+  }
+}
+
+/**
+ * The handler's {@linkcode RequestInfo}. A class rather than an object
+ * literal with a getter: a literal's getter is a fresh closure each time, so
+ * every request would get its own hidden class (allocated in old space),
+ * which grew the heap several-fold under load. The AbortController is made
+ * only when the handler reads `signal` or runs asynchronously.
+ */
+class HandlerInfo implements RequestInfo {
+  readonly remoteAddr: Deno.Addr;
+  readonly requestId?: RequestId;
+  #controller?: AbortController;
+
+  constructor(remoteAddr: Deno.Addr, requestId: RequestId | undefined) {
+    this.remoteAddr = remoteAddr;
+    this.requestId = requestId;
+  }
+
+  get signal(): AbortSignal {
+    return HandlerInfo.controllerOf(this).signal;
+  }
+
+  static controllerOf(info: HandlerInfo): AbortController {
+    info.#controller ??= new AbortController();
+    return info.#controller;
   }
 }
 

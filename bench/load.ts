@@ -4,7 +4,7 @@
  * rounds, every figure also as a ratio to the hand-written JSON floor of the
  * same round. Writes docs/benchmarks.md and docs/benchmarks.svg.
  *
- *   deno task bench:load [--rounds 3] [--seconds 2] [--quick] [--no-write]
+ *   deno task bench:load [--rounds 3] [--seconds 2] [--quick] [--no-write] [--only socketbridge,deno-serve]
  *
  * The same file is also each side of each row: `load.ts server KIND` and
  * `load.ts client KIND PORT SCENARIO SECONDS`, so the hand-written floors
@@ -71,7 +71,12 @@ async function runServer(kind: Kind): Promise<void> {
     case "socketbridge":
     case "socketbridge-send": {
       const server = serve(
-        { port: 0, maxBytes: 2 * LARGE_BYTES, maxInFlight: 1024, onListen: () => {} },
+        {
+          port: 0,
+          maxBytes: 2 * LARGE_BYTES,
+          maxInFlight: 1024,
+          onListen: () => {},
+        },
         () => REPLY,
       );
       ready((server.addr as Deno.NetAddr).port);
@@ -794,23 +799,32 @@ async function orchestrate(): Promise<void> {
       seconds: { type: "string", default: "2" },
       quick: { type: "boolean", default: false },
       "no-write": { type: "boolean", default: false },
+      only: { type: "string" },
     },
   });
   const rounds = values.quick ? 1 : Number(values.rounds);
   const seconds = values.quick ? 0.2 : Number(values.seconds);
-  const kinds: Kind[] = [
-    "floor-json",
-    "floor-raw",
-    "socketbridge",
-    "socketbridge-send",
-    "deno-serve",
-    "vscode-jsonrpc",
-  ];
   const notes: string[] = [];
-  if (natsServerPath()) kinds.push("nats");
-  else {notes.push(
-      "nats row skipped: the nats-server Debian package is not installed (`apt-get install nats-server`).",
-    );}
+  const kinds: Kind[] = values.only !== undefined
+    // The JSON floor always runs: every ratio is taken against it.
+    ? ["floor-json", ...values.only.split(",").filter((k) => k !== "floor-json") as Kind[]]
+    : [
+      "floor-json",
+      "floor-raw",
+      "socketbridge",
+      "socketbridge-send",
+      "deno-serve",
+      "vscode-jsonrpc",
+    ];
+  if (values.only === undefined) {
+    if (natsServerPath()) {
+      kinds.push("nats");
+    } else {
+      notes.push(
+        "nats row skipped: the nats-server Debian package is not installed (`apt-get install nats-server`).",
+      );
+    }
+  }
   notes.forEach((n) => console.log(n));
   const rows: Row[] = [];
   for (let round = 1; round <= rounds; round++) {
