@@ -9,15 +9,21 @@ export interface Writable {
 }
 
 const SCRATCH_BYTES = 65_536;
+// Strings up to this many UTF-16 units are encoded straight into the batch
+// (reserving 3 bytes a unit); longer ones are encoded on arrival, exactly.
+const INLINE_STRING_UNITS = 16_384;
+const encoder = new TextEncoder();
 
 export class FrameWriter {
   readonly #sink: Writable;
   readonly #highWaterMark: number;
-  #queue: Uint8Array[] = [];
+  #queue: (Uint8Array | string)[] = [];
   #bufferedBytes = 0;
   #writing = false;
   #failure: unknown = undefined;
   #waiters: { when: () => boolean; resolve: () => void }[] = [];
+  /** Called after each write with the bytes it put on the wire. */
+  onWritten?: (bytes: number) => void;
   /** Called once the socket refuses a write; the connection is then dead. */
   onFailure?: (error: unknown) => void;
 
@@ -40,10 +46,17 @@ export class FrameWriter {
     return this.#failure !== undefined;
   }
 
-  /** Queues one frame body. Returns false if the socket already failed. */
-  enqueue(body: Uint8Array): boolean {
+  /**
+   * Queues one frame body: bytes, or JSON text to be sent as UTF-8 (encoded
+   * straight into the write buffer, saving a copy). Returns false if the
+   * socket already failed.
+   */
+  enqueue(body: Uint8Array | string): boolean {
     if (this.#failure !== undefined) return false;
+    if (typeof body === "string" && body.length > INLINE_STRING_UNITS) body = encoder.encode(body);
     this.#queue.push(body);
+    // For a short string its length stands in for its byte count: only the
+    // high-water mark reads this, and the flush subtracts the same figure.
     this.#bufferedBytes += HEADER_BYTES + body.length;
     if (!this.#writing) {
       this.#writing = true;
@@ -91,19 +104,30 @@ export class FrameWriter {
       while (this.#queue.length > 0) {
         const batch = this.#queue;
         this.#queue = [];
-        let size = 0;
-        for (const body of batch) size += HEADER_BYTES + body.length;
-        const bytes = this.#batchBuffer(size);
-        let offset = 0;
+        let counted = 0;
+        let capacity = 0;
         for (const body of batch) {
-          writeHeader(bytes, offset, body.length);
-          bytes.set(body, offset + HEADER_BYTES);
-          offset += HEADER_BYTES + body.length;
+          counted += HEADER_BYTES + body.length;
+          capacity += HEADER_BYTES + (typeof body === "string" ? 3 * body.length : body.length);
+        }
+        const buffer = this.#batchBuffer(capacity);
+        let size = 0;
+        for (const body of batch) {
+          let length: number;
+          if (typeof body === "string") {
+            length = encoder.encodeInto(body, buffer.subarray(size + HEADER_BYTES)).written;
+          } else {
+            buffer.set(body, size + HEADER_BYTES);
+            length = body.length;
+          }
+          writeHeader(buffer, size, length);
+          size += HEADER_BYTES + length;
         }
         for (let written = 0; written < size;) {
-          written += await this.#sink.write(bytes.subarray(written));
+          written += await this.#sink.write(buffer.subarray(written, size));
         }
-        this.#bufferedBytes -= size;
+        this.#bufferedBytes -= counted;
+        this.onWritten?.(size);
         this.#notify();
       }
     } catch (error) {

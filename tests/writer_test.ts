@@ -77,3 +77,23 @@ Deno.test("FrameWriter fails once and wakes its waiters when the sink throws", a
   assert.equal(writer.enqueue(new Uint8Array(1)), false);
   assert.equal(failures.length, 1);
 });
+
+Deno.test("FrameWriter encodes queued JSON text as UTF-8 in place, short and long, next to bytes", async () => {
+  const sink = recordingSink();
+  const written: number[] = [];
+  const writer = new FrameWriter(sink, 1 << 20);
+  writer.onWritten = (bytes) => written.push(bytes);
+  const long = "é".repeat(20_000);
+  writer.enqueue('{"a":"☃"}');
+  writer.enqueue(new Uint8Array([1, 2]));
+  writer.enqueue(long);
+  await writer.drained();
+  const text = new TextEncoder();
+  assert.deepEqual(bodiesOf(sink.writes), [
+    [...text.encode('{"a":"☃"}')],
+    [1, 2],
+    [...text.encode(long)],
+  ]);
+  assert.equal(writer.bufferedBytes, 0);
+  assert.deepEqual(written, [sink.writes.reduce((n, w) => n + w.length, 0)]);
+});
