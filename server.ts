@@ -232,12 +232,25 @@ const HTTP_METHODS = [
   ((method.charCodeAt(0) << 24) | (method.charCodeAt(1) << 16) |
     (method.charCodeAt(2) << 8) | method.charCodeAt(3)) >>> 0
 );
+const HTTP_REFUSAL_TEXT =
+  "This port speaks SocketBridge (length-prefixed JSON frames), not HTTP.\n";
 const HTTP_REFUSAL = new TextEncoder().encode(
-  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 56\r\n" +
-    "Connection: close\r\n\r\nThis port speaks SocketBridge frames, not HTTP. Bye!\r\n\r\n",
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+    `Content-Length: ${HTTP_REFUSAL_TEXT.length}\r\nConnection: close\r\n\r\n${HTTP_REFUSAL_TEXT}`,
 );
 const OK_PREFIX = `{"status":"ok","message":"received","protocol_version":"${PROTOCOL_VERSION}"`;
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const lenientDecoder = new TextDecoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes UTF-8, throwing on invalid bytes. The lenient decoder is the fast
+ * path; only text that holds a replacement character (bad input, or a real
+ * U+FFFD) is decoded again strictly to tell the two apart.
+ */
+function decodeUtf8(bytes: Uint8Array): string {
+  const text = lenientDecoder.decode(bytes);
+  return text.includes("\uFFFD") ? strictDecoder.decode(bytes) : text;
+}
 
 /**
  * Serves SocketBridge requests with `handler`. Binds at once (like
@@ -781,7 +794,7 @@ class Session {
     this.#server.counters.frames.in++;
     let message: unknown;
     try {
-      message = JSON.parse(decoder.decode(body));
+      message = JSON.parse(decodeUtf8(body));
     } catch {
       this.#sendError("invalid_json", undefined);
       return;

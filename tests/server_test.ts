@@ -441,3 +441,13 @@ Deno.test("encodeFrame() frames bodies the server reads as one request each", as
   assert.deepEqual((await peer.receive())?.result, { a: 1 });
   assert.deepEqual((await peer.receive())?.result, { b: 2 });
 });
+
+Deno.test("serve() accepts a real U+FFFD in a request and refuses bytes that are not UTF-8", async () => {
+  const { server, port } = echoServer();
+  await using _ = server;
+  await using peer = await RawPeer.connect(port);
+  assert.deepEqual((await peer.call({ text: "a\uFFFDb" }))?.result, { text: "a\uFFFDb" });
+  const bad = new TextEncoder().encode('{"text":"ab"}');
+  bad[10] = 0xc3; // a lead byte with no continuation
+  assert.equal((await peer.call(bad))?.code, "invalid_json");
+});
