@@ -15,7 +15,13 @@
  */
 
 import { DEFAULT_MAX_BYTES, FrameDecoder } from "./codec.ts";
-import { type ErrorCode, FrameTooLargeError, SocketBridgeError, TimeoutError } from "./errors.ts";
+import {
+  ConnectionClosedError,
+  type ErrorCode,
+  FrameTooLargeError,
+  SocketBridgeError,
+  TimeoutError,
+} from "./errors.ts";
 import {
   DEFAULT_PORT,
   ERROR_MESSAGES,
@@ -657,8 +663,11 @@ class Session {
     if (this.#inFlight === 0 && this.#decoder.idle) this.#stopReading();
   }
 
-  abortHandlers(code: "shutting_down" | "connection_closed"): void {
-    const reason = new SocketBridgeError(code, ERROR_MESSAGES.shutting_down);
+  abortHandlers(why: "shutting_down" | "connection_closed"): void {
+    if (this.#handlers.size === 0) return;
+    const reason = why === "shutting_down"
+      ? new SocketBridgeError("shutting_down", "Server is shutting down: grace period over")
+      : new ConnectionClosedError("Peer connection closed; nobody waits for this answer");
     for (const controller of this.#handlers) controller.abort(reason);
   }
 

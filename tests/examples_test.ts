@@ -115,6 +115,39 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
   assert.match(tail, /shutting down\nstopped/);
 });
 
+Deno.test("examples/server.ts --allow refuses a peer outside the list before reading it, and ids order answers", async () => {
+  await using server = await exampleServer(["--allow", "10.9.9.9,fd00::/8"]);
+  await using refused = await RawPeer.connect(server.port);
+  await refused.send({ type: "ping", request_id: 1 });
+  assert.deepEqual(await refused.receive(), {
+    status: "error",
+    message: "unauthorized host",
+    code: "unauthorized_host",
+    protocol_version: "1",
+  });
+  assert.ok(await refused.closedByServer());
+  await using open = await exampleServer(["--max-bytes", "64"]);
+  await using peer = await RawPeer.connect(open.port);
+  // Mixed ids and none: every answer comes back once, with its id echoed.
+  await peer.send({ n: 1 });
+  await peer.send({ n: 2, request_id: "b" });
+  await peer.send(new Uint8Array(65));
+  await peer.send({ n: 3 });
+  const answers = [
+    await peer.receive(),
+    await peer.receive(),
+    await peer.receive(),
+    await peer.receive(),
+  ];
+  const idless = answers.filter((a) => a?.request_id === undefined);
+  assert.deepEqual(idless.map((a) => a?.code ?? (a?.result as { n: number }).n), [
+    1,
+    "payload_too_large",
+    3,
+  ]);
+  assert.deepEqual(answers.find((a) => a?.request_id === "b")?.result, { n: 2 });
+});
+
 Deno.test("examples/server.ts refuses a non-loopback host without a token, clearly", async () => {
   const output = await new Deno.Command(DENO, {
     args: [
