@@ -231,11 +231,49 @@ export function connect<Payload = Record<string, unknown>, Result = unknown>(
   return BridgeClient.open(options, true) as Promise<Client<Payload, Result>>;
 }
 
-interface Pending {
+/**
+ * One request waiting for its answer. A class, so the common case (no signal,
+ * no timeout) costs one object and no closures.
+ */
+class Pending {
   readonly id?: RequestId;
-  readonly resolve: (response: BridgeResponse) => void;
-  readonly reject: (error: unknown) => void;
-  cancelled: boolean;
+  /** Resolve with `result` (and reject error answers), or with the whole response. */
+  readonly #unwrap: boolean;
+  readonly #resolve: (value: unknown) => void;
+  readonly #reject: (error: unknown) => void;
+  cancelled = false;
+  timer?: ReturnType<typeof setTimeout>;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+
+  constructor(
+    id: RequestId | undefined,
+    unwrap: boolean,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.id = id;
+    this.#unwrap = unwrap;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  resolve(response: BridgeResponse): void {
+    this.#finish();
+    if (!this.#unwrap) this.#resolve(response);
+    else if (response.status === "ok") this.#resolve(response.result);
+    else this.#reject(new RemoteError(errorCodeOf(response), String(response.message)));
+  }
+
+  reject(error: unknown): void {
+    this.#finish();
+    this.#reject(error);
+  }
+
+  #finish(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal!.removeEventListener("abort", this.onAbort);
+  }
 }
 
 interface Link {
@@ -287,7 +325,7 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
   }
 
   request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
-    return this.exchange(payload, options ?? {}, true).then(resultOf);
+    return this.#send(payload, options ?? {}, true, true);
   }
 
   /**
@@ -297,10 +335,20 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
    */
   exchange(
     payload: Record<string, unknown>,
+    options: RequestOptions,
+    withId: boolean,
+    announcedTimeout?: number,
+  ): Promise<BridgeResponse> {
+    return this.#send(payload, options, withId, false, announcedTimeout) as Promise<BridgeResponse>;
+  }
+
+  #send(
+    payload: Record<string, unknown>,
     { signal, timeout = this.#options.timeout }: RequestOptions,
     withId: boolean,
+    unwrap: boolean,
     announcedTimeout = timeout,
-  ): Promise<BridgeResponse> {
+  ): Promise<unknown> {
     let body: string;
     try {
       signal?.throwIfAborted();
@@ -315,9 +363,9 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     }
     const id = withId ? this.#nextId++ : undefined;
     const link = this.#link;
-    if (link !== undefined) return this.#dispatch(link, body, id, signal, timeout);
+    if (link !== undefined) return this.#dispatch(link, body, id, signal, timeout, unwrap);
     return this.#waitForLink(signal).then((link) =>
-      this.#dispatch(link, body, id, signal, timeout)
+      this.#dispatch(link, body, id, signal, timeout, unwrap)
     );
   }
 
@@ -327,41 +375,34 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     id: RequestId | undefined,
     signal: AbortSignal | undefined,
     timeout: number | undefined,
-  ): Promise<BridgeResponse> {
-    return new Promise<BridgeResponse>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const entry: Pending = {
-        id,
-        cancelled: false,
-        resolve: (response) => {
-          finish();
-          resolve(response);
-        },
-        reject: (error) => {
-          finish();
-          reject(error);
-        },
-      };
-      // A cancelled request frees its slot at once; its late answer, if one
-      // comes, is dropped (by id, or by its place in the queue).
-      const cancel = (error: unknown): void => {
-        entry.cancelled = true;
-        if (id !== undefined) this.#pending.delete(id);
-        entry.reject(error);
-      };
-      const onAbort = (): void => cancel(signal!.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = setTimeout(() => cancel(new TimeoutError(timeout)), timeout);
-      }
-      if (id !== undefined) this.#pending.set(id, entry);
-      if (id === undefined || this.#echoesIds !== true) this.#queue.push(entry);
-      link.writer.enqueue(body);
+    unwrap: boolean,
+  ): Promise<unknown> {
+    let entry!: Pending;
+    const answer = new Promise((resolve, reject) => {
+      entry = new Pending(id, unwrap, resolve, reject);
     });
+    if (signal !== undefined) {
+      entry.signal = signal;
+      entry.onAbort = () => this.#cancel(entry, signal.reason);
+      signal.addEventListener("abort", entry.onAbort, { once: true });
+    }
+    if (timeout !== undefined) {
+      entry.timer = setTimeout(() => this.#cancel(entry, new TimeoutError(timeout)), timeout);
+    }
+    if (id !== undefined) this.#pending.set(id, entry);
+    if (id === undefined || this.#echoesIds !== true) this.#queue.push(entry);
+    link.writer.enqueue(body);
+    return answer;
+  }
+
+  /**
+   * A cancelled request frees its slot at once; its late answer, if one
+   * comes, is dropped (by id, or by its place in the queue).
+   */
+  #cancel(entry: Pending, error: unknown): void {
+    entry.cancelled = true;
+    if (entry.id !== undefined) this.#pending.delete(entry.id);
+    entry.reject(error);
   }
 
   async close(): Promise<void> {
@@ -505,11 +546,6 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     this.#linking = undefined;
     return undefined;
   }
-}
-
-function resultOf(response: BridgeResponse): unknown {
-  if (response.status === "ok") return response.result;
-  throw new RemoteError(errorCodeOf(response), String(response.message));
 }
 
 /**
