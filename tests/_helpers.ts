@@ -95,6 +95,17 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The bytes of `parts`, one after another. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
 /** A small seeded PRNG (mulberry32), so random tests repeat exactly. */
 export function seeded(seed: number): () => number {
   return () => {
@@ -141,4 +152,59 @@ export async function spawnDeno(
     return tail;
   })();
   return { child, firstLine: text.slice(0, newline), rest };
+}
+
+/** A loopback port free at the time of asking. */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+/** `examples/server.ts` running in its own process. */
+export interface ExampleServer extends AsyncDisposable {
+  readonly port: number;
+  readonly firstLine: string;
+  readonly child: Deno.ChildProcess;
+  /** Sends `signal`, and resolves with the exit status and what it printed after its first line. */
+  stop(signal?: Deno.Signal): Promise<{ status: Deno.CommandStatus; tail: string }>;
+}
+
+/**
+ * Starts `examples/server.ts` with `--allow-net=127.0.0.1:<port>` and no
+ * other permission, so every test that uses it also proves the narrow grant.
+ */
+export async function startExampleServer(
+  flags: string[] = [],
+  { port = freePort(), env }: { port?: number; env?: Record<string, string> } = {},
+): Promise<ExampleServer> {
+  const { child, firstLine, rest } = await spawnDeno(
+    [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "--no-prompt",
+      "examples/server.ts",
+      "--port",
+      String(port),
+      ...flags,
+    ],
+    env,
+  );
+  let stopped: Promise<{ status: Deno.CommandStatus; tail: string }> | undefined;
+  const stop = (signal: Deno.Signal = "SIGINT") => {
+    stopped ??= (async () => {
+      child.kill(signal);
+      const tail = await rest;
+      return { status: await child.status, tail };
+    })();
+    return stopped;
+  };
+  return {
+    port,
+    firstLine,
+    child,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { decodeMessage, encodeMessage, FrameDecoder } from "../codec.ts";
 import { connect, send } from "../client.ts";
 import { ConnectionClosedError, FrameTooLargeError, RemoteError, TimeoutError } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, portOf, seeded } from "./_helpers.ts";
+import { delay, freePort, portOf, seeded } from "./_helpers.ts";
 
 type Payload = Record<string, unknown>;
 
@@ -67,11 +67,6 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) {
     written += await conn.write(bytes.subarray(written));
   }
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
 }
 
 const ok = (result: unknown, requestId?: unknown) =>

@@ -10,7 +10,7 @@ import {
   IncompleteFrameError,
 } from "../codec.ts";
 import { fuzzDecoder } from "./_fuzz.ts";
-import { seeded } from "./_helpers.ts";
+import { concat, seeded } from "./_helpers.ts";
 
 const bodies = [
   new Uint8Array(0),
@@ -20,16 +20,6 @@ const bodies = [
   new Uint8Array([0xff]),
 ];
 const stream = concat(bodies.map(encodeFrame));
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function decodeChunks(chunks: Uint8Array[], maxBytes?: number): Uint8Array[] {
   const decoder = new FrameDecoder({ maxBytes });

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client.ts";
-import { DENO, RawPeer, ROOT, spawnDeno } from "./_helpers.ts";
+import { DENO, RawPeer, ROOT, startExampleServer } from "./_helpers.ts";
 
 const python = (() => {
   try {
@@ -12,38 +12,6 @@ const python = (() => {
     return false;
   }
 })();
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-async function exampleServer(flags: string[]) {
-  const port = freePort();
-  const { child, firstLine, rest } = await spawnDeno([
-    "run",
-    `--allow-net=127.0.0.1:${port}`,
-    "--no-prompt",
-    "examples/server.ts",
-    "--port",
-    String(port),
-    ...flags,
-  ]);
-  return {
-    port,
-    firstLine,
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGINT");
-      await rest;
-      await child.status;
-    },
-    async stop() {
-      child.kill("SIGINT");
-      const tail = await rest;
-      return { status: await child.status, tail };
-    },
-  };
-}
 
 Deno.test("deno task demo runs the example server and client end to end", async () => {
   const output = await new Deno.Command(DENO, { args: ["task", "demo"], cwd: ROOT }).output();
@@ -56,7 +24,7 @@ Deno.test("deno task demo runs the example server and client end to end", async 
 });
 
 Deno.test("examples/server.ts honours its flags, answers a black-box client by every rule, stops on SIGINT", async (t) => {
-  const server = await exampleServer([
+  const server = await startExampleServer([
     "--token",
     "tok",
     "--max-bytes",
@@ -116,7 +84,7 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
 });
 
 Deno.test("examples/server.ts --allow refuses a peer outside the list before reading it, and ids order answers", async () => {
-  await using server = await exampleServer(["--allow", "10.9.9.9,fd00::/8"]);
+  await using server = await startExampleServer(["--allow", "10.9.9.9,fd00::/8"]);
   await using refused = await RawPeer.connect(server.port);
   await refused.send({ type: "ping", request_id: 1 });
   assert.deepEqual(await refused.receive(), {
@@ -126,7 +94,7 @@ Deno.test("examples/server.ts --allow refuses a peer outside the list before rea
     protocol_version: "1",
   });
   assert.ok(await refused.closedByServer());
-  await using open = await exampleServer(["--max-bytes", "64"]);
+  await using open = await startExampleServer(["--max-bytes", "64"]);
   await using peer = await RawPeer.connect(open.port);
   // Mixed ids and none: every answer comes back once, with its id echoed.
   await peer.send({ n: 1 });
@@ -173,7 +141,7 @@ Deno.test({
   name: "a client with the original's framing (Python) talks to our server unchanged",
   ignore: !python,
   async fn() {
-    await using server = await exampleServer(["--token", "py"]);
+    await using server = await startExampleServer(["--token", "py"]);
     const run = (token: string) =>
       new Deno.Command("python3", {
         args: [

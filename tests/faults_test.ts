@@ -5,27 +5,20 @@ import assert from "node:assert/strict";
 import { connect } from "../client.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, DENO, portOf, RawPeer, ROOT, spawnDeno } from "./_helpers.ts";
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-/** The example server in its own process, on `port`; handlers echo. */
-function exampleServer(port: number) {
-  return spawnDeno([
-    "run",
-    `--allow-net=127.0.0.1:${port}`,
-    "examples/server.ts",
-    "--port",
-    String(port),
-  ]);
-}
+import {
+  delay,
+  DENO,
+  freePort,
+  portOf,
+  RawPeer,
+  ROOT,
+  spawnDeno,
+  startExampleServer,
+} from "./_helpers.ts";
 
 Deno.test("a server killed with SIGKILL under a client: pending requests reject at once; with reconnect, a restarted server serves the next", async () => {
   const port = freePort();
-  const first = await exampleServer(port);
+  const first = await startExampleServer([], { port });
   await using client = await connect({ port, reconnect: { initialDelay: 20, maxDelay: 200 } });
   assert.deepEqual(await client.request({ n: 1 }), { n: 1 });
   // Requests the echo server answers at once can race the kill; flood it so
@@ -34,12 +27,11 @@ Deno.test("a server killed with SIGKILL under a client: pending requests reject 
     { length: 2_000 },
     (_, n) => client.request({ n }).then(() => "ok", (e) => e),
   );
-  first.child.kill("SIGKILL");
+  const killed = first.stop("SIGKILL");
   const killedAt = performance.now();
   const outcomes = await Promise.all(pending);
   const settledIn = performance.now() - killedAt;
-  await first.child.status;
-  await first.rest.catch(() => {});
+  await killed;
   const closed = outcomes.filter((o) => o instanceof ConnectionClosedError);
   assert.equal(
     outcomes.filter((o) => o !== "ok" && !(o instanceof ConnectionClosedError)).length,
@@ -47,13 +39,11 @@ Deno.test("a server killed with SIGKILL under a client: pending requests reject 
   );
   assert.ok(closed.length > 0, "some requests were pending at the kill");
   assert.ok(settledIn < 5_000, `pending requests settled ${settledIn} ms after the kill`);
-  const second = await exampleServer(port);
+  const second = await startExampleServer([], { port });
   try {
     assert.deepEqual(await client.request({ back: true }, { timeout: 5_000 }), { back: true });
   } finally {
-    second.child.kill("SIGTERM");
-    await second.child.status;
-    await second.rest;
+    assert.equal((await second.stop("SIGTERM")).status.code, 0);
   }
 });
 

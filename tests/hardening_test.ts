@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { connect, send } from "../client.ts";
 import { serve } from "../server.ts";
-import { delay, DENO, portOf, RawPeer, ROOT, seeded, spawnDeno } from "./_helpers.ts";
+import {
+  delay,
+  DENO,
+  portOf,
+  RawPeer,
+  ROOT,
+  seeded,
+  spawnDeno,
+  startExampleServer,
+} from "./_helpers.ts";
 
 const cert = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.crt`);
 const key = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.key`);
@@ -329,28 +338,16 @@ Deno.test("onError and stats() see codes and counts, never the token", async () 
 });
 
 Deno.test("the example server works under --allow-net=127.0.0.1:<port> alone", async () => {
-  const port = (() => {
-    using l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    return l.addr.port;
-  })();
-  const { child, firstLine } = await spawnDeno(
-    [
-      "run",
-      `--allow-net=127.0.0.1:${port}`,
-      "--no-prompt",
-      "examples/server.ts",
-      "--port",
-      String(port),
-    ],
-    { SOCKETBRIDGE_TOKEN: "ignored without --allow-env" },
-  );
+  const server = await startExampleServer([], {
+    env: { SOCKETBRIDGE_TOKEN: "ignored without --allow-env" },
+  });
+  const { port, firstLine } = server;
   try {
     assert.equal(firstLine, `listening on 127.0.0.1:${port}`);
     const response = await send({ port }, { type: "message", text: "narrow" });
     assert.equal(response.status, "ok", "the env token was not read without --allow-env");
   } finally {
-    child.kill("SIGTERM");
-    assert.equal((await child.status).code, 0, "SIGTERM stops it cleanly");
+    assert.equal((await server.stop("SIGTERM")).status.code, 0, "SIGTERM stops it cleanly");
   }
 });
 
