@@ -656,69 +656,40 @@ interface Target {
   atMost?: boolean;
 }
 
+/** The issue's targets: [what, our scenario, baseline row, its scenario, goal]. */
+const TARGETS: [string, Scenario, Kind, Scenario, number][] = [
+  ["sequential vs JSON floor", "sequential", "floor-json", "sequential", 0.85],
+  ["sequential vs Deno.serve + fetch", "sequential", "deno-serve", "sequential", 2.5],
+  ["sequential vs vscode-jsonrpc", "sequential", "vscode-jsonrpc", "sequential", 2],
+  ["pipelined vs JSON floor", "pipelined", "floor-json", "pipelined", 0.75],
+  ["pipelined vs Deno.serve + fetch", "pipelined", "deno-serve", "pipelined", 10],
+  ["pipelined vs vscode-jsonrpc", "pipelined", "vscode-jsonrpc", "pipelined", 6],
+  [
+    "pipelined `connect()` vs sequential `send()`",
+    "pipelined",
+    "socketbridge-send",
+    "sequential",
+    5,
+  ],
+  ["1 MiB MB/s vs JSON floor", "large", "floor-json", "large", 0.9],
+];
+
 function targets(rows: Row[]): Target[] {
-  const sb = (scenario: Scenario): [Kind, Scenario] => ["socketbridge", scenario];
-  const list: Target[] = [
-    {
-      what: "sequential vs JSON floor",
-      value: roundRatio(rows, sb("sequential"), ["floor-json", "sequential"]),
-      goal: 0.85,
-    },
-    {
-      what: "sequential vs Deno.serve + fetch",
-      value: roundRatio(rows, sb("sequential"), ["deno-serve", "sequential"]),
-      goal: 2.5,
-    },
-    {
-      what: "sequential vs vscode-jsonrpc",
-      value: roundRatio(rows, sb("sequential"), ["vscode-jsonrpc", "sequential"]),
-      goal: 2,
-    },
-    {
-      what: "pipelined vs JSON floor",
-      value: roundRatio(rows, sb("pipelined"), ["floor-json", "pipelined"]),
-      goal: 0.75,
-    },
-    {
-      what: "pipelined vs Deno.serve + fetch",
-      value: roundRatio(rows, sb("pipelined"), ["deno-serve", "pipelined"]),
-      goal: 10,
-    },
-    {
-      what: "pipelined vs vscode-jsonrpc",
-      value: roundRatio(rows, sb("pipelined"), ["vscode-jsonrpc", "pipelined"]),
-      goal: 6,
-    },
-    {
-      what: "pipelined `connect()` vs sequential `send()`",
-      value: roundRatio(rows, sb("pipelined"), ["socketbridge-send", "sequential"]),
-      goal: 5,
-    },
-    {
-      what: "1 MiB MB/s vs JSON floor",
-      value: roundRatio(rows, sb("large"), ["floor-json", "large"]),
-      goal: 0.9,
-    },
-    {
-      what: "peak RSS (pipelined) vs JSON floor",
-      value: roundRatio(rows, sb("pipelined"), ["floor-json", "pipelined"], "rssMiB"),
-      goal: 1.25,
-      atMost: true,
-    },
-  ];
-  // The raw-bytes floor against the same baseline: no JSON, no checks.
-  const baselines: Record<string, [Kind, Scenario]> = {
-    "sequential vs Deno.serve + fetch": ["deno-serve", "sequential"],
-    "sequential vs vscode-jsonrpc": ["vscode-jsonrpc", "sequential"],
-    "pipelined vs Deno.serve + fetch": ["deno-serve", "pipelined"],
-    "pipelined vs vscode-jsonrpc": ["vscode-jsonrpc", "pipelined"],
-  };
-  for (const target of list) {
-    const baseline = baselines[target.what];
-    if (baseline) {
-      target.ceiling = roundRatio(rows, ["floor-raw", baseline[1]], baseline);
-    }
-  }
+  const list: Target[] = TARGETS.map(([what, scenario, baseline, baselineScenario, goal]) => ({
+    what,
+    value: roundRatio(rows, ["socketbridge", scenario], [baseline, baselineScenario]),
+    // The raw-bytes floor against the same outside baseline: no JSON, no checks.
+    ceiling: baseline === "deno-serve" || baseline === "vscode-jsonrpc"
+      ? roundRatio(rows, ["floor-raw", scenario], [baseline, baselineScenario])
+      : undefined,
+    goal,
+  }));
+  list.push({
+    what: "peak RSS (pipelined) vs JSON floor",
+    value: roundRatio(rows, ["socketbridge", "pipelined"], ["floor-json", "pipelined"], "rssMiB"),
+    goal: 1.25,
+    atMost: true,
+  });
   return list;
 }
 
