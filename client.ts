@@ -6,11 +6,14 @@
  * optional reconnection.
  *
  * @example One request, one response
- * ```ts ignore
- * import { send } from "./client.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { send, serve } from "@socketbridge/core";
  *
- * const response = await send({ port: 7002, token: "s3cret" }, { type: "ping" });
- * console.log(response.status, response.result);
+ * await using server = serve({ port: 0, token: "s3cret" }, () => "pong");
+ * const port = (server.addr as Deno.NetAddr).port;
+ * const response = await send({ port, token: "s3cret" }, { type: "ping" });
+ * assert.ok(response.status === "ok" && response.result === "pong");
  * ```
  *
  * @module
@@ -29,7 +32,22 @@ import {
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
-/** Where a client connects and what it sends along. */
+/**
+ * Where a client connects and what it sends along.
+ *
+ * @example Options for a Unix socket and for TLS
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ConnectionOptions } from "@socketbridge/core";
+ * const overUnix: ConnectionOptions = { path: "/run/user/1000/bridge.sock" };
+ * const overTls: ConnectionOptions = {
+ *   hostname: "localhost",
+ *   port: 7443,
+ *   tls: { caCerts: ["-----BEGIN CERTIFICATE-----..."] },
+ * };
+ * assert.ok(overUnix.path !== undefined && overTls.tls !== undefined);
+ * ```
+ */
 export interface ConnectionOptions {
   /**
    * The server's host.
@@ -61,7 +79,18 @@ export interface ConnectionOptions {
   maxBytes?: number;
 }
 
-/** Per-request settings. */
+/**
+ * Per-request settings.
+ *
+ * @example A request that gives up after 250 ms or when the user cancels
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RequestOptions } from "@socketbridge/core";
+ * const controller = new AbortController();
+ * const options: RequestOptions = { timeout: 250, signal: controller.signal };
+ * assert.ok(options.timeout === 250);
+ * ```
+ */
 export interface RequestOptions {
   /** Aborting it rejects the request with the signal's reason at once. */
   signal?: AbortSignal;
@@ -72,7 +101,23 @@ export interface RequestOptions {
   timeout?: number;
 }
 
-/** Options of {@linkcode send}. */
+/**
+ * Options of {@linkcode send}.
+ *
+ * @example One request with a token and a 5-second budget
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { send, type SendOptions, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0, token: "s3cret" }, () => "pong");
+ * const options: SendOptions = {
+ *   port: (server.addr as Deno.NetAddr).port,
+ *   token: "s3cret",
+ *   timeout: 5_000,
+ * };
+ * const response = await send(options, { type: "ping" });
+ * assert.ok(response.result === "pong");
+ * ```
+ */
 export interface SendOptions extends ConnectionOptions, RequestOptions {
   /**
    * Milliseconds to wait for connecting and the answer together.
@@ -82,7 +127,17 @@ export interface SendOptions extends ConnectionOptions, RequestOptions {
   timeout?: number;
 }
 
-/** How {@linkcode connect} reconnects after the connection drops. */
+/**
+ * How {@linkcode connect} reconnects after the connection drops.
+ *
+ * @example Back off from 50 ms up to 2 s, and give up after 20 attempts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReconnectOptions } from "@socketbridge/core";
+ * const reconnect: ReconnectOptions = { initialDelay: 50, maxDelay: 2_000, maxAttempts: 20 };
+ * assert.ok(reconnect.maxAttempts === 20);
+ * ```
+ */
 export interface ReconnectOptions {
   /**
    * The first delay, in milliseconds; each failed attempt doubles it.
@@ -104,7 +159,23 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-/** Options of {@linkcode connect}. */
+/**
+ * Options of {@linkcode connect}.
+ *
+ * @example A client that reconnects and times every request out at 10 s
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, type ConnectOptions, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0 }, () => "ok");
+ * const options: ConnectOptions = {
+ *   port: (server.addr as Deno.NetAddr).port,
+ *   timeout: 10_000,
+ *   reconnect: { initialDelay: 100 },
+ * };
+ * await using client = await connect(options);
+ * assert.ok(await client.request({}) === "ok");
+ * ```
+ */
 export interface ConnectOptions extends ConnectionOptions {
   /** Aborting it abandons the first connection attempt. */
   signal?: AbortSignal;
@@ -127,6 +198,19 @@ export interface ConnectOptions extends ConnectionOptions {
  *
  * @typeParam Payload The request payload type.
  * @typeParam Result The type of `result` in answers.
+ *
+ * @example Typed requests on one connection
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Client, connect, serve } from "@socketbridge/core";
+ * type Sum = { a: number; b: number };
+ * await using server = serve({ port: 0 }, (payload: Sum) => payload.a + payload.b);
+ * await using client: Client<Sum, number> = await connect({
+ *   port: (server.addr as Deno.NetAddr).port,
+ * });
+ * const sums = await Promise.all([client.request({ a: 1, b: 2 }), client.request({ a: 3, b: 4 })]);
+ * assert.ok(sums[0] === 3 && sums[1] === 7);
+ * ```
  */
 export interface Client<Payload = Record<string, unknown>, Result = unknown>
   extends AsyncDisposable {
@@ -168,12 +252,17 @@ const decoder = new TextDecoder();
  * @throws {FrameTooLargeError} When the response is larger than `maxBytes`.
  * @throws {TypeError} When the payload is not an object or uses an envelope key.
  *
- * @example Sending a message
- * ```ts ignore
- * import { send } from "./client.ts";
+ * @example Sending a message, and reading an error answer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { send, serve } from "@socketbridge/core";
  *
- * const response = await send({ port: 7002 }, { type: "message", text: "hi" });
- * console.assert(response.status === "ok");
+ * await using server = serve({ port: 0, token: "s3cret" }, (payload) => payload);
+ * const port = (server.addr as Deno.NetAddr).port;
+ * const ok = await send({ port, token: "s3cret" }, { type: "message", text: "hi" });
+ * assert.ok(ok.status === "ok");
+ * const refused = await send({ port, token: "guess" }, { type: "message", text: "hi" });
+ * assert.ok(refused.status === "error" && refused.code === "unauthorized");
  * ```
  */
 export async function send<Result = unknown>(
@@ -213,16 +302,24 @@ export async function send<Result = unknown>(
  * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
  *
  * @example Many requests on one connection, one of them cancelled
- * ```ts ignore
- * import { connect } from "./client.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "@socketbridge/core";
  *
- * await using client = await connect({ port: 7002, token: "s3cret" });
+ * await using server = serve({ port: 0 }, async (payload: { n: number }, { signal }) => {
+ *   if (payload.n < 0) await new Promise((resolve) => signal.addEventListener("abort", resolve));
+ *   return payload.n * 10;
+ * });
+ * await using client = await connect<{ n: number }, number>({
+ *   port: (server.addr as Deno.NetAddr).port,
+ * });
  * const answers = await Promise.all([1, 2, 3].map((n) => client.request({ n })));
+ * assert.ok(answers.join() === "10,20,30");
  * const controller = new AbortController();
- * const slow = client.request({ type: "slow" }, { signal: controller.signal });
- * controller.abort();
- * await slow.catch((error) => console.log("cancelled:", error.name));
- * console.log(answers);
+ * const slow = client.request({ n: -1 }, { signal: controller.signal, timeout: 5_000 });
+ * controller.abort(new Error("user gave up"));
+ * const error = await slow.catch((error: Error) => error);
+ * assert.ok(error instanceof Error && error.message === "user gave up");
  * ```
  */
 export function connect<Payload = Record<string, unknown>, Result = unknown>(

@@ -17,13 +17,14 @@
  *
  * @example Round-tripping a message through a stream
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeMessage, encodeMessage, FrameDecoderStream } from "./codec.ts";
  *
  * const bytes = encodeMessage({ type: "ping" });
  * const frames = ReadableStream.from([bytes.subarray(0, 3), bytes.subarray(3)])
  *   .pipeThrough(new FrameDecoderStream());
  * for await (const frame of frames) {
- *   console.assert((decodeMessage(frame) as { type: string }).type === "ping");
+ *   assert.ok((decodeMessage(frame) as { type: string }).type === "ping");
  * }
  * ```
  *
@@ -34,13 +35,40 @@ import { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
 export { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
-/** The size of the length prefix, in bytes. */
+/**
+ * The size of the length prefix, in bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, HEADER_BYTES } from "@socketbridge/core/codec";
+ * assert.ok(encodeFrame(new Uint8Array(10)).length === HEADER_BYTES + 10);
+ * ```
+ */
 export const HEADER_BYTES = 4;
 
-/** The default cap on a frame body, as in the original: 1 MiB. */
+/**
+ * The default cap on a frame body, as in the original: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_BYTES } from "@socketbridge/core/codec";
+ * assert.ok(DEFAULT_MAX_BYTES === 1024 * 1024);
+ * ```
+ */
 export const DEFAULT_MAX_BYTES = 1_048_576;
 
-/** The largest body a 4-byte prefix can announce. */
+/**
+ * The largest body a 4-byte prefix can announce.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_FRAME_BYTES } from "@socketbridge/core/codec";
+ * assert.ok(MAX_FRAME_BYTES === 2 ** 32 - 1);
+ * ```
+ */
 export const MAX_FRAME_BYTES = 0xffff_ffff;
 
 const encoder = new TextEncoder();
@@ -55,9 +83,10 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example Framing three bytes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame } from "./codec.ts";
  * const frame = encodeFrame(new Uint8Array([1, 2, 3]));
- * console.assert(frame.join() === "0,0,0,3,1,2,3");
+ * assert.ok(frame.join() === "0,0,0,3,1,2,3");
  * ```
  */
 export function encodeFrame(body: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -81,9 +110,10 @@ export function encodeFrame(body: Uint8Array): Uint8Array<ArrayBuffer> {
  *
  * @example Framing a ping
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeMessage } from "./codec.ts";
  * const frame = encodeMessage({ type: "ping" });
- * console.assert(new DataView(frame.buffer).getUint32(0) === frame.length - 4);
+ * assert.ok(new DataView(frame.buffer).getUint32(0) === frame.length - 4);
  * ```
  */
 export function encodeMessage(value: unknown): Uint8Array<ArrayBuffer> {
@@ -100,8 +130,9 @@ export function encodeMessage(value: unknown): Uint8Array<ArrayBuffer> {
  *
  * @example Encoding an object
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeJson } from "./codec.ts";
- * console.assert(new TextDecoder().decode(encodeJson({ a: 1 })) === '{"a":1}');
+ * assert.ok(new TextDecoder().decode(encodeJson({ a: 1 })) === '{"a":1}');
  * ```
  */
 export function encodeJson(value: unknown): Uint8Array<ArrayBuffer> {
@@ -121,9 +152,10 @@ export function encodeJson(value: unknown): Uint8Array<ArrayBuffer> {
  *
  * @example Parsing a body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeMessage } from "./codec.ts";
  * const body = new TextEncoder().encode('{"status":"ok"}');
- * console.assert((decodeMessage(body) as { status: string }).status === "ok");
+ * assert.ok((decodeMessage(body) as { status: string }).status === "ok");
  * ```
  */
 export function decodeMessage(body: Uint8Array): unknown {
@@ -147,10 +179,11 @@ export function decodeMessage(body: Uint8Array): unknown {
  *
  * @example Writing a prefix in place
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeHeader } from "./codec.ts";
  * const buffer = new Uint8Array(4);
  * writeHeader(buffer, 0, 258);
- * console.assert(buffer.join() === "0,0,1,2");
+ * assert.ok(buffer.join() === "0,0,1,2");
  * ```
  */
 export function writeHeader(
@@ -164,7 +197,22 @@ export function writeHeader(
   target[offset + 3] = length & 0xff;
 }
 
-/** Options of {@linkcode FrameDecoder} and {@linkcode FrameDecoderStream}. */
+/**
+ * Options of {@linkcode FrameDecoder} and {@linkcode FrameDecoderStream}.
+ *
+ * @example Skipping oversized frames instead of failing
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, FrameDecoder, type FrameDecoderOptions } from "@socketbridge/core/codec";
+ * const skipped: number[] = [];
+ * const options: FrameDecoderOptions = { maxBytes: 4, onOversized: (size) => skipped.push(size) };
+ * const decoder = new FrameDecoder(options);
+ * const bodies: Uint8Array[] = [];
+ * decoder.push(encodeFrame(new Uint8Array(9)), (body) => bodies.push(body));
+ * decoder.push(encodeFrame(new Uint8Array(2)), (body) => bodies.push(body));
+ * assert.ok(skipped[0] === 9 && bodies.length === 1);
+ * ```
+ */
 export interface FrameDecoderOptions {
   /**
    * The largest body accepted, in bytes. A larger prefix is rejected before
@@ -190,14 +238,15 @@ export interface FrameDecoderOptions {
  *
  * @example Decoding frames pushed one byte at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FrameDecoder } from "./codec.ts";
  *
  * const bytes = encodeFrame(new Uint8Array([7, 8, 9]));
  * const decoder = new FrameDecoder();
  * const bodies: Uint8Array[] = [];
  * for (const byte of bytes) decoder.push(new Uint8Array([byte]), (b) => bodies.push(b));
- * console.assert(bodies.length === 1 && bodies[0].join() === "7,8,9");
- * console.assert(decoder.idle);
+ * assert.ok(bodies.length === 1 && bodies[0].join() === "7,8,9");
+ * assert.ok(decoder.idle);
  * ```
  */
 export class FrameDecoder {
@@ -320,6 +369,7 @@ export class FrameDecoder {
  *
  * @example Reading frames from any byte stream
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FrameDecoderStream } from "./codec.ts";
  *
  * const bytes = new Uint8Array([
@@ -329,7 +379,7 @@ export class FrameDecoder {
  * const bodies = await Array.fromAsync(
  *   ReadableStream.from([bytes]).pipeThrough(new FrameDecoderStream()),
  * );
- * console.assert(bodies.length === 2 && bodies[1].join() === "2,3");
+ * assert.ok(bodies.length === 2 && bodies[1].join() === "2,3");
  * ```
  */
 export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> {

@@ -9,6 +9,17 @@
 /**
  * The stable codes an error response may carry on the wire, plus the codes of
  * local failures (`connection_closed`, `incomplete_frame`).
+ *
+ * @example Branching on a failure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ErrorCode, SocketBridgeError, TimeoutError } from "@socketbridge/core";
+ * function retryable(error: unknown): boolean {
+ *   const retry: ErrorCode[] = ["timeout", "busy", "shutting_down", "connection_closed"];
+ *   return error instanceof SocketBridgeError && retry.includes(error.code);
+ * }
+ * assert.ok(retryable(new TimeoutError(100)));
+ * ```
  */
 export type ErrorCode =
   | "payload_too_large"
@@ -29,10 +40,11 @@ export type ErrorCode =
  *
  * @example Telling SocketBridge errors apart
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SocketBridgeError, TimeoutError } from "./errors.ts";
  * const error = new TimeoutError(250);
- * console.assert(error instanceof SocketBridgeError);
- * console.assert(error.code === "timeout");
+ * assert.ok(error instanceof SocketBridgeError);
+ * assert.ok(error.code === "timeout");
  * ```
  */
 export class SocketBridgeError extends Error {
@@ -59,9 +71,10 @@ export class SocketBridgeError extends Error {
  *
  * @example Inspecting the sizes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameTooLargeError } from "./errors.ts";
  * const error = new FrameTooLargeError(2_000_000, 1_048_576);
- * console.assert(error.size === 2_000_000 && error.limit === 1_048_576);
+ * assert.ok(error.size === 2_000_000 && error.limit === 1_048_576);
  * ```
  */
 export class FrameTooLargeError extends SocketBridgeError {
@@ -94,9 +107,10 @@ export class FrameTooLargeError extends SocketBridgeError {
  *
  * @example Inspecting what was missing
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IncompleteFrameError } from "./errors.ts";
  * const error = new IncompleteFrameError(3);
- * console.assert(error.code === "incomplete_frame" && error.buffered === 3);
+ * assert.ok(error.code === "incomplete_frame" && error.buffered === 3);
  * ```
  */
 export class IncompleteFrameError extends SocketBridgeError {
@@ -126,8 +140,9 @@ export class IncompleteFrameError extends SocketBridgeError {
  *
  * @example Checking the code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConnectionClosedError } from "./errors.ts";
- * console.assert(new ConnectionClosedError().code === "connection_closed");
+ * assert.ok(new ConnectionClosedError().code === "connection_closed");
  * ```
  */
 export class ConnectionClosedError extends SocketBridgeError {
@@ -151,8 +166,9 @@ export class ConnectionClosedError extends SocketBridgeError {
  *
  * @example Reading the timeout back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TimeoutError } from "./errors.ts";
- * console.assert(new TimeoutError(100).timeout === 100);
+ * assert.ok(new TimeoutError(100).timeout === 100);
  * ```
  */
 export class TimeoutError extends SocketBridgeError {
@@ -178,10 +194,11 @@ export class TimeoutError extends SocketBridgeError {
  *
  * @example Reading what the server said
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RemoteError } from "./errors.ts";
  * const error = new RemoteError("unauthorized", "unauthorized");
- * console.assert(error.code === "unauthorized");
- * console.assert(error.message === "unauthorized");
+ * assert.ok(error.code === "unauthorized");
+ * assert.ok(error.message === "unauthorized");
  * ```
  */
 export class RemoteError extends SocketBridgeError {

@@ -11,13 +11,14 @@
  * - `@socketbridge/core/codec` has the framing alone, runtime-neutral.
  *
  * @example A server and a client in one process
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve } from "@socketbridge/core";
  *
  * await using server = serve({ port: 0 }, (payload: { n: number }) => payload.n * 2);
  * const { port } = server.addr as Deno.NetAddr;
  * await using client = await connect<{ n: number }, number>({ port });
- * console.log(await client.request({ n: 21 })); // 42
+ * assert.ok(await client.request({ n: 21 }) === 42);
  * ```
  *
  * @module

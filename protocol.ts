@@ -5,6 +5,7 @@
  *
  * @example Building an error response by hand
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ERROR_MESSAGES, PROTOCOL_VERSION, type BridgeResponse } from "./protocol.ts";
  * const response: BridgeResponse = {
  *   status: "error",
@@ -12,7 +13,7 @@
  *   code: "unauthorized",
  *   protocol_version: PROTOCOL_VERSION,
  * };
- * console.assert(response.message === "unauthorized");
+ * assert.ok(response.message === "unauthorized");
  * ```
  *
  * @module
@@ -20,15 +21,41 @@
 
 import type { ErrorCode } from "./errors.ts";
 
-/** The protocol version this library speaks. */
+/**
+ * The protocol version this library speaks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PROTOCOL_VERSION } from "@socketbridge/core";
+ * assert.ok(PROTOCOL_VERSION === "1");
+ * ```
+ */
 export const PROTOCOL_VERSION = "1";
 
-/** The default TCP port, as in the original. */
+/**
+ * The default TCP port, as in the original.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_PORT } from "@socketbridge/core";
+ * assert.ok(DEFAULT_PORT === 7002);
+ * ```
+ */
 export const DEFAULT_PORT = 7002;
 
 /**
  * The request keys that form the envelope. They are removed before the
  * handler sees the payload.
+ *
+ * @example Checking a payload for reserved keys
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ENVELOPE_KEYS } from "@socketbridge/core";
+ * const payload = { type: "ping", request_id: 1 };
+ * assert.ok(Object.keys(payload).some((key) => ENVELOPE_KEYS.includes(key)));
+ * ```
  */
 export const ENVELOPE_KEYS: readonly string[] = [
   "auth_token",
@@ -37,10 +64,30 @@ export const ENVELOPE_KEYS: readonly string[] = [
   "timeout_ms",
 ];
 
-/** A request identifier: echoed back verbatim in the response. */
+/**
+ * A request identifier: echoed back verbatim in the response.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RequestId } from "@socketbridge/core";
+ * const ids: RequestId[] = [1, "job-42"];
+ * assert.ok(ids.length === 2);
+ * ```
+ */
 export type RequestId = string | number;
 
-/** The error codes a server puts on the wire. */
+/**
+ * The error codes a server puts on the wire.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ERROR_MESSAGES, type WireErrorCode } from "@socketbridge/core";
+ * const code: WireErrorCode = "protocol_mismatch";
+ * assert.ok(ERROR_MESSAGES[code] === "protocol mismatch");
+ * ```
+ */
 export type WireErrorCode = Exclude<
   ErrorCode,
   "connection_closed" | "incomplete_frame"
@@ -49,6 +96,14 @@ export type WireErrorCode = Exclude<
 /**
  * The `message` text of each error code. The first six are the original's
  * texts, byte for byte (`handler_error` is followed by `: <text>`).
+ *
+ * @example The original texts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ERROR_MESSAGES } from "@socketbridge/core";
+ * assert.ok(ERROR_MESSAGES.payload_too_large === "payload too large");
+ * assert.ok(ERROR_MESSAGES.unauthorized_host === "unauthorized host");
+ * ```
  */
 export const ERROR_MESSAGES: Readonly<Record<WireErrorCode, string>> = {
   payload_too_large: "payload too large",
@@ -67,6 +122,16 @@ export const ERROR_MESSAGES: Readonly<Record<WireErrorCode, string>> = {
  * A response as it travels on the wire.
  *
  * @typeParam Result The type of `result` on success.
+ *
+ * @example Reading a response
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BridgeResponse } from "@socketbridge/core";
+ * const response: BridgeResponse<number> = JSON.parse(
+ *   '{"status":"ok","message":"received","protocol_version":"1","request_id":7,"result":42}',
+ * );
+ * assert.ok(response.status === "ok" && response.result === 42);
+ * ```
  */
 export interface BridgeResponse<Result = unknown> {
   /** The outcome. */
@@ -92,9 +157,10 @@ export interface BridgeResponse<Result = unknown> {
  *
  * @example Reading an original server's error
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorCodeOf } from "./protocol.ts";
  * const code = errorCodeOf({ status: "error", message: "handler error: boom", protocol_version: "1" });
- * console.assert(code === "handler_error");
+ * assert.ok(code === "handler_error");
  * ```
  */
 export function errorCodeOf(response: BridgeResponse): WireErrorCode {

@@ -4,11 +4,15 @@
  * what a handler returns.
  *
  * @example An echo server on a free loopback port
- * ```ts ignore
- * import { serve } from "./server.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { send, serve } from "@socketbridge/core";
  *
  * await using server = serve({ port: 0 }, (payload) => payload);
- * console.log("listening on", server.addr);
+ * const { hostname, port } = server.addr as Deno.NetAddr;
+ * assert.ok(hostname === "127.0.0.1");
+ * const response = await send({ port }, { echo: "me" });
+ * assert.ok((response.result as { echo: string }).echo === "me");
  * ```
  *
  * @module
@@ -33,7 +37,27 @@ import { Allowlist, isLoopback, readGrantedEnv, TokenCheck } from "./_policy.ts"
 import { ChunkReader, closeQuietly, isClosedByUs, isPeerGone, lingerClose } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
-/** What the handler learns about a request besides its payload. */
+/**
+ * What the handler learns about a request besides its payload.
+ *
+ * @example Stopping work when the caller gives up
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RequestInfo, serve } from "@socketbridge/core";
+ * async function slowHandler(_payload: unknown, { signal, requestId }: RequestInfo): Promise<string> {
+ *   await new Promise((resolve) => {
+ *     const timer = setTimeout(resolve, 10);
+ *     signal.addEventListener("abort", () => {
+ *       clearTimeout(timer);
+ *       resolve(undefined);
+ *     });
+ *   });
+ *   return `done ${requestId ?? "(no id)"}`;
+ * }
+ * await using server = serve({ port: 0 }, slowHandler);
+ * assert.ok(server.addr.transport === "tcp");
+ * ```
+ */
 export interface RequestInfo {
   /** The peer's address. */
   readonly remoteAddr: Deno.Addr;
@@ -53,13 +77,37 @@ export interface RequestInfo {
  *
  * @typeParam Payload The request without its envelope keys.
  * @typeParam Result What the handler returns.
+ *
+ * @example A typed handler
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Handler } from "@socketbridge/core";
+ * const double: Handler<{ n: number }, number> = (payload) => payload.n * 2;
+ * assert.ok(double({ n: 21 }, {} as never) === 42);
+ * ```
  */
 export type Handler<Payload = Record<string, unknown>, Result = unknown> = (
   payload: Payload,
   info: RequestInfo,
 ) => Result | Promise<Result>;
 
-/** Where and how an error was seen, for {@linkcode ServeOptions.onError}. */
+/**
+ * Where and how an error was seen, for {@linkcode ServeOptions.onError}.
+ *
+ * @example Counting error responses by code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ErrorContext, serve } from "@socketbridge/core";
+ * const counts = new Map<string, number>();
+ * function onError(_error: unknown, { code }: ErrorContext): void {
+ *   if (code !== undefined) counts.set(code, (counts.get(code) ?? 0) + 1);
+ * }
+ * await using server = serve({ port: 0, onError }, () => {
+ *   throw new Error("nope");
+ * });
+ * assert.ok(server.addr.transport === "tcp");
+ * ```
+ */
 export interface ErrorContext {
   /** The peer, when the error concerns one connection. */
   readonly remoteAddr?: Deno.Addr;
@@ -67,7 +115,26 @@ export interface ErrorContext {
   readonly code?: ErrorCode;
 }
 
-/** Options of {@linkcode serve}, shaped like `Deno.serve`'s. */
+/**
+ * Options of {@linkcode serve}, shaped like `Deno.serve`'s.
+ *
+ * @example A hardened loopback server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve, type ServeOptions } from "@socketbridge/core";
+ * const options: ServeOptions = {
+ *   port: 0,
+ *   token: "s3cret",
+ *   allowlist: ["127.0.0.1", "::1"],
+ *   maxBytes: 64 * 1024,
+ *   maxConnections: 64,
+ *   frameTimeout: 5_000,
+ *   handlerTimeout: 30_000,
+ * };
+ * await using server = serve(options, (payload) => payload);
+ * assert.ok((server.addr as Deno.NetAddr).hostname === "127.0.0.1");
+ * ```
+ */
 export interface ServeOptions {
   /**
    * The address to bind. A non-loopback address needs a `token` (or
@@ -191,7 +258,19 @@ export interface ServeOptions {
   onError?: (error: unknown, context: ErrorContext) => void;
 }
 
-/** Counters of a running server, from {@linkcode Server.stats}. */
+/**
+ * Counters of a running server, from {@linkcode Server.stats}.
+ *
+ * @example Reading the counters
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { send, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0, token: "t" }, () => 1);
+ * await send({ port: (server.addr as Deno.NetAddr).port, token: "wrong" }, {});
+ * const stats = server.stats();
+ * assert.ok(stats.frames.in === 1 && stats.errors.unauthorized === 1);
+ * ```
+ */
 export interface ServerStats {
   /** Connections open now and accepted in all. */
   connections: { open: number; total: number };
@@ -203,7 +282,19 @@ export interface ServerStats {
   errors: Partial<Record<WireErrorCode, number>>;
 }
 
-/** A running server, returned by {@linkcode serve}. */
+/**
+ * A running server, returned by {@linkcode serve}.
+ *
+ * @example Shutting down gracefully
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "@socketbridge/core";
+ * const server = serve({ port: 0 }, () => "ok");
+ * assert.ok(server.addr.transport === "tcp");
+ * await server.shutdown();
+ * await server.finished;
+ * ```
+ */
 export interface Server extends AsyncDisposable {
   /** The bound address (read the port from it after `port: 0`). */
   readonly addr: Deno.Addr;
@@ -278,14 +369,17 @@ function decodeUtf8(bytes: Uint8Array): string {
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  *
  * @example Serving with a token and reading the port back
- * ```ts ignore
- * import { serve } from "./server.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { send, serve } from "@socketbridge/core";
  *
  * await using server = serve(
  *   { port: 0, token: "s3cret" },
  *   (payload: { text: string }) => ({ echoed: payload.text }),
  * );
- * console.assert(server.addr.transport === "tcp");
+ * const port = (server.addr as Deno.NetAddr).port;
+ * const response = await send({ port, token: "s3cret" }, { text: "hi" });
+ * assert.ok((response.result as { echoed: string }).echoed === "hi");
  * ```
  */
 export function serve<Payload = Record<string, unknown>, Result = unknown>(
