@@ -447,37 +447,18 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     announcedTimeout = timeout,
   ): Promise<unknown> {
     let body: string;
+    const id = withId ? this.#nextId++ : undefined;
     try {
       signal?.throwIfAborted();
-      body = encodeRequest(
-        payload,
-        this.#options.token,
-        withId ? this.#nextId : undefined,
-        announcedTimeout,
-      );
+      body = encodeRequest(payload, this.#options.token, id, announcedTimeout);
     } catch (error) {
       return Promise.reject(error);
     }
-    const id = withId ? this.#nextId++ : undefined;
-    const link = this.#link;
-    if (link !== undefined) return this.#dispatch(link, body, id, signal, timeout, unwrap);
-    return this.#waitForLink(signal).then((link) =>
-      this.#dispatch(link, body, id, signal, timeout, unwrap)
-    );
-  }
-
-  #dispatch(
-    link: Link,
-    body: string,
-    id: RequestId | undefined,
-    signal: AbortSignal | undefined,
-    timeout: number | undefined,
-    unwrap: boolean,
-  ): Promise<unknown> {
     let entry!: Pending;
     const answer = new Promise((resolve, reject) => {
       entry = new Pending(id, unwrap, resolve, reject);
     });
+    // The signal and the timeout run from now, reconnection wait included.
     if (signal !== undefined) {
       entry.signal = signal;
       entry.onAbort = () => this.#cancel(entry, signal.reason);
@@ -486,10 +467,23 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     if (timeout !== undefined) {
       entry.timer = setTimeout(() => this.#cancel(entry, new TimeoutError(timeout)), timeout);
     }
-    if (id !== undefined) this.#pending.set(id, entry);
-    if (id === undefined || this.#echoesIds !== true) this.#queue.push(entry);
-    link.writer.enqueue(body);
+    const link = this.#link;
+    if (link !== undefined) {
+      this.#dispatch(link, entry, body);
+    } else {
+      this.#waitForLink().then(
+        (link) => entry.cancelled || this.#dispatch(link, entry, body),
+        (error) => entry.cancelled || entry.reject(error),
+      );
+    }
     return answer;
+  }
+
+  /** Registers the request for its answer and queues its frame. */
+  #dispatch(link: Link, entry: Pending, body: string): void {
+    if (entry.id !== undefined) this.#pending.set(entry.id, entry);
+    if (entry.id === undefined || this.#echoesIds !== true) this.#queue.push(entry);
+    link.writer.enqueue(body);
   }
 
   /**
@@ -599,19 +593,14 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     }
   }
 
-  async #waitForLink(signal?: AbortSignal): Promise<Link> {
+  async #waitForLink(): Promise<Link> {
     const linking = this.#linking;
     if (this.#closed || linking === undefined) {
       throw new ConnectionClosedError(
         this.#closed ? "Client closed" : "Connection closed; reconnect is off",
       );
     }
-    const link = await (signal === undefined ? linking : Promise.race([
-      linking,
-      new Promise<never>((_, reject) => {
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-      }),
-    ]));
+    const link = await linking;
     if (link === undefined) throw new ConnectionClosedError("Client closed; gave up reconnecting");
     return link;
   }

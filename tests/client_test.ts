@@ -314,3 +314,21 @@ Deno.test("connect() caps answers at maxBytes and closes the connection", async 
   }
   assert.equal(client.connected, false);
 });
+
+Deno.test("connect() keeps a request's timeout and signal while it waits for a reconnection", async () => {
+  const server = serve({ port: 0 }, () => "up");
+  const client = await connect({ port: portOf(server), reconnect: { initialDelay: 5_000 } });
+  assert.equal(await client.request({}), "up");
+  await server.shutdown();
+  await delay(20);
+  assert.equal(client.connected, false);
+  const started = performance.now();
+  await assert.rejects(client.request({}, { timeout: 50 }), TimeoutError);
+  assert.ok(performance.now() - started < 1_000);
+  const controller = new AbortController();
+  const aborted = client.request({}, { signal: controller.signal });
+  controller.abort(new Error("stop waiting"));
+  await assert.rejects(aborted, /stop waiting/);
+  assert.equal(client.pending, 0);
+  await client.close();
+});
