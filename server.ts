@@ -695,6 +695,8 @@ class Session {
   #wake?: () => void;
   #framesRead = 0;
   #draining = false;
+  #lingering = false;
+  #discarded = 0;
   #closed = false;
   #refusal?: "payload_too_large" | "http" | "tls";
   #timer?: ReturnType<typeof setTimeout>;
@@ -731,7 +733,9 @@ class Session {
     try {
       if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
       this.#arm();
-      while (!this.#closed && !this.#draining && this.#refusal === undefined) {
+      // While draining for a shutdown it reads on, answering shutting_down,
+      // until its last handler finishes (#stopReading then closes it).
+      while (!this.#closed && this.#refusal === undefined) {
         if (this.#backlog.length > this.#backlogHead || this.#writer.full) {
           if (!(await this.#waitForRoom())) break;
           continue;
@@ -739,9 +743,16 @@ class Session {
         const value = await this.#reader.read();
         if (value === null) break;
         this.#server.counters.bytes.in += value.length;
+        if (this.#lingering) {
+          // Closing: what the peer still sends is read only to be dropped.
+          this.#discarded += value.length;
+          if (this.#discarded > this.#settings.maxBytes) this.#close();
+          continue;
+        }
         const before = this.#framesRead;
         this.#decoder.push(value, (body) => this.#admitFrame(body));
         this.#arm(this.#framesRead !== before);
+        if (this.#draining && this.#inFlight === 0 && this.#decoder.idle) this.#stopReading();
       }
     } catch (error) {
       // A reset or a failed TLS handshake: the peer is gone, stop its handlers.
@@ -767,7 +778,22 @@ class Session {
 
   /** Ends a read that waits on a peer: once every answer is out, close. */
   #stopReading(): void {
-    this.#writer.drained().then(() => this.#close());
+    this.#writer.drained().then(() => this.#closeGracefully());
+  }
+
+  /**
+   * Closes so the peer still reads every answer: closing a socket with
+   * unread input makes the kernel reset it, and a reset drops the answers
+   * still on their way. So: end our side (FIN), read and discard whatever the
+   * peer still sends, at most maxBytes and LINGER_MS, then close.
+   */
+  #closeGracefully(): void {
+    if (this.#closed || this.#lingering) return;
+    this.#lingering = true;
+    clearTimeout(this.#timer);
+    this.#timerKind = undefined;
+    this.#conn.closeWrite().catch(() => this.#close());
+    this.#timer = setTimeout(() => this.#close(), LINGER_MS);
   }
 
   async #finish(): Promise<void> {
@@ -825,6 +851,7 @@ class Session {
    * while nothing is in flight.
    */
   #arm(frameCompleted = false): void {
+    if (this.#lingering) return;
     const { frameTimeout, idleTimeout } = this.#settings;
     if (!this.#decoder.idle && frameTimeout > 0) {
       if (this.#timerKind === "frame" && !frameCompleted) return;

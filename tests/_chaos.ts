@@ -15,6 +15,8 @@ export interface ChaosOptions {
   delayChance?: number;
   /** Forward this many bytes, then cut the stream. @default {Infinity} */
   truncateAfter?: number;
+  /** Where the proxy listens and finds its target. @default {"127.0.0.1"} */
+  hostname?: string;
 }
 
 /** Splits every incoming byte range into seeded pieces, pausing now and then. */
@@ -76,13 +78,21 @@ export function chaosStream(options: ChaosOptions): TransformStream<Uint8Array, 
  * its own chaos plan. Half-closes are forwarded; a truncation closes both.
  */
 export function chaosProxy(targetPort: number, options: ChaosOptions) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hostname = options.hostname ?? "127.0.0.1";
+  const listener = Deno.listen({ hostname, port: 0 });
   const open = new Set<Deno.Conn>();
   let connections = 0;
   const pumps: Promise<void>[] = [];
   const accepting = (async () => {
     for await (const client of listener) {
-      const server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      let server: Deno.Conn;
+      try {
+        server = await Deno.connect({ hostname, port: targetPort });
+      } catch {
+        // The target is gone (shut down under us): refuse this client too.
+        client.close();
+        continue;
+      }
       open.add(client);
       open.add(server);
       const n = connections++;

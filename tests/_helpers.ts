@@ -3,6 +3,7 @@
 
 import { decodeMessage, encodeFrame, encodeMessage, FrameDecoder } from "../codec.ts";
 import type { BridgeResponse } from "../protocol.ts";
+import { chaosProxy } from "./_chaos.ts";
 
 /** A raw TCP connection with a frame reader, for black-box tests. */
 export class RawPeer implements AsyncDisposable {
@@ -78,9 +79,38 @@ export class RawPeer implements AsyncDisposable {
   }
 }
 
-/** The port of a TCP server. */
-export function portOf(server: { addr: Deno.Addr }): number {
-  return (server.addr as Deno.NetAddr).port;
+// With SOCKETBRIDGE_TEST_CHAOS=<seed> set, the tests reach every server they
+// start through a chaos proxy (see _chaos.ts): same assertions, but bytes
+// arrive split, merged and delayed (`deno task test:chaos`).
+let chaosSeed = Number(
+  Deno.permissions.querySync({ name: "env", variable: "SOCKETBRIDGE_TEST_CHAOS" }).state ===
+      "granted"
+    ? Deno.env.get("SOCKETBRIDGE_TEST_CHAOS") ?? NaN
+    : NaN,
+);
+const proxied = new WeakMap<object, number>();
+
+/**
+ * The port to reach a TCP server on: its own, or, in chaos mode, the port of
+ * a chaos proxy in front of it that closes when the server has finished.
+ */
+export function portOf(server: { addr: Deno.Addr; finished?: Promise<void> }): number {
+  const { hostname, port } = server.addr as Deno.NetAddr;
+  if (Number.isNaN(chaosSeed) || server.finished === undefined) return port;
+  const known = proxied.get(server);
+  if (known !== undefined) return known;
+  const proxy = chaosProxy(port, {
+    seed: chaosSeed++,
+    hostname: hostname === "0.0.0.0" ? "127.0.0.1" : hostname,
+    maxPiece: 1 + (chaosSeed % 97),
+    delayChance: 0.01,
+  });
+  // `finished` (awaited by shutdown() and disposal) now covers the proxy too.
+  (server as { finished: Promise<void> }).finished = server.finished.then(() =>
+    proxy[Symbol.asyncDispose]()
+  );
+  proxied.set(server, proxy.port);
+  return proxy.port;
 }
 
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {

@@ -239,7 +239,8 @@ Deno.test("shutdown() with 200 requests in flight over 20 connections: each answ
   for (const [p, peer] of peers.entries()) {
     for (let i = 0; i < 10; i++) await peer.send({ n: p * 10 + i, request_id: p * 10 + i });
   }
-  await delay(50);
+  // Every request has reached the server (through a chaos proxy this takes a while).
+  while (server.stats().frames.in < 200) await delay(5);
   const finished = server.shutdown();
   const answers = new Map<number, string>();
   await Promise.all(peers.map(async (peer) => {
@@ -264,8 +265,8 @@ Deno.test("shutdown() answers requests arriving during the grace period with shu
     return "finished";
   });
   await using peer = await RawPeer.connect(portOf(server));
-  await peer.send({ sleep: 150, request_id: 1 });
-  await delay(20);
+  await peer.send({ sleep: 300, request_id: 1 });
+  while (server.stats().frames.in < 1) await delay(5);
   const finished = server.shutdown();
   await peer.send({ sleep: 0, request_id: 2 });
   const first = await peer.receive();
