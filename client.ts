@@ -120,7 +120,9 @@ export interface RequestOptions {
  */
 export interface SendOptions extends ConnectionOptions, RequestOptions {
   /**
-   * Milliseconds to wait for connecting and the answer together.
+   * Milliseconds to wait for connecting and the answer together. When set,
+   * it is also sent as `timeout_ms`; the default is not, so a request with
+   * default options is exactly what the original client sends.
    *
    * @default {30000}
    */
@@ -278,7 +280,9 @@ export async function send<Result = unknown>(
   try {
     const client = await BridgeClient.open({ ...options, signal }, false);
     try {
-      const response = await client.exchange(payload, { signal }, false, timeout);
+      // timeout_ms travels only when the caller chose a timeout: with the
+      // default, the request is byte for byte what the original client sends.
+      const response = await client.exchange(payload, { signal }, false, options.timeout);
       return response as BridgeResponse<Result>;
     } finally {
       await client.close();

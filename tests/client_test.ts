@@ -103,12 +103,11 @@ Deno.test("send() gets the project's server's answer and sends no request_id", a
 Deno.test("send() puts the envelope beside the payload, as the original client does", async () => {
   await using peer = rawServer((_, conn) => writeAll(conn, ok(null)));
   await send({ port: peer.port, token: "secret" }, { type: "ping" });
-  assert.deepEqual(peer.requests, [{
-    type: "ping",
-    auth_token: "secret",
-    protocol_version: "1",
-    timeout_ms: 30_000,
-  }]);
+  await send({ port: peer.port, timeout: 5_000 }, { type: "ping" });
+  assert.deepEqual(peer.requests, [
+    { type: "ping", auth_token: "secret", protocol_version: "1" },
+    { type: "ping", protocol_version: "1", timeout_ms: 5_000 },
+  ]);
   await assert.rejects(send({ port: peer.port }, { auth_token: "x" }), TypeError);
   await assert.rejects(send({ port: peer.port }, [1] as unknown as Payload), TypeError);
 });
