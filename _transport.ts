@@ -62,37 +62,3 @@ export function closeQuietly(conn: Deno.Conn): void {
     // Already closed.
   }
 }
-
-/**
- * Ends a connection so the peer still reads what was written: shuts down
- * our side, reads and throws away at most `maxBytes` of whatever the peer was
- * still sending (closing with unread input would make the kernel reset the
- * connection and drop our answer), for at most `ms`, then closes.
- */
-export async function lingerClose(
-  conn: Deno.Conn,
-  reader: ChunkReader,
-  maxBytes: number,
-  ms: number,
-): Promise<void> {
-  try {
-    await conn.closeWrite();
-  } catch {
-    // The peer is gone already; nothing to linger for.
-    closeQuietly(conn);
-    return;
-  }
-  const timer = setTimeout(() => closeQuietly(conn), ms);
-  try {
-    for (let discarded = 0; discarded <= maxBytes;) {
-      const chunk = await reader.read();
-      if (chunk === null) break;
-      discarded += chunk.length;
-    }
-  } catch {
-    // Reset by the peer: it is gone.
-  } finally {
-    clearTimeout(timer);
-    closeQuietly(conn);
-  }
-}

@@ -34,7 +34,7 @@ import {
   type WireErrorCode,
 } from "./protocol.ts";
 import { Allowlist, isLoopback, readGrantedEnv, TokenCheck } from "./_policy.ts";
-import { ChunkReader, closeQuietly, isClosedByUs, isPeerGone, lingerClose } from "./_transport.ts";
+import { ChunkReader, closeQuietly, isClosedByUs, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
 /**
@@ -512,7 +512,8 @@ class BridgeServer implements Server {
       return;
     }
     onListen?.(this.addr);
-    const sessions: Promise<void>[] = [];
+    // Each admission until its connection is closed: what finishing awaits.
+    const admitted = new Set<Promise<void>>();
     try {
       while (true) {
         let conn: Deno.Conn;
@@ -523,21 +524,16 @@ class BridgeServer implements Server {
           this.report(error, {});
           continue;
         }
-        sessions.push(this.#admit(conn));
-        if (sessions.length > 256) this.#prune(sessions);
+        const admission = this.#admit(conn);
+        admitted.add(admission);
+        admission.finally(() => admitted.delete(admission));
       }
     } finally {
       closeQuietly(listener as unknown as Deno.Conn);
     }
-    await Promise.all(sessions);
+    await Promise.all(admitted);
     const path = this.addr.transport === "unix" ? this.addr.path : undefined;
     if (path !== undefined) removeSocketFile(path);
-  }
-
-  #prune(sessions: Promise<void>[]): void {
-    // Keep the list of running sessions from growing with every connection.
-    const live = [...this.#sessions].map((session) => session.done);
-    sessions.splice(0, sessions.length, ...live);
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {
@@ -674,7 +670,6 @@ interface Envelope {
 }
 
 class Session {
-  readonly done: Promise<void>;
   readonly #server: BridgeServer;
   readonly #settings: Settings;
   readonly #conn: Deno.Conn;
@@ -683,7 +678,6 @@ class Session {
   readonly #reader: ChunkReader;
   readonly #decoder: FrameDecoder;
   readonly #handlers = new Set<AbortController>();
-  #resolveDone!: () => void;
   #inFlight = 0;
   // Frames read past maxInFlight wait here, in order, for a free slot.
   #backlog: Uint8Array[] = [];
@@ -695,19 +689,20 @@ class Session {
   #wake?: () => void;
   #framesRead = 0;
   #draining = false;
-  #lingering = false;
+  // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
+  #ending = false;
+  #last?: Uint8Array;
+  #ended?: Promise<void>;
   #discarded = 0;
   #closed = false;
-  #refusal?: "payload_too_large" | "http" | "tls";
   #timer?: ReturnType<typeof setTimeout>;
-  #timerKind?: "frame" | "idle";
+  #timerKind?: "frame" | "idle" | "ending";
 
   constructor(server: BridgeServer, conn: Deno.Conn) {
     this.#server = server;
     this.#settings = server.settings;
     this.#conn = conn;
     this.#remoteAddr = conn.remoteAddr;
-    this.done = new Promise((resolve) => this.#resolveDone = resolve);
     this.#writer = new FrameWriter(conn, this.#settings.maxOutboundBytes);
     this.#writer.onWritten = (bytes) => this.#server.counters.bytes.out += bytes;
     this.#writer.onFailure = (error) => {
@@ -724,9 +719,8 @@ class Session {
   /** Answers a peer that may not be served with one error, then ends it. */
   async refuse(code: WireErrorCode): Promise<void> {
     this.#send(this.#errorBody(code, undefined));
-    await this.#writer.drained();
-    this.#resolveDone();
-    await lingerClose(this.#conn, this.#reader, this.#settings.maxBytes, LINGER_MS);
+    this.#endAfterAnswers();
+    await this.run();
   }
 
   async run(): Promise<void> {
@@ -734,16 +728,16 @@ class Session {
       if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
       this.#arm();
       // While draining for a shutdown it reads on, answering shutting_down,
-      // until its last handler finishes (#stopReading then closes it).
-      while (!this.#closed && this.#refusal === undefined) {
-        if (this.#backlog.length > this.#backlogHead || this.#writer.full) {
+      // until its last handler finishes; once ending, it reads only to drop.
+      while (!this.#closed) {
+        if (!this.#ending && (this.#backlog.length > this.#backlogHead || this.#writer.full)) {
           if (!(await this.#waitForRoom())) break;
           continue;
         }
         const value = await this.#reader.read();
         if (value === null) break;
         this.#server.counters.bytes.in += value.length;
-        if (this.#lingering) {
+        if (this.#ending) {
           // Closing: what the peer still sends is read only to be dropped.
           this.#discarded += value.length;
           if (this.#discarded > this.#settings.maxBytes) this.#close();
@@ -752,7 +746,7 @@ class Session {
         const before = this.#framesRead;
         this.#decoder.push(value, (body) => this.#admitFrame(body));
         this.#arm(this.#framesRead !== before);
-        if (this.#draining && this.#inFlight === 0 && this.#decoder.idle) this.#stopReading();
+        if (this.#draining && this.#inFlight === 0 && this.#decoder.idle) this.#endAfterAnswers();
       }
     } catch (error) {
       // A reset or a failed TLS handshake: the peer is gone, stop its handlers.
@@ -765,7 +759,7 @@ class Session {
   beginShutdown(): void {
     this.#draining = true;
     // Stop a read that waits for a peer with nothing in flight.
-    if (this.#inFlight === 0 && this.#decoder.idle) this.#stopReading();
+    if (this.#inFlight === 0 && this.#decoder.idle) this.#endAfterAnswers();
   }
 
   abortHandlers(why: "shutting_down" | "connection_closed"): void {
@@ -776,40 +770,46 @@ class Session {
     for (const controller of this.#handlers) controller.abort(reason);
   }
 
-  /** Ends a read that waits on a peer: once every answer is out, close. */
-  #stopReading(): void {
-    this.#writer.drained().then(() => this.#closeGracefully());
+  /**
+   * Ends the connection so the peer still reads every answer: closing a
+   * socket with unread input makes the kernel reset it, and a reset drops
+   * the answers still on their way. From this call on, input is read only to
+   * be dropped (at most maxBytes). Once every request in flight is answered
+   * and written (then `last`, raw, if given), our side is ended (FIN), and
+   * the socket closes LINGER_MS later, or when the peer closes. The whole
+   * ending is bounded by writeTimeout + LINGER_MS for a peer that reads
+   * nothing.
+   */
+  #endAfterAnswers(last?: Uint8Array): void {
+    if (this.#closed || this.#ending) return;
+    this.#last = last;
+    this.#ending = true;
+    this.#setTimer("ending", this.#settings.writeTimeout + LINGER_MS);
+    this.#finishEnding();
   }
 
-  /**
-   * Closes so the peer still reads every answer: closing a socket with
-   * unread input makes the kernel reset it, and a reset drops the answers
-   * still on their way. So: end our side (FIN), read and discard whatever the
-   * peer still sends, at most maxBytes and LINGER_MS, then close.
-   */
-  #closeGracefully(): void {
-    if (this.#closed || this.#lingering) return;
-    this.#lingering = true;
-    clearTimeout(this.#timer);
-    this.#timerKind = undefined;
-    this.#conn.closeWrite().catch(() => this.#close());
-    this.#timer = setTimeout(() => this.#close(), LINGER_MS);
+  /** The second half of #endAfterAnswers, once nothing is in flight. */
+  #finishEnding(): void {
+    if (!this.#ending || this.#inFlight > 0 || this.#ended !== undefined) return;
+    this.#ended = (async () => {
+      await this.#writer.drained();
+      if (this.#closed) return;
+      if (this.#last !== undefined) await this.#conn.write(this.#last).catch(() => 0);
+      await this.#conn.closeWrite().catch(() => this.#close());
+      if (!this.#closed) this.#setTimer("ending", LINGER_MS);
+    })();
   }
 
   async #finish(): Promise<void> {
-    clearTimeout(this.#timer);
+    // An ending keeps its timer: it bounds the wait for a peer that reads nothing.
+    if (!this.#ending) clearTimeout(this.#timer);
     // Every accepted request gets its answer before the socket closes.
     while (this.#inFlight > 0 && !this.#closed) {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
     await this.#writer.drained();
-    if (this.#refusal !== undefined && !this.#closed) {
-      if (this.#refusal === "http") await this.#conn.write(HTTP_REFUSAL).catch(() => 0);
-      this.#closed = true;
-      await lingerClose(this.#conn, this.#reader, this.#settings.maxBytes, LINGER_MS);
-    }
+    await this.#ended;
     this.#close();
-    this.#resolveDone();
   }
 
   #close(): void {
@@ -851,7 +851,7 @@ class Session {
    * while nothing is in flight.
    */
   #arm(frameCompleted = false): void {
-    if (this.#lingering) return;
+    if (this.#ending) return;
     const { frameTimeout, idleTimeout } = this.#settings;
     if (!this.#decoder.idle && frameTimeout > 0) {
       if (this.#timerKind === "frame" && !frameCompleted) return;
@@ -864,11 +864,13 @@ class Session {
     }
   }
 
-  #setTimer(kind: "frame" | "idle", ms: number): void {
+  /** Sets the one timer; "ending" closes quietly (its linger ran out). */
+  #setTimer(kind: "frame" | "idle" | "ending", ms: number): void {
     clearTimeout(this.#timer);
     this.#timerKind = kind;
     this.#timer = setTimeout(() => {
       this.#timerKind = undefined;
+      if (kind === "ending") return this.#close();
       if (kind === "idle" && (this.#inFlight > 0 || this.#writer.bufferedBytes > 0)) return;
       this.#report(
         new SocketBridgeError(
@@ -884,15 +886,15 @@ class Session {
 
   #oversized(size: number): void {
     if (this.#framesRead === 0 && HTTP_METHODS.includes(size)) {
-      this.#refusal = "http";
       this.#report(new SocketBridgeError("invalid_message", "Peer speaks HTTP; closing"));
+      this.#endAfterAnswers(HTTP_REFUSAL);
       return;
     }
     if (this.#framesRead === 0 && (size >>> 16) >= 0x1603 && (size >>> 16) <= 0x1604) {
-      this.#refusal = "tls";
       this.#report(
         new SocketBridgeError("invalid_message", "Peer opened with a TLS handshake; closing"),
       );
+      this.#endAfterAnswers();
       return;
     }
     this.#framesRead++;
@@ -905,9 +907,7 @@ class Session {
     );
     // Small excess is skipped in place and the connection goes on, as the
     // original does; a prefix far past the cap is not worth reading: close.
-    if (size > this.#settings.maxBytes * MAX_DISCARD_FACTOR) {
-      this.#refusal = "payload_too_large";
-    }
+    if (size > this.#settings.maxBytes * MAX_DISCARD_FACTOR) this.#endAfterAnswers();
   }
 
   #admitFrame(body: Uint8Array): void {
@@ -1023,7 +1023,8 @@ class Session {
     this.#wake = undefined;
     wake?.();
     if (this.#inFlight === 0) {
-      if (this.#draining && this.#decoder.idle) this.#stopReading();
+      if (this.#draining && this.#decoder.idle) this.#endAfterAnswers();
+      this.#finishEnding();
       this.#arm();
     }
   }
