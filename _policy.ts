@@ -1,8 +1,6 @@
 // The security policy: peer allowlist, constant-time token check, loopback
 // detection and permission-aware environment fallback. Private to the module.
 
-const encoder = new TextEncoder();
-
 /**
  * Parses an IPv4 or IPv6 address (with an optional `%zone`) into 16 bytes,
  * IPv4 as IPv4-mapped IPv6, so `127.0.0.1`, `::ffff:127.0.0.1` and
@@ -134,33 +132,41 @@ export function isLoopback(hostname: string): boolean {
  * the server's token length, never on where the two first differ.
  */
 export class TokenCheck {
-  readonly #expected: Uint8Array;
+  readonly #expected: string;
 
   constructor(token: string) {
-    this.#expected = encoder.encode(token);
+    this.#expected = token;
   }
 
   matches(given: unknown): boolean {
-    const actual = typeof given === "string" ? encoder.encode(given) : new Uint8Array(0);
+    const actual = typeof given === "string" ? given : "";
     const expected = this.#expected;
-    // A length mismatch still walks the whole expected token.
+    // Compares UTF-16 code units, with no encoding on the hot path. A length
+    // mismatch still walks the whole expected token, so the time taken
+    // depends on the expected token's length only.
     let difference = expected.length ^ actual.length;
     for (let i = 0; i < expected.length; i++) {
-      difference |= expected[i] ^ (actual[i] ?? 0);
+      difference |= expected.charCodeAt(i) ^ (actual.charCodeAt(i) | 0);
     }
     return difference === 0;
   }
 }
 
+/** Whether `--allow-env` lets this process read the variable (never prompts). */
+export function envReadable(name: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Reads an environment variable only when the env permission for it is
- * already granted: never prompts, never throws for want of permission.
+ * Reads an environment variable only when `--allow-env` grants it, so the
+ * library never prompts. Deno cannot tell an unset variable from one it may
+ * not read: both give `undefined` here, and callers that must tell them
+ * apart ask {@linkcode envReadable}.
  */
 export function readGrantedEnv(name: string): string | undefined {
-  try {
-    const status = Deno.permissions.querySync({ name: "env", variable: name });
-    return status.state === "granted" ? Deno.env.get(name) : undefined;
-  } catch {
-    return undefined;
-  }
+  return envReadable(name) ? Deno.env.get(name) : undefined;
 }

@@ -5,25 +5,26 @@ export interface Readable {
   read(p: Uint8Array): Promise<number | null>;
 }
 
-const READ_BUFFER_BYTES = 65_536;
+// A connection starts with a small read buffer, so an idle one holds
+// little; reads that fill it double it, up to the largest.
+const FIRST_READ_BYTES = 8_192;
+const MAX_READ_BYTES = 65_536;
 
 /**
- * Reads a connection chunk by chunk through `conn.read()`. Unlike
- * `conn.readable`, reaching the end does not close the connection, so the
- * owner can still answer a peer that half-closed its side. It reads only when
- * asked: a caller that stops asking stops the socket, and TCP pushes back.
- *
- * One buffer serves every read, so reading allocates nothing: each chunk is
- * a view valid until the next `read()`. Callers decode it at once and copy
- * what they keep. A read that fails because the owner closed the connection
- * reads as the end.
+ * Reads a connection into one reused buffer, grown while reads fill it:
+ * no stream layer, no allocation per read.
  */
 export class ChunkReader {
   readonly #conn: Readable;
-  readonly #buffer = new Uint8Array(READ_BUFFER_BYTES);
+  #buffer = new Uint8Array(FIRST_READ_BYTES);
 
   constructor(conn: Readable) {
     this.#conn = conn;
+  }
+
+  /** The size of the read buffer now: a chunk this long may not be all there is. */
+  get capacity(): number {
+    return this.#buffer.length;
   }
 
   /** The next chunk (valid until the next call), or `null` at the end. */
@@ -35,7 +36,13 @@ export class ChunkReader {
       if (isClosedByUs(error)) return null;
       throw error;
     }
-    return count === null ? null : this.#buffer.subarray(0, count);
+    if (count === null) return null;
+    const chunk = this.#buffer.subarray(0, count);
+    if (count === this.#buffer.length && count < MAX_READ_BYTES) {
+      // The chunk stays valid: the next read goes into the new buffer.
+      this.#buffer = new Uint8Array(count * 2);
+    }
+    return chunk;
   }
 }
 

@@ -9,6 +9,7 @@ export interface Writable {
 }
 
 const SCRATCH_BYTES = 65_536;
+const FIRST_SCRATCH_BYTES = 4_096;
 // Strings up to this many UTF-16 units are encoded straight into the batch
 // (reserving 3 bytes a unit); longer ones are encoded on arrival, exactly.
 const INLINE_STRING_UNITS = 16_384;
@@ -22,8 +23,8 @@ export class FrameWriter {
   #writing = false;
   #failure: unknown = undefined;
   #waiters: { when: () => boolean; resolve: () => void }[] = [];
-  /** Called after each write with the bytes it put on the wire. */
-  onWritten?: (bytes: number) => void;
+  /** Called after each write with the bytes and frames it put on the wire. */
+  onWritten?: (bytes: number, frames: number) => void;
   /** Called once the socket refuses a write; the connection is then dead. */
   onFailure?: (error: unknown) => void;
 
@@ -89,14 +90,25 @@ export class FrameWriter {
     });
   }
 
-  // One buffer is reused for batches up to this size: writes are serialized,
-  // so it is free again once the previous write is done.
+  // One buffer is reused for batches, grown as batches need, up to
+  // SCRATCH_BYTES: writes are serialized, so it is free again once the
+  // previous write is done. A connection that sends little holds little.
   #scratch?: Uint8Array;
 
   #batchBuffer(size: number): Uint8Array {
     if (size > SCRATCH_BYTES) return new Uint8Array(size);
-    this.#scratch ??= new Uint8Array(SCRATCH_BYTES);
+    if (this.#scratch === undefined || this.#scratch.length < size) {
+      let length = this.#scratch?.length ?? FIRST_SCRATCH_BYTES;
+      while (length < size) length *= 2;
+      this.#scratch = new Uint8Array(Math.min(length, SCRATCH_BYTES));
+    }
     return this.#scratch.subarray(0, size);
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let written = 0; written < bytes.length;) {
+      written += await this.#sink.write(bytes.subarray(written));
+    }
   }
 
   async #flush(): Promise<void> {
@@ -108,14 +120,28 @@ export class FrameWriter {
         let capacity = 0;
         for (const body of batch) {
           counted += HEADER_BYTES + body.length;
-          capacity += HEADER_BYTES + (typeof body === "string" ? 3 * body.length : body.length);
+          // A large encoded body is written as it is, after its prefix: no copy.
+          capacity += HEADER_BYTES +
+            (typeof body === "string"
+              ? 3 * body.length
+              : body.length > SCRATCH_BYTES
+              ? 0
+              : body.length);
         }
         const buffer = this.#batchBuffer(capacity);
         let size = 0;
+        let total = 0;
         for (const body of batch) {
           let length: number;
           if (typeof body === "string") {
             length = encoder.encodeInto(body, buffer.subarray(size + HEADER_BYTES)).written;
+          } else if (body.length > SCRATCH_BYTES) {
+            writeHeader(buffer, size, body.length);
+            await this.#writeAll(buffer.subarray(0, size + HEADER_BYTES));
+            await this.#writeAll(body);
+            total += size + HEADER_BYTES + body.length;
+            size = 0;
+            continue;
           } else {
             buffer.set(body, size + HEADER_BYTES);
             length = body.length;
@@ -123,11 +149,10 @@ export class FrameWriter {
           writeHeader(buffer, size, length);
           size += HEADER_BYTES + length;
         }
-        for (let written = 0; written < size;) {
-          written += await this.#sink.write(buffer.subarray(written, size));
-        }
+        if (size > 0) await this.#writeAll(buffer.subarray(0, size));
+        total += size;
         this.#bufferedBytes -= counted;
-        this.onWritten?.(size);
+        this.onWritten?.(total, batch.length);
         this.#notify();
       }
     } catch (error) {

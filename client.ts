@@ -20,15 +20,24 @@
  */
 
 import { DEFAULT_MAX_BYTES, FrameDecoder } from "./codec.ts";
-import { ConnectionClosedError, FrameTooLargeError, RemoteError, TimeoutError } from "./errors.ts";
+import {
+  ConnectError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  ProtocolError,
+  SocketBridgeError,
+  TimeoutError,
+} from "./errors.ts";
 import {
   type BridgeResponse,
-  DEFAULT_PORT,
   ENVELOPE_KEYS,
-  errorCodeOf,
   PROTOCOL_VERSION,
   type RequestId,
 } from "./protocol.ts";
+import { addressOf, checkDialOptions, dial } from "./_dial.ts";
+import { AnswerBook, Pending } from "./_pending.ts";
+import { foreignProtocol } from "./_sniff.ts";
+import { checkDuration, startTimer } from "./_timers.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
@@ -159,6 +168,14 @@ export interface ReconnectOptions {
    * @default {Infinity}
    */
   maxAttempts?: number;
+  /**
+   * Retry the first connect too, with the same backoff, so a client may
+   * start before its server. `connect()` then resolves once connected (or
+   * rejects once `maxAttempts` is spent or `signal` aborts).
+   *
+   * @default {false}
+   */
+  retryFirstConnect?: boolean;
 }
 
 /**
@@ -182,9 +199,19 @@ export interface ConnectOptions extends ConnectionOptions {
   /** Aborting it abandons the first connection attempt. */
   signal?: AbortSignal;
   /**
-   * The default timeout of each request, in milliseconds; none when unset.
+   * The default timeout of each request, in milliseconds. None by default:
+   * a persistent client's requests may legitimately run long, so each caller
+   * chooses (unlike {@linkcode send}, whose one request defaults to 30 s).
    */
   timeout?: number;
+  /**
+   * Bytes of requests that may wait in the outbound queue. Past it, new
+   * requests wait in line (their timeout and signal still run) until the
+   * server reads; a request given up while waiting is never sent.
+   *
+   * @default {4194304}
+   */
+  maxOutboundBytes?: number;
   /**
    * Reconnect after the connection drops, with exponential backoff and
    * jitter, for later requests. Requests pending at the drop still reject
@@ -197,6 +224,10 @@ export interface ConnectOptions extends ConnectionOptions {
 
 /**
  * A persistent connection to a SocketBridge server, from {@linkcode connect}.
+ *
+ * It is an `EventTarget` of connection events, each a `CustomEvent`:
+ * `"open"` (`detail.reconnected`), `"close"` (`detail.error`, why it closed)
+ * and `"reconnecting"` (`detail.attempt`, `detail.delay` in ms).
  *
  * @typeParam Payload The request payload type.
  * @typeParam Result The type of `result` in answers.
@@ -215,7 +246,7 @@ export interface ConnectOptions extends ConnectionOptions {
  * ```
  */
 export interface Client<Payload = Record<string, unknown>, Result = unknown>
-  extends AsyncDisposable {
+  extends AsyncDisposable, EventTarget {
   /**
    * Sends one request and resolves with its `result`.
    *
@@ -225,6 +256,7 @@ export interface Client<Payload = Record<string, unknown>, Result = unknown>
    * @throws {RemoteError} When the server answered `status: "error"`.
    * @throws {TimeoutError} When the timeout passed first.
    * @throws {ConnectionClosedError} When the connection dropped first.
+   * @throws {ProtocolError} When the server's answers broke the protocol.
    */
   request(payload: Payload, options?: RequestOptions): Promise<Result>;
   /** Whether the client has a live connection now. */
@@ -239,6 +271,8 @@ export interface Client<Payload = Record<string, unknown>, Result = unknown>
 }
 
 const decoder = new TextDecoder();
+const DEFAULT_SEND_TIMEOUT = 30_000;
+const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
 
 /**
  * Sends one request on a fresh connection and returns the response object,
@@ -250,7 +284,9 @@ const decoder = new TextDecoder();
  * @param payload The request object, without envelope keys.
  * @returns The server's response.
  * @throws {TimeoutError} When connecting and answering took longer than `timeout`.
+ * @throws {ConnectError} When connecting failed (names the address).
  * @throws {ConnectionClosedError} When the server closed before answering.
+ * @throws {ProtocolError} When the peer's answer is not a SocketBridge answer.
  * @throws {FrameTooLargeError} When the response is larger than `maxBytes`.
  * @throws {TypeError} When the payload is not an object or uses an envelope key.
  *
@@ -271,9 +307,9 @@ export async function send<Result = unknown>(
   options: SendOptions,
   payload: Record<string, unknown>,
 ): Promise<BridgeResponse<Result>> {
-  const timeout = options.timeout ?? 30_000;
+  const timeout = checkDuration("timeout", options.timeout ?? DEFAULT_SEND_TIMEOUT);
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new TimeoutError(timeout)), timeout);
+  const timer = startTimer(() => deadline.abort(new TimeoutError(timeout)), timeout);
   const signal = options.signal === undefined
     ? deadline.signal
     : AbortSignal.any([options.signal, deadline.signal]);
@@ -288,7 +324,7 @@ export async function send<Result = unknown>(
       await client.close();
     }
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
@@ -303,7 +339,8 @@ export async function send<Result = unknown>(
  * @typeParam Result The type of `result` in answers.
  * @param options Where to connect, the token, timeouts, reconnection.
  * @returns The connected client.
- * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
+ * @throws {ConnectError} When nothing listens there (names the address).
+ * @throws {TypeError} On contradictory options (`path` with `port`).
  *
  * @example Many requests on one connection, one of them cancelled
  * ```ts
@@ -333,62 +370,22 @@ export function connect<Payload = Record<string, unknown>, Result = unknown>(
 }
 
 /**
- * One request waiting for its answer. A class, so the common case (no signal,
- * no timeout) costs one object and no closures.
- */
-class Pending {
-  readonly id?: RequestId;
-  /** Resolve with `result` (and reject error answers), or with the whole response. */
-  readonly #unwrap: boolean;
-  readonly #resolve: (value: unknown) => void;
-  readonly #reject: (error: unknown) => void;
-  cancelled = false;
-  timer?: ReturnType<typeof setTimeout>;
-  signal?: AbortSignal;
-  onAbort?: () => void;
 
-  constructor(
-    id: RequestId | undefined,
-    unwrap: boolean,
-    resolve: (value: unknown) => void,
-    reject: (error: unknown) => void,
-  ) {
-    this.id = id;
-    this.#unwrap = unwrap;
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  resolve(response: BridgeResponse): void {
-    this.#finish();
-    if (!this.#unwrap) this.#resolve(response);
-    else if (response.status === "ok") this.#resolve(response.result);
-    else this.#reject(new RemoteError(errorCodeOf(response), String(response.message)));
-  }
-
-  reject(error: unknown): void {
-    this.#finish();
-    this.#reject(error);
-  }
-
-  #finish(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.signal!.removeEventListener("abort", this.onAbort);
-  }
-}
-
+/** The link to the server: one connection and its writer. */
 interface Link {
   readonly conn: Deno.Conn;
   readonly writer: FrameWriter;
+  readonly book: AnswerBook;
 }
 
-class BridgeClient implements Client<Record<string, unknown>, unknown> {
+class BridgeClient extends EventTarget implements Client<Record<string, unknown>, unknown> {
   readonly #options: ConnectOptions;
   readonly #reconnect?: Required<ReconnectOptions>;
-  readonly #pending = new Map<RequestId, Pending>();
-  // Requests in send order, kept only while answers may come without ids.
-  #queue: Pending[] = [];
-  #echoesIds?: boolean;
+  readonly #maxOutboundBytes: number;
+  readonly #defaultTimeout?: number;
+  // Requests waiting for a link or for room in the outbound queue, in order.
+  #unsent: Pending[] = [];
+  #pumping = false;
   #link?: Link;
   #linking?: Promise<Link | undefined>;
   #nextId = 1;
@@ -396,21 +393,39 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
   #wakeBackoff?: () => void;
 
   private constructor(options: ConnectOptions, reconnect: boolean) {
+    super();
+    checkDialOptions(options);
     this.#options = options;
+    this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
+    if (options.timeout !== undefined) {
+      this.#defaultTimeout = checkDuration("timeout", options.timeout);
+    }
     const wanted = reconnect ? options.reconnect : undefined;
     if (wanted) {
       const given = wanted === true ? {} : wanted;
       this.#reconnect = {
-        initialDelay: given.initialDelay ?? 100,
-        maxDelay: given.maxDelay ?? 5_000,
+        initialDelay: checkDuration("initialDelay", given.initialDelay ?? 100),
+        maxDelay: checkDuration("maxDelay", given.maxDelay ?? 5_000),
         maxAttempts: given.maxAttempts ?? Infinity,
+        retryFirstConnect: given.retryFirstConnect ?? false,
       };
     }
   }
 
   static async open(options: ConnectOptions, reconnect: boolean): Promise<BridgeClient> {
     const client = new BridgeClient(options, reconnect);
-    client.#attach(await dial(options, options.signal));
+    if (client.#reconnect?.retryFirstConnect) {
+      const link = await client.#redial(options.signal, 0);
+      if (link === undefined) {
+        options.signal?.throwIfAborted();
+        throw new ConnectError(
+          addressOf(options),
+          `Cannot connect to ${addressOf(options)}: gave up`,
+        );
+      }
+    } else {
+      client.#attach(await dial(options, options.signal), false);
+    }
     return client;
   }
 
@@ -419,20 +434,17 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
   }
 
   get pending(): number {
-    let count = 0;
-    for (const entry of this.#pending.values()) if (!entry.cancelled) count++;
-    for (const entry of this.#queue) if (entry.id === undefined && !entry.cancelled) count++;
-    return count;
+    return this.#unsent.filter((entry) => !entry.settled).length + (this.#link?.book.size ?? 0);
   }
 
   request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
-    return this.#send(payload, options ?? {}, true, true);
+    return this.#submit(payload, options ?? {}, true, true);
   }
 
   /**
-   * Sends one request and resolves with the whole response object.
-   * `announcedTimeout` is the `timeout_ms` sent when the deadline is kept by
-   * the caller's signal rather than by `timeout`.
+   * Sends one request and resolves with the whole response object, the first
+   * answer that comes. `announcedTimeout` is the `timeout_ms` sent when the
+   * deadline is kept by the caller's signal rather than by `timeout`.
    */
   exchange(
     payload: Record<string, unknown>,
@@ -440,71 +452,102 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     withId: boolean,
     announcedTimeout?: number,
   ): Promise<BridgeResponse> {
-    return this.#send(payload, options, withId, false, announcedTimeout) as Promise<BridgeResponse>;
+    return this.#submit(payload, options, withId, false, announcedTimeout) as Promise<
+      BridgeResponse
+    >;
   }
 
-  #send(
+  #submit(
     payload: Record<string, unknown>,
-    { signal, timeout = this.#options.timeout }: RequestOptions,
+    { signal, timeout = this.#defaultTimeout }: RequestOptions,
     withId: boolean,
     unwrap: boolean,
     announcedTimeout = timeout,
   ): Promise<unknown> {
-    let body: string;
-    const id = withId ? this.#nextId++ : undefined;
     try {
       signal?.throwIfAborted();
-      body = encodeRequest(payload, this.#options.token, id, announcedTimeout);
+      checkPayload(payload);
+      if (timeout !== undefined) checkDuration("timeout", timeout);
     } catch (error) {
       return Promise.reject(error);
     }
     let entry!: Pending;
     const answer = new Promise((resolve, reject) => {
-      entry = new Pending(id, unwrap, resolve, reject);
+      entry = new Pending(withId ? this.#nextId++ : undefined, unwrap, resolve, reject);
     });
-    // The signal and the timeout run from now, reconnection wait included.
+    entry.payload = payload;
+    entry.announcedTimeout = announcedTimeout;
+    // The signal and the timeout run from now, waits for room or a link included.
     if (signal !== undefined) {
       entry.signal = signal;
-      entry.onAbort = () => this.#cancel(entry, signal.reason);
+      entry.onAbort = () => this.#giveUp(entry, signal.reason);
       signal.addEventListener("abort", entry.onAbort, { once: true });
     }
     if (timeout !== undefined) {
-      entry.timer = setTimeout(() => this.#cancel(entry, new TimeoutError(timeout)), timeout);
+      entry.timer = startTimer(() => this.#giveUp(entry, new TimeoutError(timeout)), timeout);
     }
     const link = this.#link;
-    if (link !== undefined) {
-      this.#dispatch(link, entry, body);
+    if (link !== undefined && this.#unsent.length === 0 && !link.writer.full) {
+      this.#put(link, entry);
+    } else if (link === undefined && this.#linking === undefined) {
+      entry.fail(this.#noLinkError());
     } else {
-      this.#waitForLink().then(
-        (link) => entry.cancelled || this.#dispatch(link, entry, body),
-        (error) => entry.cancelled || entry.reject(error),
-      );
+      this.#unsent.push(entry);
+      if (link !== undefined) this.#pump(link);
     }
     return answer;
   }
 
-  /** Registers the request for its answer and queues its frame. */
-  #dispatch(link: Link, entry: Pending, body: string): void {
-    if (entry.id !== undefined) this.#pending.set(entry.id, entry);
-    if (entry.id === undefined || this.#echoesIds !== true) this.#queue.push(entry);
+  /** Encodes the request into the link's writer and books it for its answer. */
+  #put(link: Link, entry: Pending): void {
+    let body: string;
+    try {
+      body = encodeRequest(entry.payload!, this.#options.token, entry.id, entry.announcedTimeout);
+    } catch (error) {
+      entry.fail(error);
+      return;
+    }
+    entry.payload = undefined;
+    entry.size = body.length;
+    link.book.sent(entry);
     link.writer.enqueue(body);
   }
 
+  /** Moves waiting requests into the writer while it has room. */
+  async #pump(link: Link): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#unsent.length > 0 && this.#link === link) {
+        if (link.writer.full) {
+          await link.writer.ready();
+          continue;
+        }
+        const entry = this.#unsent.shift()!;
+        if (!entry.settled) this.#put(link, entry);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
   /**
-   * A cancelled request frees its slot at once; its late answer, if one
-   * comes, is dropped (by id, or by its place in the queue).
+   * A request given up (timeout or abort) settles at once. Unsent, it never
+   * goes out; sent, its late answer is dropped when it comes.
    */
-  #cancel(entry: Pending, error: unknown): void {
-    entry.cancelled = true;
-    if (entry.id !== undefined) this.#pending.delete(entry.id);
-    entry.reject(error);
+  #giveUp(entry: Pending, error: unknown): void {
+    if (entry.settled) return;
+    if (entry.sent) this.#link?.book.givenUp(entry);
+    entry.fail(error);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#wakeBackoff?.();
     const link = this.#link;
-    if (link !== undefined) this.#detach(link, new ConnectionClosedError("Client closed"));
+    const closing = new ConnectionClosedError("Client closed");
+    if (link !== undefined) this.#detach(link, closing);
+    this.#failUnsent(closing);
     await this.#linking;
   }
 
@@ -512,129 +555,157 @@ class BridgeClient implements Client<Record<string, unknown>, unknown> {
     await this.close();
   }
 
-  #attach(conn: Deno.Conn): void {
+  #attach(conn: Deno.Conn, reconnected: boolean): void {
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const writer = new FrameWriter(conn, Infinity);
-    const link = { conn, writer };
+    const writer = new FrameWriter(conn, this.#maxOutboundBytes);
+    const link: Link = { conn, writer, book: new AnswerBook() };
     writer.onFailure = (error) =>
       this.#detach(link, new ConnectionClosedError(undefined, { cause: error }));
     this.#link = link;
     this.#readLoop(link);
+    this.dispatchEvent(new CustomEvent("open", { detail: { reconnected } }));
+    this.#pump(link);
   }
 
   async #readLoop(link: Link): Promise<void> {
     const reader = new ChunkReader(link.conn);
-    const decoder = new FrameDecoder({ maxBytes: this.#options.maxBytes ?? DEFAULT_MAX_BYTES });
+    const maxBytes = this.#options.maxBytes ?? DEFAULT_MAX_BYTES;
+    const frames = new FrameDecoder({ maxBytes });
+    let answered = 0;
     let failure: unknown;
     try {
       while (true) {
         const chunk = await reader.read();
         if (chunk === null) break;
-        decoder.push(chunk, (body) => this.#onResponse(body));
+        frames.push(chunk, (body) => {
+          answered++;
+          this.#onAnswer(link, body);
+        });
+        if (this.#link !== link) return;
       }
     } catch (error) {
       failure = error;
     }
-    if (failure instanceof FrameTooLargeError && this.#echoesIds !== true) {
-      // Answers come in order: the oversized one is the oldest request's.
-      this.#takeInOrder()?.reject(failure);
+    if (failure instanceof FrameTooLargeError) {
+      const foreign = answered === 0 ? foreignProtocol(failure.size) : undefined;
+      if (foreign !== undefined) {
+        const address = addressOf(this.#options);
+        failure = new ProtocolError(
+          `Peer at ${address} is not a SocketBridge server: it answered with ${foreign}`,
+        );
+      } else {
+        // In order, the oversized answer is the oldest request's.
+        link.book.takeOldest()?.fail(failure);
+      }
     }
     this.#detach(
       link,
-      new ConnectionClosedError(
-        failure === undefined || isPeerGone(failure)
-          ? "Connection closed before the response arrived"
-          : `Connection failed: ${failure instanceof Error ? failure.message : failure}`,
-        { cause: failure },
-      ),
+      failure instanceof SocketBridgeError && !(failure instanceof FrameTooLargeError)
+        ? failure
+        : new ConnectionClosedError(
+          failure === undefined || isPeerGone(failure)
+            ? "Connection closed before the response arrived"
+            : `Connection failed: ${failure instanceof Error ? failure.message : failure}`,
+          { cause: failure },
+        ),
     );
   }
 
-  #onResponse(body: Uint8Array): void {
-    let response: BridgeResponse;
+  /** Settles the request an answer belongs to; throws ProtocolError on a bad one. */
+  #onAnswer(link: Link, body: Uint8Array): void {
+    let response: unknown;
     try {
       response = JSON.parse(decoder.decode(body));
     } catch {
-      throw new SyntaxError("Cannot parse response: not JSON");
+      throw new ProtocolError("Peer sent a frame that is not JSON");
     }
-    const id = response?.request_id;
-    let entry: Pending | undefined;
-    if (id !== undefined) {
-      if (this.#echoesIds !== true) {
-        this.#echoesIds = true;
-        this.#queue = this.#queue.filter((queued) => queued.id === undefined);
-      }
-      entry = this.#pending.get(id);
-      this.#pending.delete(id);
-    } else {
-      entry = this.#takeInOrder();
-    }
-    if (entry !== undefined && !entry.cancelled) entry.resolve(response);
+    const match = link.book.match(response);
+    if (match.kind === "request") match.entry.answer(response as BridgeResponse);
+    else if (match.kind === "connection") this.#detach(link, match.error);
   }
 
-  #takeInOrder(): Pending | undefined {
-    const entry = this.#queue.shift();
-    if (entry?.id !== undefined) {
-      // The server answered an id-carrying request without the id: it only
-      // speaks Part A, and answers in order.
-      this.#echoesIds = false;
-      this.#pending.delete(entry.id);
-    }
-    return entry;
-  }
-
-  #detach(link: Link, error: ConnectionClosedError): void {
+  #detach(link: Link, error: SocketBridgeError): void {
     if (this.#link !== link) return;
     this.#link = undefined;
     closeQuietly(link.conn);
-    const waiting = [...this.#pending.values(), ...this.#queue.filter((e) => e.id === undefined)];
-    this.#pending.clear();
-    this.#queue = [];
-    this.#echoesIds = undefined;
-    for (const entry of waiting) if (!entry.cancelled) entry.reject(error);
+    for (const entry of link.book.drain()) entry.fail(error);
+    this.dispatchEvent(new CustomEvent("close", { detail: { error } }));
     if (!this.#closed && this.#reconnect !== undefined) {
-      this.#linking = this.#redial();
+      this.#linking = this.#redial(undefined, 1);
+    } else {
+      this.#failUnsent(error);
     }
   }
 
-  async #waitForLink(): Promise<Link> {
-    const linking = this.#linking;
-    if (this.#closed || linking === undefined) {
-      throw new ConnectionClosedError(
-        this.#closed ? "Client closed" : "Connection closed; reconnect is off",
-      );
-    }
-    const link = await linking;
-    if (link === undefined) throw new ConnectionClosedError("Client closed; gave up reconnecting");
-    return link;
+  #failUnsent(error: unknown): void {
+    const unsent = this.#unsent;
+    this.#unsent = [];
+    for (const entry of unsent) entry.fail(error);
   }
 
-  async #redial(): Promise<Link | undefined> {
+  #noLinkError(): ConnectionClosedError {
+    return new ConnectionClosedError(
+      this.#closed ? "Client closed" : "Connection closed; reconnect is off",
+    );
+  }
+
+  /** Dials until connected, with exponential backoff and full jitter. */
+  async #redial(signal: AbortSignal | undefined, firstDelayed: number): Promise<Link | undefined> {
     const { initialDelay, maxDelay, maxAttempts } = this.#reconnect!;
-    for (let attempt = 0; attempt < maxAttempts && !this.#closed; attempt++) {
-      const ceiling = Math.min(maxDelay, initialDelay * 2 ** attempt);
-      // Full jitter between half and all of the ceiling spreads out clients
-      // that lost the same server at the same moment.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ceiling * (0.5 + Math.random() / 2));
-        this.#wakeBackoff = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wakeBackoff = undefined;
-      if (this.#closed) break;
-      try {
-        this.#attach(await dial(this.#options));
-        this.#linking = undefined;
-        return this.#link;
-      } catch {
-        // Not back yet; wait longer.
+    const onAbort = () => this.#wakeBackoff?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (let attempt = 0; attempt < maxAttempts && !this.#closed; attempt++) {
+        if (signal?.aborted) return undefined;
+        if (attempt + firstDelayed > 0) {
+          const ceiling = Math.min(maxDelay, initialDelay * 2 ** (attempt + firstDelayed - 1));
+          // Between half and all of the ceiling: clients that lost the same
+          // server at the same moment do not come back at the same moment.
+          const wait = ceiling * (0.5 + Math.random() / 2);
+          this.dispatchEvent(
+            new CustomEvent("reconnecting", { detail: { attempt: attempt + 1, delay: wait } }),
+          );
+          await new Promise<void>((resolve) => {
+            const timer = startTimer(resolve, wait);
+            this.#wakeBackoff = () => {
+              if (timer !== undefined) clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.#wakeBackoff = undefined;
+          if (this.#closed || signal?.aborted) break;
+        }
+        try {
+          this.#attach(await dial(this.#options, signal), firstDelayed > 0);
+          this.#linking = undefined;
+          return this.#link;
+        } catch (error) {
+          if (signal?.aborted) break;
+          if (!(error instanceof ConnectError)) throw error;
+          // Not back yet; wait longer.
+        }
       }
+      if (firstDelayed > 0) {
+        this.#closed = true;
+        this.#failUnsent(new ConnectionClosedError("Client closed; gave up reconnecting"));
+      }
+      return undefined;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.#linking = undefined;
     }
-    this.#closed = true;
-    this.#linking = undefined;
-    return undefined;
+  }
+}
+
+/** Refuses a payload that is not an object or uses an envelope key. */
+function checkPayload(payload: Record<string, unknown>): void {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    throw new TypeError("Cannot send payload: expected an object");
+  }
+  for (const key of ENVELOPE_KEYS) {
+    if (key in payload) {
+      throw new TypeError(`Cannot send payload: key "${key}" is reserved for the envelope`);
+    }
   }
 }
 
@@ -649,50 +720,16 @@ function encodeRequest(
   requestId: RequestId | undefined,
   timeout: number | undefined,
 ): string {
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-    throw new TypeError("Cannot send payload: expected an object");
-  }
-  for (const key of ENVELOPE_KEYS) {
-    if (key in payload) {
-      throw new TypeError(`Cannot send payload: key "${key}" is reserved for the envelope`);
-    }
-  }
   const text = JSON.stringify(payload);
   let envelope = `"protocol_version":"${PROTOCOL_VERSION}"`;
   if (token !== undefined) envelope = `"auth_token":${JSON.stringify(token)},${envelope}`;
   if (requestId !== undefined) envelope += `,"request_id":${JSON.stringify(requestId)}`;
-  if (timeout !== undefined) envelope += `,"timeout_ms":${JSON.stringify(timeout)}`;
+  if (timeout !== undefined && Number.isFinite(timeout)) {
+    envelope += `,"timeout_ms":${JSON.stringify(timeout)}`;
+  }
   // A payload whose toJSON() does not give an object has no keys to keep.
   if (text === undefined || text[0] !== "{") {
     throw new TypeError("Cannot send payload: it does not serialise to a JSON object");
   }
   return text === "{}" ? `{${envelope}}` : `${text.slice(0, -1)},${envelope}}`;
-}
-
-async function dial(options: ConnectionOptions, signal?: AbortSignal): Promise<Deno.Conn> {
-  signal?.throwIfAborted();
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = options.port ?? DEFAULT_PORT;
-  const tls = options.tls;
-  const connecting: Promise<Deno.Conn> = options.path !== undefined
-    ? Deno.connect({ transport: "unix", path: options.path })
-    : tls
-    ? Deno.connectTls({ hostname, port, caCerts: tls === true ? undefined : tls.caCerts })
-    : Deno.connect({ hostname, port });
-  if (signal === undefined) return await connecting;
-  let onAbort: (() => void) | undefined;
-  try {
-    return await Promise.race([
-      connecting,
-      new Promise<never>((_, reject) => {
-        onAbort = () => {
-          connecting.then(closeQuietly, () => {});
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }),
-    ]);
-  } finally {
-    signal.removeEventListener("abort", onAbort!);
-  }
 }

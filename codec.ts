@@ -254,7 +254,10 @@ export class FrameDecoder {
   readonly #onOversized?: (size: number) => void;
   readonly #header = new Uint8Array(HEADER_BYTES);
   #headerFilled = 0;
+  // The unfinished body: its announced length, and a buffer grown with what
+  // has arrived (never reserved up front: a prefix costs the sender 4 bytes).
   #body: Uint8Array<ArrayBuffer> | undefined;
+  #bodyLength = 0;
   #bodyFilled = 0;
   #skipRemaining = 0;
   #failure: FrameTooLargeError | undefined;
@@ -337,14 +340,23 @@ export class FrameDecoder {
           onFrame(chunk.subarray(offset - length, offset));
           continue;
         }
-        body = this.#body = new Uint8Array(length);
+        body = this.#body = new Uint8Array(Math.min(length, Math.max(end - offset, 4_096) * 2));
+        this.#bodyLength = length;
         this.#bodyFilled = 0;
       }
-      const copied = Math.min(body.length - this.#bodyFilled, end - offset);
+      const copied = Math.min(this.#bodyLength - this.#bodyFilled, end - offset);
+      if (this.#bodyFilled + copied > body.length) {
+        // Grow geometrically, never past the announced length.
+        const grown = new Uint8Array(
+          Math.min(this.#bodyLength, Math.max(body.length * 2, this.#bodyFilled + copied)),
+        );
+        grown.set(body.subarray(0, this.#bodyFilled));
+        body = this.#body = grown;
+      }
       body.set(chunk.subarray(offset, offset + copied), this.#bodyFilled);
       this.#bodyFilled += copied;
       offset += copied;
-      if (this.#bodyFilled === body.length) {
+      if (this.#bodyFilled === this.#bodyLength) {
         this.#body = undefined;
         onFrame(body);
       }

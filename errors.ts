@@ -8,7 +8,8 @@
 
 /**
  * The stable codes an error response may carry on the wire, plus the codes of
- * local failures (`connection_closed`, `incomplete_frame`).
+ * local failures (`connection_closed`, `connect_failed`, `protocol_error`,
+ * `incomplete_frame`).
  *
  * @example Branching on a failure
  * ```ts
@@ -33,6 +34,8 @@ export type ErrorCode =
   | "busy"
   | "shutting_down"
   | "connection_closed"
+  | "connect_failed"
+  | "protocol_error"
   | "incomplete_frame";
 
 /**
@@ -41,7 +44,7 @@ export type ErrorCode =
  * @example Telling SocketBridge errors apart
  * ```ts
  * import assert from "node:assert/strict";
- * import { SocketBridgeError, TimeoutError } from "./errors.ts";
+ * import { SocketBridgeError, TimeoutError } from "@socketbridge/core";
  * const error = new TimeoutError(250);
  * assert.ok(error instanceof SocketBridgeError);
  * assert.ok(error.code === "timeout");
@@ -72,7 +75,7 @@ export class SocketBridgeError extends Error {
  * @example Inspecting the sizes
  * ```ts
  * import assert from "node:assert/strict";
- * import { FrameTooLargeError } from "./errors.ts";
+ * import { FrameTooLargeError } from "@socketbridge/core";
  * const error = new FrameTooLargeError(2_000_000, 1_048_576);
  * assert.ok(error.size === 2_000_000 && error.limit === 1_048_576);
  * ```
@@ -108,7 +111,7 @@ export class FrameTooLargeError extends SocketBridgeError {
  * @example Inspecting what was missing
  * ```ts
  * import assert from "node:assert/strict";
- * import { IncompleteFrameError } from "./errors.ts";
+ * import { IncompleteFrameError } from "@socketbridge/core";
  * const error = new IncompleteFrameError(3);
  * assert.ok(error.code === "incomplete_frame" && error.buffered === 3);
  * ```
@@ -141,7 +144,7 @@ export class IncompleteFrameError extends SocketBridgeError {
  * @example Checking the code
  * ```ts
  * import assert from "node:assert/strict";
- * import { ConnectionClosedError } from "./errors.ts";
+ * import { ConnectionClosedError } from "@socketbridge/core";
  * assert.ok(new ConnectionClosedError().code === "connection_closed");
  * ```
  */
@@ -167,7 +170,7 @@ export class ConnectionClosedError extends SocketBridgeError {
  * @example Reading the timeout back
  * ```ts
  * import assert from "node:assert/strict";
- * import { TimeoutError } from "./errors.ts";
+ * import { TimeoutError } from "@socketbridge/core";
  * assert.ok(new TimeoutError(100).timeout === 100);
  * ```
  */
@@ -195,7 +198,7 @@ export class TimeoutError extends SocketBridgeError {
  * @example Reading what the server said
  * ```ts
  * import assert from "node:assert/strict";
- * import { RemoteError } from "./errors.ts";
+ * import { RemoteError } from "@socketbridge/core";
  * const error = new RemoteError("unauthorized", "unauthorized");
  * assert.ok(error.code === "unauthorized");
  * assert.ok(error.message === "unauthorized");
@@ -213,5 +216,67 @@ export class RemoteError extends SocketBridgeError {
   constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = "RemoteError";
+  }
+}
+
+/**
+ * The peer broke the protocol: it answered with a frame that is not a
+ * SocketBridge answer (not a JSON object, no `status`), answered a request it
+ * was never sent or answered one twice, or is not a SocketBridge server at
+ * all (an HTTP or TLS server). The connection cannot be trusted after it, so
+ * it is closed and every request pending on it rejects with this error.
+ *
+ * @example Telling a wrong peer from a failed request
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProtocolError, SocketBridgeError } from "@socketbridge/core";
+ * const error = new ProtocolError("Peer is not a SocketBridge server: it answered with HTTP");
+ * assert.ok(error instanceof SocketBridgeError && error.code === "protocol_error");
+ * ```
+ */
+export class ProtocolError extends SocketBridgeError {
+  /**
+   * Creates the error for a peer that broke the protocol.
+   *
+   * @param message What the peer did.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("protocol_error", message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * Connecting failed: nothing listens at the address, the host is unknown,
+ * the socket file is missing, or TLS could not be set up. Names the address
+ * and carries the runtime's error as `cause`.
+ *
+ * @example Reading where a connect failed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConnectError, send } from "@socketbridge/core";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * const error = await send({ port }, {}).catch((error) => error);
+ * assert.ok(error instanceof ConnectError && error.address === `127.0.0.1:${port}`);
+ * ```
+ */
+export class ConnectError extends SocketBridgeError {
+  /** Where the connect went: `host:port` or the socket path. */
+  readonly address: string;
+
+  /**
+   * Creates the error for a failed connect.
+   *
+   * @param address `host:port`, or the Unix socket path.
+   * @param message What failed, with the address and a hint.
+   * @param options The runtime's error as `cause`.
+   */
+  constructor(address: string, message: string, options?: ErrorOptions) {
+    super("connect_failed", message, options);
+    this.name = "ConnectError";
+    this.address = address;
   }
 }

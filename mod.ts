@@ -38,10 +38,13 @@ export {
   type ErrorContext,
   type Handler,
   type RequestInfo,
+  type RequestRecord,
   serve,
   type ServeOptions,
   type Server,
   type ServerStats,
+  type ServeTcpOptions,
+  type ServeUnixOptions,
 } from "./server.ts";
 export {
   type BridgeResponse,
@@ -54,10 +57,12 @@ export {
   type WireErrorCode,
 } from "./protocol.ts";
 export {
+  ConnectError,
   ConnectionClosedError,
   type ErrorCode,
   FrameTooLargeError,
   IncompleteFrameError,
+  ProtocolError,
   RemoteError,
   SocketBridgeError,
   TimeoutError,

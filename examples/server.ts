@@ -1,55 +1,91 @@
 /**
  * An echo server: answers every request with its payload as `result`.
  *
- *   deno run --allow-net examples/server.ts [--host 127.0.0.1] [--port 7002]
- *     [--token SECRET] [--max-bytes 1048576] [--allow 127.0.0.1,::1]
- *     [--path /tmp/bridge.sock] [--cert cert.pem --key key.pem]
+ *   deno run --allow-net examples/server.ts --help
  *
- * Flags fall back to SOCKETBRIDGE_TOKEN, SOCKETBRIDGE_ALLOWLIST and
- * SOCKETBRIDGE_MAX_BYTES when `--allow-env` grants them. Ctrl+C (SIGINT) or
- * SIGTERM shuts it down gracefully: requests in flight are answered first.
+ * Ctrl+C (SIGINT) or SIGTERM shuts it down gracefully: requests in flight
+ * are answered first.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { serve } from "../mod.ts";
+import { serve, type ServeTcpOptions, type ServeUnixOptions } from "../mod.ts";
+import { fail, numberFlag, parseFlags, readFlagFile, tokenEnvReadable } from "./_cli.ts";
 
-const { values } = parseArgs({
-  options: {
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "7002" },
-    token: { type: "string" },
-    "max-bytes": { type: "string" },
-    allow: { type: "string" },
-    path: { type: "string" },
-    cert: { type: "string" },
-    key: { type: "string" },
-  },
-});
+const USAGE = `Usage: deno run --allow-net examples/server.ts [options]
+
+An echo server: every request is answered with its payload as "result".
+
+Options:
+  --host HOST        address to bind (default 127.0.0.1)
+  --port PORT        TCP port; 0 picks a free one (default 7002)
+  --path PATH        serve on this Unix socket instead of TCP
+  --token TOKEN      the auth token (default: SOCKETBRIDGE_TOKEN)
+  --no-token         serve without a token even if SOCKETBRIDGE_TOKEN cannot be read
+  --max-bytes N      largest request body (default: SOCKETBRIDGE_MAX_BYTES, else 1048576)
+  --allow LIST       comma-separated peer addresses or CIDR networks
+                     (default: SOCKETBRIDGE_ALLOWLIST, else everyone)
+  --cert FILE        PEM certificate: serve TLS (with --key)
+  --key FILE         PEM private key of --cert
+  -h, --help         print this help
+
+Without --token, the token comes from SOCKETBRIDGE_TOKEN, which Deno lets it
+read only with --allow-env=SOCKETBRIDGE_TOKEN. A server never runs open by
+accident: if the variable cannot be read, it asks (in a terminal) or refuses
+to start, unless --no-token says to serve without one.`;
+
+const flags = parseFlags({
+  host: { type: "string" },
+  port: { type: "string" },
+  path: { type: "string" },
+  token: { type: "string" },
+  "no-token": { type: "boolean" },
+  "max-bytes": { type: "string" },
+  allow: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+}, USAGE);
+
+if (flags.path !== undefined && (flags.host !== undefined || flags.port !== undefined)) {
+  fail("--path (a Unix socket) goes without --host and --port; choose one");
+}
+if (flags.token !== undefined && flags["no-token"]) fail("--token and --no-token contradict");
+if (flags.token === undefined && !flags["no-token"] && !tokenEnvReadable()) {
+  fail(
+    "cannot tell whether SOCKETBRIDGE_TOKEN is set: grant --allow-env=SOCKETBRIDGE_TOKEN, " +
+      "pass --token, or pass --no-token to serve without a token",
+  );
+}
+
+const common = {
+  token: flags["no-token"] ? "" : flags.token,
+  maxBytes: numberFlag("max-bytes", flags["max-bytes"], 0, 0xffff_ffff),
+  allowlist: flags.allow?.split(","),
+};
+const onListen = (addr: Deno.NetAddr | Deno.UnixAddr): void => {
+  console.log(
+    "path" in addr ? `listening on ${addr.path}` : `listening on ${addr.hostname}:${addr.port}`,
+  );
+};
 
 let server;
 try {
-  server = serve({
-    hostname: values.host,
-    port: Number(values.port),
-    path: values.path,
-    token: values.token,
-    maxBytes: values["max-bytes"] === undefined ? undefined : Number(values["max-bytes"]),
-    allowlist: values.allow?.split(","),
-    cert: values.cert === undefined ? undefined : Deno.readTextFileSync(values.cert),
-    key: values.key === undefined ? undefined : Deno.readTextFileSync(values.key),
-    onListen(addr) {
-      console.log(
-        "path" in addr
-          ? `listening on ${addr.path}`
-          : `listening on ${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`,
-      );
-    },
-  }, (payload) => payload);
+  if (flags.path !== undefined) {
+    const options: ServeUnixOptions = { ...common, path: flags.path, onListen };
+    server = serve(options, (payload) => payload);
+  } else {
+    const options: ServeTcpOptions = {
+      ...common,
+      hostname: flags.host ?? "127.0.0.1",
+      port: numberFlag("port", flags.port, 0, 65_535) ?? 7002,
+      cert: readFlagFile("cert", flags.cert),
+      key: readFlagFile("key", flags.key),
+      onListen,
+    };
+    server = serve(options, (payload) => payload);
+  }
 } catch (error) {
-  console.error(`error: ${error instanceof Error ? error.message : error}`);
-  Deno.exit(1);
+  fail(error instanceof Error ? error.message : String(error), 1);
 }
 
 const stop = (): void => {

@@ -202,6 +202,8 @@ export interface ExampleServer extends AsyncDisposable {
 /**
  * Starts `examples/server.ts` with `--allow-net=127.0.0.1:<port>` and no
  * other permission, so every test that uses it also proves the narrow grant.
+ * Without `--token` in `flags` it passes `--no-token`: the example refuses
+ * to guess when it cannot read SOCKETBRIDGE_TOKEN.
  */
 export async function startExampleServer(
   flags: string[] = [],
@@ -216,6 +218,7 @@ export async function startExampleServer(
       "--port",
       String(port),
       ...flags,
+      ...(flags.includes("--token") ? [] : ["--no-token"]),
     ],
     env,
   );

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { decodeMessage, encodeMessage, FrameDecoder } from "../codec.ts";
 import { connect, send } from "../client.ts";
-import { ConnectionClosedError, FrameTooLargeError, RemoteError, TimeoutError } from "../errors.ts";
+import {
+  ConnectError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  RemoteError,
+  TimeoutError,
+} from "../errors.ts";
 import { serve } from "../server.ts";
 import { delay, freePort, portOf, seeded } from "./_helpers.ts";
 
@@ -156,7 +162,15 @@ Deno.test("send() fails clearly when nothing listens", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  await assert.rejects(send({ port }, {}), Deno.errors.ConnectionRefused);
+  const error = await send({ port }, {}).catch((e) => e);
+  assert.ok(error instanceof ConnectError, String(error));
+  assert.equal(error.address, `127.0.0.1:${port}`);
+  assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}: nothing listens there`));
+  assert.ok(error.cause instanceof Deno.errors.ConnectionRefused);
+  const missing = await send({ path: "/tmp/socketbridge-test-a.sock" }, {}).catch((e) => e);
+  assert.ok(missing instanceof ConnectError);
+  assert.match(missing.message, /socketbridge-test-a\.sock: no socket file at that path/);
+  await assert.rejects(send({ path: "/tmp/x.sock", port: 1 }, {}), TypeError);
 });
 
 Deno.test("connect() settles 10,000 requests in flight, answered out of order, each once with its own result", async () => {

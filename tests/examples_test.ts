@@ -127,6 +127,7 @@ Deno.test("examples/server.ts refuses a non-loopback host without a token, clear
       "0.0.0.0",
       "--port",
       "0",
+      "--no-token",
     ],
     cwd: ROOT,
   }).output();

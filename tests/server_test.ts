@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { encodeFrame } from "../codec.ts";
-import { serve, type ServeOptions } from "../server.ts";
+import { serve, type ServeTcpOptions } from "../server.ts";
 import { delay, portOf, RawPeer, seeded } from "./_helpers.ts";
 
 type Payload = Record<string, unknown>;
 
-function echoServer(options: ServeOptions = {}) {
+function echoServer(options: ServeTcpOptions = {}) {
   const seen: { payload: Payload; requestId?: string | number }[] = [];
   const server = serve({ port: 0, ...options }, async (payload: Payload, info) => {
     seen.push({ payload, requestId: info.requestId });

@@ -1,0 +1,344 @@
+// Request scheduling for one connection: the envelope checks, the handler
+// runs and their deadlines, the slots (maxInFlight) and the backlog past
+// them, the arrival order of requests without an id, and what happens to
+// queued work nobody waits for any more (it never starts).
+
+import {
+  ConnectionClosedError,
+  type ErrorCode,
+  SocketBridgeError,
+  TimeoutError,
+} from "./errors.ts";
+import { ERROR_MESSAGES, type RequestId, type WireErrorCode } from "./protocol.ts";
+import {
+  type Envelope,
+  errorBody,
+  okBody,
+  openEnvelope,
+  parseRequest,
+  Refusal,
+} from "./_envelope.ts";
+import type { Settings } from "./_settings.ts";
+import { startTimer, type TimerHandle } from "./_timers.ts";
+import { HandlerInfo, type RequestHandler } from "./_handler_info.ts";
+
+/** What the scheduler needs from its connection. */
+export interface SchedulerHost {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  readonly remoteAddr: Deno.Addr;
+  /** Queues an answer's JSON text. */
+  send(body: string): void;
+  report(error: unknown, code?: ErrorCode): void;
+  /** A request passed the token check: the connection has proven itself. */
+  authorized(): void;
+  /** The code to refuse new work with (shutting down, out of memory), if any. */
+  refusing(): WireErrorCode | undefined;
+  /** A request finished: a slot is free, perhaps the connection is idle. */
+  settled(): void;
+  /** Counts queued requests dropped without an answer. */
+  dropped(count: number): void;
+}
+
+interface Queued {
+  readonly body: Uint8Array;
+  readonly arrived: number;
+}
+
+/** Per-request facts kept only while an `onRequest` hook wants them. */
+interface Trace {
+  readonly type?: string;
+  readonly requestId?: RequestId;
+  readonly started: number;
+  readonly bytesIn: number;
+}
+
+export class RequestScheduler {
+  readonly #host: SchedulerHost;
+  readonly #tokenMatches?: (given: unknown) => boolean;
+  readonly #maxInFlight: number;
+  #inFlight = 0;
+  // Frames read past maxInFlight wait here, in order, for a free slot.
+  #backlog: Queued[] = [];
+  #head = 0;
+  #backlogBytes = 0;
+  readonly #running = new Set<AbortController>();
+  // The answer of the last request without an id, and how many such answers
+  // are still to come: later id-less answers wait their turn.
+  #ordered: Promise<unknown> = Promise.resolve();
+  #orderedPending = 0;
+  // Once set, no queued request starts: it is answered with this, or dropped.
+  #abandoned?: SocketBridgeError;
+
+  constructor(host: SchedulerHost) {
+    this.#host = host;
+    const token = host.settings.token;
+    this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
+    this.#maxInFlight = host.settings.maxInFlight;
+  }
+
+  /** Requests running or waiting for their turn to answer. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Whether frames wait for a slot: the reader must pause. */
+  get backlogged(): boolean {
+    return this.#head < this.#backlog.length;
+  }
+
+  /** Bytes of frames waiting for a slot. */
+  get backlogBytes(): number {
+    return this.#backlogBytes;
+  }
+
+  /** Nothing running, nothing waiting. */
+  get idle(): boolean {
+    return this.#inFlight === 0 && !this.backlogged;
+  }
+
+  /** Takes one request frame: runs it now, or queues it for a slot. */
+  admit(body: Uint8Array): void {
+    if (this.#abandoned instanceof ConnectionClosedError) return;
+    if (this.backlogged || this.#inFlight >= this.#maxInFlight) {
+      // The body may be a view of the read buffer, reused by the next read.
+      this.#backlog.push({ body: body.slice(), arrived: performance.now() });
+      this.#backlogBytes += body.length;
+    } else {
+      this.#start(body, undefined);
+    }
+  }
+
+  /** Answers a frame that could not be read (oversized) in its turn. */
+  refuse(code: WireErrorCode, cause?: Error): void {
+    this.#refuse(new Refusal(code), undefined, cause);
+  }
+
+  /**
+   * Nobody waits for queued work any more. Running handlers are aborted
+   * with `reason`; queued requests never start: after a shutdown's grace
+   * period they are answered `shutting_down`, after the connection closed
+   * they are dropped and counted.
+   */
+  abandon(reason: SocketBridgeError): void {
+    if (!(this.#abandoned instanceof ConnectionClosedError)) this.#abandoned = reason;
+    for (const controller of this.#running) controller.abort(reason);
+    if (reason instanceof ConnectionClosedError) {
+      const dropped = this.#backlog.length - this.#head;
+      this.#backlog = [];
+      this.#head = 0;
+      this.#backlogBytes = 0;
+      if (dropped > 0) this.#host.dropped(dropped);
+    }
+  }
+
+  #start(body: Uint8Array, arrived: number | undefined): void {
+    const hook = this.#host.settings.onRequest !== undefined;
+    const message = parseRequest(body);
+    if (message instanceof Refusal) {
+      return this.#refuse(message, hook ? traceOf(undefined, body, arrived) : undefined);
+    }
+    const envelope = openEnvelope(message, this.#tokenMatches);
+    const trace = hook ? traceOf(message, body, arrived) : undefined;
+    if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
+    this.#host.authorized();
+    const refusing = this.#host.refusing();
+    if (refusing !== undefined) {
+      return this.#refuse(new Refusal(refusing, envelope.requestId), trace);
+    }
+    const waited = arrived === undefined ? 0 : performance.now() - arrived;
+    if (envelope.requestId === undefined && this.#orderedPending > 0) {
+      // Requests without an id run one after another, answered in order.
+      const queued = arrived ?? performance.now();
+      this.#inOrder(() => this.#startQueued(envelope, queued, trace));
+      return;
+    }
+    if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
+      return this.#refuse(new Refusal("timeout", envelope.requestId), trace);
+    }
+    const answer = this.#execute(envelope, waited, trace);
+    if (typeof answer === "string") this.#host.send(answer);
+    else if (envelope.requestId === undefined) this.#inOrder(() => answer);
+    else this.#track(answer);
+  }
+
+  /** A request that waited for its turn: it starts only if still wanted. */
+  #startQueued(envelope: Envelope, queued: number, trace?: Trace): string | Promise<string> {
+    const abandoned = this.#abandoned;
+    if (abandoned instanceof ConnectionClosedError) return "";
+    if (abandoned !== undefined) return this.#errorText("shutting_down", undefined, trace);
+    const waited = performance.now() - queued;
+    if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
+      return this.#errorText("timeout", undefined, trace);
+    }
+    return this.#execute(envelope, waited, trace);
+  }
+
+  #refuse(refusal: Refusal, trace?: Trace, cause?: Error): void {
+    const body = this.#errorText(refusal.code, refusal.requestId, trace, refusal.message, cause);
+    if (refusal.requestId !== undefined || this.#orderedPending === 0) this.#host.send(body);
+    else this.#inOrder(() => body);
+  }
+
+  /** Answers after every earlier request without an id is answered. */
+  #inOrder(answer: () => string | Promise<string>): void {
+    this.#orderedPending++;
+    const body = this.#ordered.then(answer);
+    this.#ordered = body;
+    this.#track(body.finally(() => this.#orderedPending--));
+  }
+
+  #track(answer: Promise<string>): void {
+    this.#inFlight++;
+    answer.then((body) => {
+      // An empty body: the connection is gone, nothing to answer.
+      if (body !== "") this.#host.send(body);
+      this.#inFlight--;
+      this.#settled();
+    });
+  }
+
+  #settled(): void {
+    const backlog = this.#backlog;
+    while (this.#head < backlog.length && this.#inFlight < this.#maxInFlight) {
+      const { body, arrived } = backlog[this.#head++];
+      this.#backlogBytes -= body.length;
+      this.#start(body, arrived);
+    }
+    if (this.#head === backlog.length && this.#head > 0) {
+      this.#backlog = [];
+      this.#head = 0;
+    }
+    this.#host.settled();
+  }
+
+  /**
+   * Runs the handler. One that returns at once is answered at once, with no
+   * promise, timer or AbortController (the signal is made only if the
+   * handler reads it). One that returns a promise runs under its deadline,
+   * and the returned promise never rejects.
+   */
+  #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
+    const { payload, requestId, timeoutMs } = envelope;
+    const info = new HandlerInfo(this.#host.remoteAddr, requestId);
+    let result: unknown;
+    try {
+      result = this.#host.handler(payload, info);
+    } catch (error) {
+      return this.#handlerFailed(error, requestId, trace);
+    }
+    if (!isThenable(result)) return this.#okText(result, requestId, trace);
+    const running = HandlerInfo.controllerOf(info);
+    const signal = running.signal;
+    const handlerTimeout = this.#host.settings.handlerTimeout;
+    const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
+    const deadline = Math.min(handlerTimeout > 0 ? handlerTimeout : Infinity, callerLeft);
+    this.#running.add(running);
+    return new Promise<string>((resolve) => {
+      let timer: TimerHandle = undefined;
+      let settled = false;
+      const settle = (answer: () => string): void => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#running.delete(running);
+        resolve(answer());
+      };
+      const onAbort = (): void => {
+        const reason = signal.reason;
+        if (reason instanceof ConnectionClosedError) return settle(() => "");
+        const code = reason instanceof TimeoutError ? "timeout" : "shutting_down";
+        settle(() => this.#errorText(code, requestId, trace));
+      };
+      if (this.#abandoned !== undefined) running.abort(this.#abandoned);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort);
+      timer = startTimer(() => running.abort(new TimeoutError(deadline)), deadline);
+      Promise.resolve(result).then(
+        (value) => settle(() => this.#okText(value, requestId, trace)),
+        (error) => settle(() => this.#handlerFailed(error, requestId, trace)),
+      );
+    });
+  }
+
+  #okText(result: unknown, requestId: RequestId | undefined, trace?: Trace): string {
+    let body: string;
+    try {
+      body = okBody(result, requestId);
+    } catch (error) {
+      this.#host.report(error, "handler_error");
+      return this.#errorText(
+        "handler_error",
+        requestId,
+        trace,
+        `handler error: result is not JSON-serializable: ${describe(error)}`,
+      );
+    }
+    if (trace !== undefined) this.#record(trace, "ok", body);
+    return body;
+  }
+
+  #handlerFailed(error: unknown, requestId: RequestId | undefined, trace?: Trace): string {
+    this.#host.report(error, "handler_error");
+    return this.#errorText("handler_error", requestId, trace, `handler error: ${describe(error)}`);
+  }
+
+  #errorText(
+    code: WireErrorCode,
+    requestId: RequestId | undefined,
+    trace?: Trace,
+    message?: string,
+    cause?: Error,
+  ): string {
+    const body = errorBody(code, requestId, message);
+    // Handler failures are reported where they are caught, with the thrown value.
+    if (code !== "handler_error") {
+      this.#host.report(
+        cause ?? new SocketBridgeError(code, message ?? ERROR_MESSAGES[code]),
+        code,
+      );
+    }
+    if (trace !== undefined) this.#record(trace, code, body);
+    return body;
+  }
+
+  #record(trace: Trace, code: "ok" | WireErrorCode, body: string): void {
+    try {
+      this.#host.settings.onRequest!({
+        type: trace.type,
+        requestId: trace.requestId,
+        remoteAddr: this.#host.remoteAddr,
+        code,
+        duration: performance.now() - trace.started,
+        bytesIn: trace.bytesIn,
+        bytesOut: body.length,
+      });
+    } catch {
+      // A throwing hook must not take a request down with it.
+    }
+  }
+}
+
+function traceOf(
+  message: Record<string, unknown> | undefined,
+  body: Uint8Array,
+  arrived: number | undefined,
+): Trace {
+  const type = message?.type;
+  const id = message?.request_id;
+  return {
+    type: typeof type === "string" ? type : undefined,
+    requestId: typeof id === "string" || typeof id === "number" ? id : undefined,
+    started: arrived ?? performance.now(),
+    bytesIn: body.length,
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

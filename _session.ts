@@ -1,0 +1,404 @@
+// The life of one server connection: reading and framing, its deadlines
+// (frame, idle, authentication, stalled writes, ending), pausing for
+// backpressure and the server's memory budget, and ending so that the peer
+// still reads every answer. Requests themselves go to the RequestScheduler.
+
+import { FrameDecoder } from "./codec.ts";
+import { ConnectionClosedError, FrameTooLargeError, SocketBridgeError } from "./errors.ts";
+import { errorBody } from "./_envelope.ts";
+import type { ErrorCode } from "./errors.ts";
+import { ERROR_MESSAGES, type WireErrorCode } from "./protocol.ts";
+import type { MemoryBudget } from "./_budget.ts";
+import type { RequestHandler } from "./_handler_info.ts";
+import { RequestScheduler } from "./_scheduler.ts";
+import type { ErrorContext, Settings } from "./_settings.ts";
+import { foreignProtocol } from "./_sniff.ts";
+import { Deadline, startTimer } from "./_timers.ts";
+import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
+import { FrameWriter } from "./_writer.ts";
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  readonly budget: MemoryBudget;
+  readonly shuttingDown: boolean;
+  readonly counters: {
+    frames: { in: number; out: number };
+    bytes: { in: number; out: number };
+    requests: { dropped: number };
+  };
+  report(error: unknown, context: ErrorContext): void;
+  /** The session completed its first authorised request. */
+  proven(session: Session): void;
+}
+
+const MAX_DISCARD_FACTOR = 4;
+const LINGER_MS = 1_000;
+// A peer whose reads keep filling the read buffer yields the event loop to
+// the other connections after this many such reads in a row.
+const FULL_READS_PER_TURN = 4;
+const HTTP_REFUSAL_TEXT =
+  "This port speaks SocketBridge (length-prefixed JSON frames), not HTTP.\n";
+const HTTP_REFUSAL = new TextEncoder().encode(
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+    `Content-Length: ${HTTP_REFUSAL_TEXT.length}\r\nConnection: close\r\n\r\n${HTTP_REFUSAL_TEXT}`,
+);
+
+export class Session {
+  readonly #host: SessionHost;
+  readonly #settings: Settings;
+  readonly #conn: Deno.Conn;
+  readonly remoteAddr: Deno.Addr;
+  readonly #writer: FrameWriter;
+  readonly #reader: ChunkReader;
+  readonly #decoder: FrameDecoder;
+  readonly #scheduler: RequestScheduler;
+  readonly #frameDeadline = new Deadline(() => this.#frameExpired());
+  readonly #idleDeadline = new Deadline(() => this.#idleExpired());
+  readonly #authDeadline = new Deadline(() => this.#authExpired());
+  readonly #endingDeadline = new Deadline(() => this.#close());
+  #proven = false;
+  #lastActive = 0;
+  #framesRead = 0;
+  #fullReads = 0;
+  #charged = 0;
+  #wake?: () => void;
+  #draining = false;
+  // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
+  #ending = false;
+  #last?: Uint8Array;
+  #ended?: Promise<void>;
+  #discarded = 0;
+  #closed = false;
+  readonly #closing: Promise<void>;
+  #markClosed!: () => void;
+
+  constructor(host: SessionHost, conn: Deno.Conn) {
+    this.#host = host;
+    this.#settings = host.settings;
+    this.#conn = conn;
+    this.remoteAddr = conn.remoteAddr;
+    this.#closing = new Promise((resolve) => this.#markClosed = resolve);
+    this.#writer = new FrameWriter(conn, this.#settings.maxOutboundBytes);
+    this.#writer.onWritten = (bytes, frames) => {
+      host.counters.bytes.out += bytes;
+      host.counters.frames.out += frames;
+      this.#recharge();
+    };
+    this.#writer.onFailure = (error) => {
+      if (!isPeerGone(error)) this.#report(error);
+      this.#close();
+    };
+    this.#reader = new ChunkReader(conn);
+    this.#decoder = new FrameDecoder({
+      maxBytes: this.#settings.maxBytes,
+      onOversized: (size) => this.#oversized(size),
+    });
+    this.#scheduler = new RequestScheduler({
+      settings: this.#settings,
+      handler: host.handler,
+      remoteAddr: this.remoteAddr,
+      send: (body) => this.#send(body),
+      report: (error, code) => this.#report(error, code),
+      authorized: () => this.#authorized(),
+      refusing: () => this.#refusing(),
+      settled: () => this.#settled(),
+      dropped: (count) => host.counters.requests.dropped += count,
+    });
+  }
+
+  /** Whether it has completed an authorised request. */
+  get proven(): boolean {
+    return this.#proven;
+  }
+
+  /** Answers a peer that may not be served with one error, then ends it. */
+  async refuse(code: WireErrorCode): Promise<void> {
+    this.#report(new SocketBridgeError(code, ERROR_MESSAGES[code]), code);
+    this.#send(errorBody(code, undefined));
+    this.#endAfterAnswers();
+    await this.run();
+  }
+
+  async run(): Promise<void> {
+    try {
+      if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
+      if (!this.#ending) {
+        this.#authDeadline.start(this.#settings.authTimeout);
+        this.#lastActive = performance.now();
+        this.#idleDeadline.start(this.#settings.idleTimeout);
+      }
+      await this.#readLoop();
+    } catch (error) {
+      // A reset or a failed TLS handshake: the peer is gone, stop its handlers.
+      if (!isPeerGone(error)) this.#report(error);
+      this.#close();
+    }
+    await this.#finish();
+  }
+
+  async #readLoop(): Promise<void> {
+    const budget = this.#host.budget;
+    // While draining for a shutdown it reads on, answering shutting_down,
+    // until its last request is answered; once ending, it reads only to drop.
+    while (!this.#closed) {
+      if (!this.#ending) {
+        if (this.#writer.full) {
+          // The peer does not read: its frame deadline keeps running.
+          if (!(await this.#waitForWriter())) return;
+          continue;
+        }
+        if (this.#scheduler.backlogged) {
+          // Our own handlers are behind: the peer's half frame is not its fault.
+          this.#frameDeadline.stop();
+          await this.#until(new Promise<void>((resolve) => this.#wake = resolve));
+          if (!this.#decoder.idle) this.#frameDeadline.start(this.#settings.frameTimeout);
+          continue;
+        }
+        if (budget.exhausted) {
+          await this.#until(budget.ready());
+          continue;
+        }
+      }
+      const value = await this.#reader.read();
+      if (value === null) return;
+      this.#host.counters.bytes.in += value.length;
+      if (this.#ending) {
+        // Closing: what the peer still sends is read only to be dropped.
+        this.#discarded += value.length;
+        if (this.#discarded > this.#settings.maxBytes) this.#close();
+        continue;
+      }
+      const before = this.#framesRead;
+      this.#decoder.push(value, (body) => {
+        this.#framesRead++;
+        this.#host.counters.frames.in++;
+        this.#scheduler.admit(body);
+      });
+      if (this.#ending) continue;
+      if (this.#decoder.idle) this.#frameDeadline.stop();
+      else if (this.#framesRead !== before || !this.#frameDeadline.armed) {
+        // A frame is under way: its deadline runs from its first byte.
+        this.#frameDeadline.start(this.#settings.frameTimeout);
+      }
+      this.#recharge();
+      if (this.#draining && this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
+      if (value.length < this.#reader.capacity) {
+        this.#fullReads = 0;
+      } else if (++this.#fullReads >= FULL_READS_PER_TURN) {
+        // Reads that return at once never let the event loop poll the other
+        // sockets: yield it a turn so one flooding peer cannot starve them.
+        this.#fullReads = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    }
+  }
+
+  beginShutdown(): void {
+    this.#draining = true;
+    // Stop a read that waits for a peer with nothing in flight.
+    if (this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
+  }
+
+  /** The grace period is over: nothing queued starts, running handlers abort. */
+  abandon(): void {
+    this.#scheduler.abandon(
+      new SocketBridgeError("shutting_down", "Server is shutting down: grace period over"),
+    );
+  }
+
+  /** Closes at once: evicted to make room, or a shutdown out of time. */
+  forceClose(why?: string): void {
+    if (why !== undefined) this.#report(new SocketBridgeError("busy", why));
+    this.#close();
+  }
+
+  /**
+   * Ends the connection so the peer still reads every answer: closing a
+   * socket with unread input makes the kernel reset it, and a reset drops
+   * the answers still on their way. From this call on, input is read only to
+   * be dropped (at most maxBytes). Once every accepted request is answered
+   * and written (then `last`, raw, if given), our side is ended (FIN), and
+   * the socket closes LINGER_MS later, or when the peer closes. The whole
+   * ending is bounded by writeTimeout + LINGER_MS for a peer that reads
+   * nothing.
+   */
+  #endAfterAnswers(last?: Uint8Array): void {
+    if (this.#closed || this.#ending) return;
+    this.#last = last;
+    this.#ending = true;
+    this.#frameDeadline.stop();
+    this.#idleDeadline.stop();
+    this.#authDeadline.stop();
+    this.#endingDeadline.start(this.#settings.writeTimeout + LINGER_MS);
+    this.#finishEnding();
+  }
+
+  /** The second half of #endAfterAnswers, once nothing is in flight. */
+  #finishEnding(): void {
+    if (!this.#ending || !this.#scheduler.idle || this.#ended !== undefined) return;
+    this.#ended = (async () => {
+      await this.#writer.drained();
+      if (this.#closed) return;
+      if (this.#last !== undefined) await this.#conn.write(this.#last).catch(() => 0);
+      await this.#conn.closeWrite().catch(() => this.#close());
+      if (!this.#closed) this.#endingDeadline.start(LINGER_MS);
+    })();
+  }
+
+  async #finish(): Promise<void> {
+    // An ending keeps its deadline: it bounds the wait for a peer that reads nothing.
+    if (!this.#ending) {
+      this.#frameDeadline.stop();
+      this.#idleDeadline.stop();
+      this.#authDeadline.stop();
+    }
+    // Every accepted request gets its answer before the socket closes; once
+    // closed, aborted handlers settle at once and queued ones never start.
+    while (!this.#scheduler.idle) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    await this.#writer.drained();
+    await this.#ended;
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#frameDeadline.stop();
+    this.#idleDeadline.stop();
+    this.#authDeadline.stop();
+    this.#endingDeadline.stop();
+    closeQuietly(this.#conn);
+    this.#scheduler.abandon(
+      new ConnectionClosedError("Peer connection closed; nobody waits for this answer"),
+    );
+    this.#host.budget.adjust(-this.#charged);
+    this.#charged = 0;
+    this.#markClosed();
+    this.#wake?.();
+  }
+
+  /** Waits for `event`, or for the connection to close. */
+  #until(event: Promise<void>): Promise<void> {
+    return Promise.race([event, this.#closing]);
+  }
+
+  /** Waits until the peer reads its answers; closes it after writeTimeout. */
+  async #waitForWriter(): Promise<boolean> {
+    let timer: ReturnType<typeof startTimer>;
+    const timedOut = await Promise.race([
+      this.#writer.ready().then(() => false),
+      this.#closing.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = startTimer(() => resolve(true), this.#settings.writeTimeout);
+      }),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    if (timedOut) {
+      this.#report(new SocketBridgeError("busy", "Peer does not read its answers; closing"));
+      this.#close();
+    }
+    return !this.#closed;
+  }
+
+  #authorized(): void {
+    if (this.#settings.idleTimeout > 0) this.#lastActive = performance.now();
+    if (this.#proven) return;
+    this.#proven = true;
+    this.#authDeadline.stop();
+    this.#host.proven(this);
+  }
+
+  #refusing(): WireErrorCode | undefined {
+    if (this.#draining || this.#host.shuttingDown) return "shutting_down";
+    return this.#host.budget.exhausted ? "busy" : undefined;
+  }
+
+  #settled(): void {
+    this.#recharge();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+    if (this.#scheduler.idle) {
+      if (this.#draining && this.#decoder.idle) this.#endAfterAnswers();
+      this.#finishEnding();
+    }
+  }
+
+  #frameExpired(): void {
+    const ms = this.#settings.frameTimeout;
+    this.#report(new SocketBridgeError("timeout", `Frame incomplete after ${ms} ms; closing`));
+    // Requests accepted before the stalled frame still get their answers.
+    this.#endAfterAnswers();
+  }
+
+  #idleExpired(): void {
+    const { idleTimeout } = this.#settings;
+    const quietFor = performance.now() - this.#lastActive;
+    const busy = !this.#scheduler.idle || this.#writer.bufferedBytes > 0 || !this.#decoder.idle;
+    if (busy || quietFor < idleTimeout) {
+      this.#idleDeadline.start(busy ? idleTimeout : idleTimeout - quietFor);
+      return;
+    }
+    this.#report(
+      new SocketBridgeError("timeout", `Connection idle for ${idleTimeout} ms; closing`),
+    );
+    this.#endAfterAnswers();
+  }
+
+  #authExpired(): void {
+    this.#report(
+      new SocketBridgeError(
+        "timeout",
+        `No authorised request within ${this.#settings.authTimeout} ms of connecting; closing`,
+      ),
+    );
+    this.#close();
+  }
+
+  #oversized(size: number): void {
+    const foreign = this.#framesRead === 0 ? foreignProtocol(size) : undefined;
+    if (foreign !== undefined) {
+      this.#report(
+        new SocketBridgeError(
+          "invalid_message",
+          `Peer speaks ${foreign}, not SocketBridge; closing`,
+        ),
+      );
+      this.#endAfterAnswers(foreign === "HTTP" ? HTTP_REFUSAL : undefined);
+      return;
+    }
+    this.#framesRead++;
+    this.#host.counters.frames.in++;
+    this.#scheduler.refuse(
+      "payload_too_large",
+      new FrameTooLargeError(size, this.#settings.maxBytes),
+    );
+    // Small excess is skipped in place and the connection goes on, as the
+    // original does; a prefix far past the cap is not worth reading: close.
+    if (size > this.#settings.maxBytes * MAX_DISCARD_FACTOR) this.#endAfterAnswers();
+  }
+
+  /** Charges the server's budget with what this connection holds now. */
+  #recharge(): void {
+    if (this.#closed) return;
+    const held = this.#decoder.pendingBytes + this.#scheduler.backlogBytes +
+      this.#writer.bufferedBytes;
+    if (held !== this.#charged) {
+      this.#host.budget.adjust(held - this.#charged);
+      this.#charged = held;
+    }
+  }
+
+  #send(body: string): void {
+    this.#writer.enqueue(body);
+    this.#recharge();
+  }
+
+  #report(error: unknown, code?: ErrorCode): void {
+    this.#host.report(error, { remoteAddr: this.remoteAddr, code });
+  }
+}

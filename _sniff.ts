@@ -1,0 +1,34 @@
+// Recognises a peer that speaks another protocol from the four bytes where a
+// SocketBridge length prefix should be. Pure: no Deno APIs.
+
+const HTTP_REQUEST_STARTS = [
+  "GET ",
+  "POST",
+  "PUT ",
+  "HEAD",
+  "DELE",
+  "OPTI",
+  "PATC",
+  "CONN",
+  "TRAC",
+  "PRI ",
+].map(asPrefix);
+const HTTP_RESPONSE_START = asPrefix("HTTP");
+
+function asPrefix(text: string): number {
+  return ((text.charCodeAt(0) << 24) | (text.charCodeAt(1) << 16) |
+    (text.charCodeAt(2) << 8) | text.charCodeAt(3)) >>> 0;
+}
+
+/**
+ * The protocol a first length prefix really belongs to, or `undefined` when
+ * it may be a SocketBridge prefix. `"HTTP"` for a request or a response line;
+ * `"TLS"` for a TLS record (handshake, alert, change cipher spec or data,
+ * version 3.x), which a TLS client or server sends first.
+ */
+export function foreignProtocol(prefix: number): "HTTP" | "TLS" | undefined {
+  if (prefix === HTTP_RESPONSE_START || HTTP_REQUEST_STARTS.includes(prefix)) return "HTTP";
+  const type = prefix >>> 24;
+  if (type >= 0x14 && type <= 0x17 && ((prefix >>> 16) & 0xff) === 0x03) return "TLS";
+  return undefined;
+}
