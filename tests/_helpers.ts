@@ -241,3 +241,61 @@ export async function startExampleServer(
     },
   };
 }
+
+type Payload = Record<string, unknown>;
+
+/**
+ * A hand-written peer on a raw listener: for each request frame it runs
+ * `answer`, which writes whatever bytes it likes. It knows Part A only.
+ */
+export function rawServer(
+  answer: (request: Payload, conn: Deno.Conn, index: number) => Promise<void> | void,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const requests: Payload[] = [];
+  const conns = new Set<Deno.Conn>();
+  const loop = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const decoder = new FrameDecoder();
+        const buffer = new Uint8Array(65_536);
+        try {
+          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+            const frames: Payload[] = [];
+            decoder.push(buffer.slice(0, n), (f) => frames.push(decodeMessage(f) as Payload));
+            for (const frame of frames) {
+              requests.push(frame);
+              await answer(frame, conn, requests.length - 1);
+            }
+          }
+        } catch {
+          // The client went away.
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch {
+            // Closed by the test.
+          }
+        }
+      })();
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    requests,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await loop;
+      await delay(5);
+    },
+  };
+}

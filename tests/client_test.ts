@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage, FrameDecoder } from "../codec.ts";
+import { encodeMessage } from "../codec.ts";
 import { connect, send } from "../client.ts";
 import {
   ConnectError,
@@ -9,65 +9,7 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, freePort, portOf, seeded } from "./_helpers.ts";
-
-type Payload = Record<string, unknown>;
-
-/**
- * A hand-written peer on a raw listener: for each request frame it runs
- * `answer`, which writes whatever bytes it likes. It knows Part A only.
- */
-function rawServer(
-  answer: (request: Payload, conn: Deno.Conn, index: number) => Promise<void> | void,
-) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const requests: Payload[] = [];
-  const conns = new Set<Deno.Conn>();
-  const loop = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const decoder = new FrameDecoder();
-        const buffer = new Uint8Array(65_536);
-        try {
-          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
-            const frames: Payload[] = [];
-            decoder.push(buffer.slice(0, n), (f) => frames.push(decodeMessage(f) as Payload));
-            for (const frame of frames) {
-              requests.push(frame);
-              await answer(frame, conn, requests.length - 1);
-            }
-          }
-        } catch {
-          // The client went away.
-        } finally {
-          conns.delete(conn);
-          try {
-            conn.close();
-          } catch {
-            // Closed by the test.
-          }
-        }
-      })();
-    }
-  })();
-  return {
-    port: listener.addr.port,
-    requests,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      await loop;
-      await delay(5);
-    },
-  };
-}
+import { delay, freePort, portOf, rawServer, seeded } from "./_helpers.ts";
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) {
@@ -115,7 +57,10 @@ Deno.test("send() puts the envelope beside the payload, as the original client d
     { type: "ping", protocol_version: "1", timeout_ms: 5_000 },
   ]);
   await assert.rejects(send({ port: peer.port }, { auth_token: "x" }), TypeError);
-  await assert.rejects(send({ port: peer.port }, [1] as unknown as Payload), TypeError);
+  await assert.rejects(
+    send({ port: peer.port }, [1] as unknown as Record<string, unknown>),
+    TypeError,
+  );
 });
 
 Deno.test("send() reads an answer that arrives one byte at a time, slowly", async () => {

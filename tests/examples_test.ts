@@ -2,7 +2,7 @@
 // from PROTOCOL.md alone, and the original Python framing in both directions.
 
 import assert from "node:assert/strict";
-import { connect } from "../client.ts";
+import { connect, send } from "../client.ts";
 import { DENO, RawPeer, ROOT, startExampleServer } from "./_helpers.ts";
 
 const python = (() => {
@@ -197,6 +197,29 @@ Deno.test({
         message: "received",
         protocol_version: "1",
       });
+      // The original answers unauthorized with "request_id": null.
+      const refused = await new Deno.Command(DENO, {
+        args: [
+          "run",
+          `--allow-net=127.0.0.1:${port}`,
+          "--no-prompt",
+          "examples/client.ts",
+          "--port",
+          port,
+          "--token",
+          "wrong",
+        ],
+        cwd: ROOT,
+      }).output();
+      assert.equal(refused.code, 1, new TextDecoder().decode(refused.stderr));
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(refused.stdout)), {
+        status: "error",
+        message: "unauthorized",
+        protocol_version: "1",
+        request_id: null,
+      });
+      const sent = await send({ port: Number(port), token: "wrong" }, {});
+      assert.equal(sent.message, "unauthorized");
       await using client = await connect({ port: Number(port), token: "orig" });
       const results = await Promise.all([1, 2, 3].map((n) => client.request({ n })));
       assert.deepEqual(results, [undefined, undefined, undefined]);
