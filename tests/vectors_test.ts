@@ -1,0 +1,60 @@
+// Runs docs/vectors.json, the test vectors published for implementers,
+// against our own server over a real socket.
+
+import assert from "node:assert/strict";
+import { encodeFrame } from "../codec.ts";
+import { serve } from "../server.ts";
+import { concat, delay, RawPeer, ROOT } from "./_helpers.ts";
+
+interface Frame {
+  json?: unknown;
+  text?: string;
+  hex?: string;
+}
+interface Case {
+  name: string;
+  send: Frame[];
+  delivery?: "whole" | "bytewise" | "merged";
+  expect: Record<string, unknown>[];
+  closed?: boolean;
+}
+const vectors = JSON.parse(Deno.readTextFileSync(`${ROOT}docs/vectors.json`)) as {
+  server: { token: string; max_bytes: number };
+  cases: Case[];
+};
+
+function bytesOf(frame: Frame): Uint8Array {
+  if (frame.hex !== undefined) {
+    return Uint8Array.from(frame.hex.match(/../g) ?? [], (byte) => parseInt(byte, 16));
+  }
+  const text = frame.text ?? JSON.stringify(frame.json);
+  return encodeFrame(new TextEncoder().encode(text));
+}
+
+Deno.test("docs/vectors.json: every case holds against our server", async (t) => {
+  await using server = serve(
+    { port: 0, token: vectors.server.token, maxBytes: vectors.server.max_bytes },
+    (payload) => payload,
+  );
+  assert.ok(vectors.cases.length >= 20);
+  for (const vector of vectors.cases) {
+    await t.step(vector.name, async () => {
+      await using peer = await RawPeer.connect(server.addr.port);
+      const frames = vector.send.map(bytesOf);
+      if (vector.delivery === "merged") {
+        await peer.write(concat(frames));
+      } else if (vector.delivery === "bytewise") {
+        for (const byte of concat(frames)) {
+          await peer.write(Uint8Array.of(byte));
+          await delay(0);
+        }
+      } else {
+        for (const frame of frames) await peer.write(frame);
+      }
+      for (const expected of vector.expect) {
+        assert.deepEqual(await peer.receive(), expected);
+      }
+      if (vector.closed) assert.ok(await peer.closedByServer());
+    });
+  }
+});
