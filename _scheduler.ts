@@ -34,6 +34,8 @@ export interface SchedulerHost {
   authorized(): void;
   /** The code to refuse new work with (shutting down, out of memory), if any. */
   refusing(): WireErrorCode | undefined;
+  /** Whether answers are piling up unread: new requests wait rather than add to them. */
+  congested(): boolean;
   /** A request finished: a slot is free, perhaps the connection is idle. */
   settled(): void;
   /** Counts queued requests dropped without an answer. */
@@ -100,7 +102,7 @@ export class RequestScheduler {
   /** Takes one request frame: runs it now, or queues it for a slot. */
   admit(body: Uint8Array): void {
     if (this.#abandoned instanceof ConnectionClosedError) return;
-    if (this.backlogged || this.#inFlight >= this.#maxInFlight) {
+    if (this.backlogged || this.#inFlight >= this.#maxInFlight || this.#host.congested()) {
       // The body may be a view of the read buffer, reused by the next read.
       this.#backlog.push({ body: body.slice(), arrived: performance.now() });
       this.#backlogBytes += body.length;
@@ -199,8 +201,16 @@ export class RequestScheduler {
   }
 
   #settled(): void {
+    this.resume();
+    this.#host.settled();
+  }
+
+  /** Starts waiting frames while there are free slots and room for answers. */
+  resume(): void {
     const backlog = this.#backlog;
-    while (this.#head < backlog.length && this.#inFlight < this.#maxInFlight) {
+    while (
+      this.#head < backlog.length && this.#inFlight < this.#maxInFlight && !this.#host.congested()
+    ) {
       const { body, arrived } = backlog[this.#head++];
       this.#backlogBytes -= body.length;
       this.#start(body, arrived);
@@ -209,7 +219,6 @@ export class RequestScheduler {
       this.#backlog = [];
       this.#head = 0;
     }
-    this.#host.settled();
   }
 
   /**

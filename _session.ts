@@ -64,6 +64,8 @@ export class Session {
   #fullReads = 0;
   #charged = 0;
   #wake?: () => void;
+  // A read kept pending while paused, so that a peer that resets is noticed.
+  #ahead?: { chunk: Promise<Uint8Array | null>; done: boolean };
   #draining = false;
   // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
   #ending = false;
@@ -103,6 +105,7 @@ export class Session {
       report: (error, code) => this.#report(error, code),
       authorized: () => this.#authorized(),
       refusing: () => this.#refusing(),
+      congested: () => this.#writer.full,
       settled: () => this.#settled(),
       dropped: (count) => host.counters.requests.dropped += count,
     });
@@ -147,12 +150,14 @@ export class Session {
         if (this.#writer.full) {
           // The peer does not read: its frame deadline keeps running.
           if (!(await this.#waitForWriter())) return;
+          this.#scheduler.resume();
           continue;
         }
+        if (this.#scheduler.backlogged) this.#scheduler.resume();
         if (this.#scheduler.backlogged) {
           // Our own handlers are behind: the peer's half frame is not its fault.
           this.#frameDeadline.stop();
-          await this.#until(new Promise<void>((resolve) => this.#wake = resolve));
+          await this.#waitForSlot();
           if (!this.#decoder.idle) this.#frameDeadline.start(this.#settings.frameTimeout);
           continue;
         }
@@ -161,7 +166,9 @@ export class Session {
           continue;
         }
       }
-      const value = await this.#reader.read();
+      const ahead = this.#ahead;
+      this.#ahead = undefined;
+      const value = await (ahead?.chunk ?? this.#reader.read());
       if (value === null) return;
       this.#host.counters.bytes.in += value.length;
       if (this.#ending) {
@@ -279,6 +286,30 @@ export class Session {
     this.#charged = 0;
     this.#markClosed();
     this.#wake?.();
+  }
+
+  /**
+   * Waits for a free slot. Meanwhile one read is kept pending: a peer that
+   * resets its connection is noticed at once and its queued requests are
+   * dropped, instead of being run for nobody. What that read brings is kept
+   * for later (one chunk at most), and the end of input (a half-close) is
+   * not a reason to stop.
+   */
+  async #waitForSlot(): Promise<void> {
+    const slot = new Promise<void>((resolve) => this.#wake = resolve);
+    if (this.#ahead === undefined) {
+      const ahead = { chunk: this.#reader.read(), done: false };
+      ahead.chunk.then(() => ahead.done = true, () => ahead.done = true);
+      this.#ahead = ahead;
+    }
+    const ahead = this.#ahead;
+    if (!ahead.done) {
+      await this.#until(Promise.race([slot, ahead.chunk.then(() => {}, () => {})]));
+      if (!ahead.done) return;
+    }
+    // The read finished first: a failure ends the connection now.
+    await ahead.chunk;
+    await this.#until(slot);
   }
 
   /** Waits for `event`, or for the connection to close. */

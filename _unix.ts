@@ -6,7 +6,12 @@
 /** A bound Unix socket and what it takes to clean up after it. */
 export interface UnixBinding {
   readonly listener: Deno.Listener;
-  /** Removes the socket (only if it is still ours) and the lock. */
+  /** Stops listening. Idempotent. */
+  close(): void;
+  /**
+   * Once the listener is gone (its accept loop ended): removes the socket,
+   * only if it is still ours, and the lock.
+   */
   release(): void;
 }
 
@@ -38,14 +43,35 @@ export function bindUnix(path: string): UnixBinding {
       Deno.removeSync(path);
     }
     const listener = Deno.listen({ transport: "unix", path });
-    const ours = Deno.lstatSync(path);
     // Never follow a link: only the socket just created is made owner-only.
-    if (ours.isSocket) Deno.chmodSync(path, 0o600);
+    if (Deno.lstatSync(path).isSocket) Deno.chmodSync(path, 0o600);
+    const ours = Deno.lstatSync(path);
+    let closed = false;
+    let kept = false;
+    let foreign = false;
+    const aside = `${lockPath}.keep`;
     return {
       listener,
-      release() {
+      close() {
+        if (closed) return;
+        closed = true;
         const now = lstatOrUndefined(path);
-        if (now?.isSocket && now.ino === ours.ino && now.dev === ours.dev) {
+        foreign = now !== undefined && !sameFile(now, ours);
+        // Deno unlinks the listener's path once the listener is dropped,
+        // whatever is there by then: keep a foreign file under a second name.
+        if (foreign) removeQuietly(aside);
+        kept = foreign && tryQuietly(() => Deno.linkSync(path, aside));
+        try {
+          listener.close();
+        } catch {
+          // Already closed.
+        }
+      },
+      release() {
+        if (kept) {
+          if (lstatOrUndefined(path) === undefined) tryQuietly(() => Deno.renameSync(aside, path));
+          removeQuietly(aside);
+        } else if (!foreign) {
           removeQuietly(path);
         }
         removeQuietly(lockPath);
@@ -69,9 +95,25 @@ function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
 }
 
 function removeQuietly(path: string): void {
+  tryQuietly(() => Deno.removeSync(path));
+}
+
+function tryQuietly(action: () => void): boolean {
   try {
-    Deno.removeSync(path);
+    action();
+    return true;
   } catch {
-    // Already gone.
+    return false;
   }
+}
+
+/**
+ * Whether two stats are of one file. An inode number may be reused by a
+ * socket bound after ours was removed: the birth time (where the system
+ * keeps it) tells them apart.
+ */
+function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.isSocket === true && a.ino === b.ino && a.dev === b.dev &&
+    a.birthtime?.getTime() === b.birthtime?.getTime() &&
+    a.ctime?.getTime() === b.ctime?.getTime();
 }

@@ -318,7 +318,7 @@ class BridgeServer implements Server {
 
   async #shutdownNow(): Promise<void> {
     this.#shuttingDown = true;
-    closeQuietly(this.#listener as unknown as Deno.Conn);
+    this.#closeListener();
     for (const session of this.#sessions) session.beginShutdown();
     let flush: ReturnType<typeof setTimeout> | undefined;
     // Past the grace period nothing queued starts and handlers are aborted;
@@ -365,10 +365,15 @@ class BridgeServer implements Server {
         admission.finally(() => admitted.delete(admission));
       }
     } finally {
-      closeQuietly(listener as unknown as Deno.Conn);
+      this.#closeListener();
     }
     await Promise.all(admitted);
     this.#unix?.release();
+  }
+
+  #closeListener(): void {
+    if (this.#unix !== undefined) this.#unix.close();
+    else closeQuietly(this.#listener as unknown as Deno.Conn);
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {
