@@ -44,12 +44,14 @@ export interface RequestInfo {
  * @typeParam Payload The request without its envelope keys.
  * @typeParam Result What the handler returns.
  *
- * @example A typed handler
+ * @example A typed handler, served and called
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Handler } from "@socketbridge/core";
+ * import { connect, type Handler, serve } from "@socketbridge/core";
  * const double: Handler<{ n: number }, number> = (payload) => payload.n * 2;
- * assert.ok(double({ n: 21 }, {} as never) === 42);
+ * await using server = serve({ port: 0 }, double);
+ * await using client = await connect<{ n: number }, number>({ port: server.addr.port });
+ * assert.ok(await client.request({ n: 21 }) === 42);
  * ```
  */
 export type Handler<Payload = Record<string, unknown>, Result = unknown> = (

@@ -1,7 +1,8 @@
 // One serialized writer per connection: frames never interleave, and every
 // frame queued in the same turn of the event loop goes out in one write.
 
-import { HEADER_BYTES, writeHeader } from "./codec.ts";
+import { HEADER_BYTES } from "./codec.ts";
+import { writeHeader } from "./_header.ts";
 
 /** The part of `Deno.Conn` the writer needs. */
 export interface Writable {

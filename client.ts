@@ -11,7 +11,7 @@
  * import { send, serve } from "@socketbridge/core";
  *
  * await using server = serve({ port: 0, token: "s3cret" }, () => "pong");
- * const port = (server.addr as Deno.NetAddr).port;
+ * const port = server.addr.port;
  * const response = await send({ port, token: "s3cret" }, { type: "ping" });
  * assert.ok(response.status === "ok" && response.result === "pong");
  * ```
@@ -119,7 +119,7 @@ export interface RequestOptions {
  * import { send, type SendOptions, serve } from "@socketbridge/core";
  * await using server = serve({ port: 0, token: "s3cret" }, () => "pong");
  * const options: SendOptions = {
- *   port: (server.addr as Deno.NetAddr).port,
+ *   port: server.addr.port,
  *   token: "s3cret",
  *   timeout: 5_000,
  * };
@@ -187,7 +187,7 @@ export interface ReconnectOptions {
  * import { connect, type ConnectOptions, serve } from "@socketbridge/core";
  * await using server = serve({ port: 0 }, () => "ok");
  * const options: ConnectOptions = {
- *   port: (server.addr as Deno.NetAddr).port,
+ *   port: server.addr.port,
  *   timeout: 10_000,
  *   reconnect: { initialDelay: 100 },
  * };
@@ -239,7 +239,7 @@ export interface ConnectOptions extends ConnectionOptions {
  * type Sum = { a: number; b: number };
  * await using server = serve({ port: 0 }, (payload: Sum) => payload.a + payload.b);
  * await using client: Client<Sum, number> = await connect({
- *   port: (server.addr as Deno.NetAddr).port,
+ *   port: server.addr.port,
  * });
  * const sums = await Promise.all([client.request({ a: 1, b: 2 }), client.request({ a: 3, b: 4 })]);
  * assert.ok(sums[0] === 3 && sums[1] === 7);
@@ -296,7 +296,7 @@ const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
  * import { send, serve } from "@socketbridge/core";
  *
  * await using server = serve({ port: 0, token: "s3cret" }, (payload) => payload);
- * const port = (server.addr as Deno.NetAddr).port;
+ * const port = server.addr.port;
  * const ok = await send({ port, token: "s3cret" }, { type: "message", text: "hi" });
  * assert.ok(ok.status === "ok");
  * const refused = await send({ port, token: "guess" }, { type: "message", text: "hi" });
@@ -352,7 +352,7 @@ export async function send<Result = unknown>(
  *   return payload.n * 10;
  * });
  * await using client = await connect<{ n: number }, number>({
- *   port: (server.addr as Deno.NetAddr).port,
+ *   port: server.addr.port,
  * });
  * const answers = await Promise.all([1, 2, 3].map((n) => client.request({ n })));
  * assert.ok(answers.join() === "10,20,30");

@@ -18,7 +18,7 @@
  * @example Round-tripping a message through a stream
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeMessage, encodeMessage, FrameDecoderStream } from "./codec.ts";
+ * import { decodeMessage, encodeMessage, FrameDecoderStream } from "@socketbridge/core/codec";
  *
  * const bytes = encodeMessage({ type: "ping" });
  * const frames = ReadableStream.from([bytes.subarray(0, 3), bytes.subarray(3)])
@@ -32,6 +32,7 @@
  */
 
 import { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
+import { readHeader, writeHeader } from "./_header.ts";
 
 export { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
@@ -84,7 +85,7 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
  * @example Framing three bytes
  * ```ts
  * import assert from "node:assert/strict";
- * import { encodeFrame } from "./codec.ts";
+ * import { encodeFrame } from "@socketbridge/core/codec";
  * const frame = encodeFrame(new Uint8Array([1, 2, 3]));
  * assert.ok(frame.join() === "0,0,0,3,1,2,3");
  * ```
@@ -111,7 +112,7 @@ export function encodeFrame(body: Uint8Array): Uint8Array<ArrayBuffer> {
  * @example Framing a ping
  * ```ts
  * import assert from "node:assert/strict";
- * import { encodeMessage } from "./codec.ts";
+ * import { encodeMessage } from "@socketbridge/core/codec";
  * const frame = encodeMessage({ type: "ping" });
  * assert.ok(new DataView(frame.buffer).getUint32(0) === frame.length - 4);
  * ```
@@ -120,22 +121,8 @@ export function encodeMessage(value: unknown): Uint8Array<ArrayBuffer> {
   return encodeFrame(encodeJson(value));
 }
 
-/**
- * Serialises a value as UTF-8 JSON text, without a prefix.
- *
- * @param value Any JSON-serialisable value.
- * @returns The UTF-8 bytes of its JSON text.
- * @throws {TypeError} If the value cannot be serialised, or serialises to
- * nothing (`undefined`, a function).
- *
- * @example Encoding an object
- * ```ts
- * import assert from "node:assert/strict";
- * import { encodeJson } from "./codec.ts";
- * assert.ok(new TextDecoder().decode(encodeJson({ a: 1 })) === '{"a":1}');
- * ```
- */
-export function encodeJson(value: unknown): Uint8Array<ArrayBuffer> {
+/** The UTF-8 bytes of the JSON text of `value`. */
+function encodeJson(value: unknown): Uint8Array<ArrayBuffer> {
   const text = JSON.stringify(value);
   if (text === undefined) {
     throw new TypeError(`Cannot encode ${typeof value} as JSON`);
@@ -153,7 +140,7 @@ export function encodeJson(value: unknown): Uint8Array<ArrayBuffer> {
  * @example Parsing a body
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeMessage } from "./codec.ts";
+ * import { decodeMessage } from "@socketbridge/core/codec";
  * const body = new TextEncoder().encode('{"status":"ok"}');
  * assert.ok((decodeMessage(body) as { status: string }).status === "ok");
  * ```
@@ -168,33 +155,6 @@ export function decodeMessage(body: Uint8Array): unknown {
     });
   }
   return JSON.parse(text);
-}
-
-/**
- * Writes a 4-byte big-endian length into `target` at `offset`.
- *
- * @param target The buffer to write into.
- * @param offset Where the prefix starts.
- * @param length The body length to announce.
- *
- * @example Writing a prefix in place
- * ```ts
- * import assert from "node:assert/strict";
- * import { writeHeader } from "./codec.ts";
- * const buffer = new Uint8Array(4);
- * writeHeader(buffer, 0, 258);
- * assert.ok(buffer.join() === "0,0,1,2");
- * ```
- */
-export function writeHeader(
-  target: Uint8Array,
-  offset: number,
-  length: number,
-): void {
-  target[offset] = length >>> 24;
-  target[offset + 1] = (length >>> 16) & 0xff;
-  target[offset + 2] = (length >>> 8) & 0xff;
-  target[offset + 3] = length & 0xff;
 }
 
 /**
@@ -239,7 +199,7 @@ export interface FrameDecoderOptions {
  * @example Decoding frames pushed one byte at a time
  * ```ts
  * import assert from "node:assert/strict";
- * import { encodeFrame, FrameDecoder } from "./codec.ts";
+ * import { encodeFrame, FrameDecoder } from "@socketbridge/core/codec";
  *
  * const bytes = encodeFrame(new Uint8Array([7, 8, 9]));
  * const decoder = new FrameDecoder();
@@ -382,7 +342,7 @@ export class FrameDecoder {
  * @example Reading frames from any byte stream
  * ```ts
  * import assert from "node:assert/strict";
- * import { encodeFrame, FrameDecoderStream } from "./codec.ts";
+ * import { encodeFrame, FrameDecoderStream } from "@socketbridge/core/codec";
  *
  * const bytes = new Uint8Array([
  *   ...encodeFrame(new Uint8Array([1])),
@@ -412,11 +372,6 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> 
       },
     });
   }
-}
-
-function readHeader(source: Uint8Array, offset: number): number {
-  return ((source[offset] << 24) | (source[offset + 1] << 16) |
-    (source[offset + 2] << 8) | source[offset + 3]) >>> 0;
 }
 
 function checkMaxBytes(maxBytes: number): number {

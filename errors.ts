@@ -111,7 +111,7 @@ export class FrameTooLargeError extends SocketBridgeError {
  * @example Inspecting what was missing
  * ```ts
  * import assert from "node:assert/strict";
- * import { IncompleteFrameError } from "@socketbridge/core";
+ * import { IncompleteFrameError } from "@socketbridge/core/errors";
  * const error = new IncompleteFrameError(3);
  * assert.ok(error.code === "incomplete_frame" && error.buffered === 3);
  * ```

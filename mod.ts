@@ -16,7 +16,7 @@
  * import { connect, serve } from "@socketbridge/core";
  *
  * await using server = serve({ port: 0 }, (payload: { n: number }) => payload.n * 2);
- * const { port } = server.addr as Deno.NetAddr;
+ * const { port } = server.addr;
  * await using client = await connect<{ n: number }, number>({ port });
  * assert.ok(await client.request({ n: 21 }) === 42);
  * ```
@@ -49,8 +49,6 @@ export {
 export {
   type BridgeResponse,
   DEFAULT_PORT,
-  ENVELOPE_KEYS,
-  ERROR_MESSAGES,
   errorCodeOf,
   PROTOCOL_VERSION,
   type RequestId,
@@ -61,7 +59,6 @@ export {
   ConnectionClosedError,
   type ErrorCode,
   FrameTooLargeError,
-  IncompleteFrameError,
   ProtocolError,
   RemoteError,
   SocketBridgeError,

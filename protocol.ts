@@ -6,7 +6,7 @@
  * @example Building an error response by hand
  * ```ts
  * import assert from "node:assert/strict";
- * import { ERROR_MESSAGES, PROTOCOL_VERSION, type BridgeResponse } from "./protocol.ts";
+ * import { ERROR_MESSAGES, PROTOCOL_VERSION, type BridgeResponse } from "@socketbridge/core/protocol";
  * const response: BridgeResponse = {
  *   status: "error",
  *   message: ERROR_MESSAGES.unauthorized,
@@ -52,7 +52,7 @@ export const DEFAULT_PORT = 7002;
  * @example Checking a payload for reserved keys
  * ```ts
  * import assert from "node:assert/strict";
- * import { ENVELOPE_KEYS } from "@socketbridge/core";
+ * import { ENVELOPE_KEYS } from "@socketbridge/core/protocol";
  * const payload = { type: "ping", request_id: 1 };
  * assert.ok(Object.keys(payload).some((key) => ENVELOPE_KEYS.includes(key)));
  * ```
@@ -83,7 +83,7 @@ export type RequestId = string | number;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ERROR_MESSAGES, type WireErrorCode } from "@socketbridge/core";
+ * import { ERROR_MESSAGES, type WireErrorCode } from "@socketbridge/core/protocol";
  * const code: WireErrorCode = "protocol_mismatch";
  * assert.ok(ERROR_MESSAGES[code] === "protocol mismatch");
  * ```
@@ -100,7 +100,7 @@ export type WireErrorCode = Exclude<
  * @example The original texts
  * ```ts
  * import assert from "node:assert/strict";
- * import { ERROR_MESSAGES } from "@socketbridge/core";
+ * import { ERROR_MESSAGES } from "@socketbridge/core/protocol";
  * assert.ok(ERROR_MESSAGES.payload_too_large === "payload too large");
  * assert.ok(ERROR_MESSAGES.unauthorized_host === "unauthorized host");
  * ```
@@ -150,7 +150,8 @@ export interface BridgeResponse<Result = unknown> {
 
 /**
  * Finds the code of an error response, including one from an original server
- * that sends only the text.
+ * that sends only the text: what to branch on after {@linkcode send} (which
+ * returns error answers rather than throwing), whatever server answered.
  *
  * @param response An error response.
  * @returns Its `code`, or the code whose original text its `message` has.
@@ -158,7 +159,7 @@ export interface BridgeResponse<Result = unknown> {
  * @example Reading an original server's error
  * ```ts
  * import assert from "node:assert/strict";
- * import { errorCodeOf } from "./protocol.ts";
+ * import { errorCodeOf } from "@socketbridge/core/protocol";
  * const code = errorCodeOf({ status: "error", message: "handler error: boom", protocol_version: "1" });
  * assert.ok(code === "handler_error");
  * ```

@@ -99,7 +99,7 @@ async function runServer(kind: Kind): Promise<void> {
       return;
     }
     case "vscode-jsonrpc": {
-      const rpc = await import("vscode-jsonrpc/node.js");
+      const rpc = await import("npm:vscode-jsonrpc@8.2.1/node.js");
       const server = net.createServer((socket) => {
         socket.setNoDelay(true);
         const connection = rpc.createMessageConnection(
@@ -114,7 +114,7 @@ async function runServer(kind: Kind): Promise<void> {
       return;
     }
     case "nats": {
-      const { connect: natsConnect } = await import("nats");
+      const { connect: natsConnect } = await import("npm:nats@2.29.3");
       const port = Number(Deno.args[2]);
       const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
       nc.subscribe("bench", {
@@ -268,7 +268,7 @@ async function openChannel(kind: Kind, port: number): Promise<Channel> {
       };
     }
     case "vscode-jsonrpc": {
-      const rpc = await import("vscode-jsonrpc/node.js");
+      const rpc = await import("npm:vscode-jsonrpc@8.2.1/node.js");
       const socket = net.connect(port, "127.0.0.1");
       await new Promise((resolve) => socket.once("connect", resolve));
       socket.setNoDelay(true);
@@ -286,7 +286,7 @@ async function openChannel(kind: Kind, port: number): Promise<Channel> {
       };
     }
     case "nats": {
-      const { connect: natsConnect } = await import("nats");
+      const { connect: natsConnect } = await import("npm:nats@2.29.3");
       const nc = await natsConnect({ servers: `127.0.0.1:${port}`, maxPingOut: 100 });
       return {
         call: async (large) => {

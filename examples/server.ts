@@ -49,6 +49,8 @@ const flags = parseFlags({
 if (flags.path !== undefined && (flags.host !== undefined || flags.port !== undefined)) {
   fail("--path (a Unix socket) goes without --host and --port; choose one");
 }
+const maxBytes = numberFlag("max-bytes", flags["max-bytes"], 0, 0xffff_ffff);
+const port = numberFlag("port", flags.port, 0, 65_535) ?? 7002;
 if (flags.token !== undefined && flags["no-token"]) fail("--token and --no-token contradict");
 if (flags.token === undefined && !flags["no-token"] && !tokenEnvReadable()) {
   fail(
@@ -59,7 +61,7 @@ if (flags.token === undefined && !flags["no-token"] && !tokenEnvReadable()) {
 
 const common = {
   token: flags["no-token"] ? "" : flags.token,
-  maxBytes: numberFlag("max-bytes", flags["max-bytes"], 0, 0xffff_ffff),
+  maxBytes,
   allowlist: flags.allow?.split(","),
 };
 const onListen = (addr: Deno.NetAddr | Deno.UnixAddr): void => {
@@ -77,7 +79,7 @@ try {
     const options: ServeTcpOptions = {
       ...common,
       hostname: flags.host ?? "127.0.0.1",
-      port: numberFlag("port", flags.port, 0, 65_535) ?? 7002,
+      port,
       cert: readFlagFile("cert", flags.cert),
       key: readFlagFile("key", flags.key),
       onListen,

@@ -13,8 +13,17 @@ const python = (() => {
   }
 })();
 
-Deno.test("deno task demo runs the example server and client end to end", async () => {
-  const output = await new Deno.Command(DENO, { args: ["task", "demo"], cwd: ROOT }).output();
+Deno.test("deno task demo runs end to end with an empty cache and no registry", async () => {
+  // A user's first command must never fetch a benchmark's npm packages.
+  const output = await new Deno.Command(DENO, {
+    args: ["task", "demo"],
+    cwd: ROOT,
+    env: {
+      DENO_DIR: await Deno.makeTempDir(),
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+      NO_COLOR: "1",
+    },
+  }).output();
   const text = new TextDecoder().decode(output.stdout);
   assert.ok(output.success, text + new TextDecoder().decode(output.stderr));
   assert.match(text, /server: listening on 127\.0\.0\.1:\d+/);
