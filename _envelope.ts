@@ -63,13 +63,18 @@ export function openEnvelope(
   message: Record<string, unknown>,
   tokenMatches: ((given: unknown) => boolean) | undefined,
 ): Envelope | Refusal {
-  const {
-    auth_token: token,
-    protocol_version: version,
-    request_id: rawId,
-    timeout_ms: timeoutMs,
-    ...payload
-  } = message;
+  const token = message.auth_token;
+  const version = message.protocol_version;
+  const rawId = message.request_id;
+  const timeoutMs = message.timeout_ms;
+  // The payload is the message itself, less the envelope. Clients write the
+  // envelope last, so deleting in reverse order removes last-added keys, which
+  // V8 does without leaving its fast object layout (a rest copy costs more).
+  if (timeoutMs !== undefined) delete message.timeout_ms;
+  if (rawId !== undefined) delete message.request_id;
+  if (version !== undefined) delete message.protocol_version;
+  if (token !== undefined) delete message.auth_token;
+  const payload = message;
   const requestId = rawId ?? undefined;
   if (
     requestId !== undefined && typeof requestId !== "string" &&

@@ -66,11 +66,12 @@ export class Pending {
   }
 }
 
-/** What {@linkcode AnswerBook.match} found for one answer. */
-export type Match =
-  | { kind: "request"; entry: Pending }
-  | { kind: "late" }
-  | { kind: "connection"; error: RemoteError };
+/**
+ * What {@linkcode AnswerBook.match} found for one answer: the request it
+ * settles; `undefined` for a late answer to a request given up (dropped);
+ * a RemoteError when the answer refuses the whole connection.
+ */
+export type Match = Pending | RemoteError | undefined;
 
 /** The requests sent on one connection and not yet answered. */
 export class AnswerBook {
@@ -120,17 +121,17 @@ export class AnswerBook {
     const id = response.request_id ?? undefined;
     if (id !== undefined) return this.#matchId(response, id);
     const entry = this.#takeInOrder();
-    if (entry !== undefined) return entry.settled ? { kind: "late" } : { kind: "request", entry };
+    if (entry !== undefined) return entry.settled ? undefined : entry;
     if (response.status === "error") {
       const error = new RemoteError(errorCodeOf(response), String(response.message));
       // A server that echoes ids answers without one only when it could not
       // read the request: an oversized frame (the largest one sent), or the
       // whole connection refused.
-      if (error.code !== "payload_too_large") return { kind: "connection", error };
+      if (error.code !== "payload_too_large") return error;
       const largest = this.#largestWaiting();
       if (largest !== undefined) {
         this.#byId.delete(largest.id!);
-        return { kind: "request", entry: largest };
+        return largest;
       }
     }
     throw new ProtocolError("Peer sent an answer while no request was waiting for one");
@@ -150,11 +151,11 @@ export class AnswerBook {
     if (entry !== undefined) {
       this.#byId.delete(id);
       if (this.#echoesIds !== true) this.#dropFromOrder(id);
-      return { kind: "request", entry };
+      return entry;
     }
     if (this.#late.delete(id)) {
       if (this.#echoesIds !== true) this.#dropFromOrder(id);
-      return { kind: "late" };
+      return undefined;
     }
     throw new ProtocolError(
       `Peer answered request_id ${JSON.stringify(id)}, which no request is waiting for ` +

@@ -140,8 +140,9 @@ export class RequestScheduler {
     if (message instanceof Refusal) {
       return this.#refuse(message, hook ? traceOf(undefined, body, arrived) : undefined);
     }
-    const envelope = openEnvelope(message, this.#tokenMatches);
+    // Before the envelope is opened: it takes the envelope keys off the message.
     const trace = hook ? traceOf(message, body, arrived) : undefined;
+    const envelope = openEnvelope(message, this.#tokenMatches);
     if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
     this.#host.authorized();
     const refusing = this.#host.refusing();

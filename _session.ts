@@ -3,6 +3,7 @@
 // backpressure and the server's memory budget, and ending so that the peer
 // still reads every answer. Requests themselves go to the RequestScheduler.
 
+import { setImmediate } from "node:timers";
 import { FrameDecoder } from "./codec.ts";
 import { ConnectionClosedError, FrameTooLargeError, SocketBridgeError } from "./errors.ts";
 import { errorBody } from "./_envelope.ts";
@@ -197,7 +198,7 @@ export class Session {
         // Reads that return at once never let the event loop poll the other
         // sockets: yield it a turn so one flooding peer cannot starve them.
         this.#fullReads = 0;
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
   }

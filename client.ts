@@ -35,6 +35,7 @@ import {
   type RequestId,
 } from "./protocol.ts";
 import { addressOf, checkDialOptions, dial } from "./_dial.ts";
+import { parseAnswer } from "./_answer_text.ts";
 import { AnswerBook, Pending } from "./_pending.ts";
 import { foreignProtocol } from "./_sniff.ts";
 import { checkDuration, startTimer } from "./_timers.ts";
@@ -615,13 +616,13 @@ class BridgeClient extends EventTarget implements Client<Record<string, unknown>
   #onAnswer(link: Link, body: Uint8Array): void {
     let response: unknown;
     try {
-      response = JSON.parse(decoder.decode(body));
+      response = parseAnswer(decoder.decode(body));
     } catch {
       throw new ProtocolError("Peer sent a frame that is not JSON");
     }
     const match = link.book.match(response);
-    if (match.kind === "request") match.entry.answer(response as BridgeResponse);
-    else if (match.kind === "connection") this.#detach(link, match.error);
+    if (match instanceof Pending) match.answer(response as BridgeResponse);
+    else if (match !== undefined) this.#detach(link, match);
   }
 
   #detach(link: Link, error: SocketBridgeError): void {

@@ -11,7 +11,10 @@
 
 import { decodeMessage, encodeFrame, encodeMessage, FrameDecoder } from "../codec.ts";
 
-const SIZES = [["100 B", 100], ["64 KiB", 65_536], ["1 MiB", 1_048_576]] as const;
+const SIZES = [["100 B", 100], ["64 KiB", 65_536], [
+  "1 MiB",
+  1_048_576,
+]] as const;
 const CHUNK = 65_536;
 
 function messageOf(bytes: number): { type: string; data: string } {
@@ -21,7 +24,9 @@ function messageOf(bytes: number): { type: string; data: string } {
 
 function chunked(bytes: Uint8Array, size: number): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += size) out.push(bytes.slice(at, at + size));
+  for (let at = 0; at < bytes.length; at += size) {
+    out.push(bytes.slice(at, at + size));
+  }
   return out;
 }
 
@@ -46,24 +51,34 @@ for (const [label, size] of SIZES) {
   }, () => {
     sink += encodeMessage(message).length;
   });
-  Deno.bench(`decode ${label} in 64 KiB chunks, framing only [${framed.length} B]`, {
-    group: `decode ${label}`,
-    baseline: true,
-  }, () => {
-    const decoder = new FrameDecoder({ maxBytes: 2_000_000 });
-    for (const piece of pieces) decoder.push(piece, (frame) => sink += frame.length);
-  });
-  Deno.bench(`decode ${label} in 64 KiB chunks, framing + JSON [${framedJson.length} B]`, {
-    group: `decode ${label}`,
-  }, () => {
-    const decoder = new FrameDecoder({ maxBytes: 2_000_000 });
-    for (const piece of piecesJson) {
-      decoder.push(
-        piece,
-        (frame) => sink += (decodeMessage(frame) as { data: string }).data.length,
-      );
-    }
-  });
+  Deno.bench(
+    `decode ${label} in 64 KiB chunks, framing only [${framed.length} B]`,
+    {
+      group: `decode ${label}`,
+      baseline: true,
+    },
+    () => {
+      const decoder = new FrameDecoder({ maxBytes: 2_000_000 });
+      for (const piece of pieces) {
+        decoder.push(piece, (frame) => sink += frame.length);
+      }
+    },
+  );
+  Deno.bench(
+    `decode ${label} in 64 KiB chunks, framing + JSON [${framedJson.length} B]`,
+    {
+      group: `decode ${label}`,
+    },
+    () => {
+      const decoder = new FrameDecoder({ maxBytes: 2_000_000 });
+      for (const piece of piecesJson) {
+        decoder.push(
+          piece,
+          (frame) => sink += (decodeMessage(frame) as { data: string }).data.length,
+        );
+      }
+    },
+  );
 }
 
 {
@@ -73,24 +88,34 @@ for (const [label, size] of SIZES) {
   const stream = new Uint8Array(framed.length * count);
   for (let i = 0; i < count; i++) stream.set(framed, i * framed.length);
   const pieces = chunked(stream, CHUNK);
-  Deno.bench(`decode 10,000 × 100 B frames in 64 KiB chunks, framing only [${stream.length} B]`, {
-    group: "stream of small frames",
-    baseline: true,
-  }, () => {
-    const decoder = new FrameDecoder();
-    for (const piece of pieces) decoder.push(piece, (frame) => sink += frame.length);
-  });
-  Deno.bench(`decode 10,000 × 100 B frames in 64 KiB chunks, framing + JSON [${stream.length} B]`, {
-    group: "stream of small frames",
-  }, () => {
-    const decoder = new FrameDecoder();
-    for (const piece of pieces) {
-      decoder.push(
-        piece,
-        (frame) => sink += (decodeMessage(frame) as { type: string }).type.length,
-      );
-    }
-  });
+  Deno.bench(
+    `decode 10,000 × 100 B frames in 64 KiB chunks, framing only [${stream.length} B]`,
+    {
+      group: "stream of small frames",
+      baseline: true,
+    },
+    () => {
+      const decoder = new FrameDecoder();
+      for (const piece of pieces) {
+        decoder.push(piece, (frame) => sink += frame.length);
+      }
+    },
+  );
+  Deno.bench(
+    `decode 10,000 × 100 B frames in 64 KiB chunks, framing + JSON [${stream.length} B]`,
+    {
+      group: "stream of small frames",
+    },
+    () => {
+      const decoder = new FrameDecoder();
+      for (const piece of pieces) {
+        decoder.push(
+          piece,
+          (frame) => sink += (decodeMessage(frame) as { type: string }).type.length,
+        );
+      }
+    },
+  );
 }
 
 globalThis.addEventListener("unload", () => {

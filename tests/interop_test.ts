@@ -216,3 +216,25 @@ Deno.test("bad timeouts are a TypeError, not a timer that fires at once", async 
     assert.throws(() => serve({ port: 0, idleTimeout: timeout }, () => 1), TypeError);
   }
 });
+
+Deno.test("the client's fast path reads an answer exactly as JSON.parse does", async () => {
+  const { parseAnswer } = await import("../_answer_text.ts");
+  const prefix = '{"status":"ok","message":"received","protocol_version":"1","request_id":';
+  for (
+    const text of [
+      `${prefix}7}`,
+      `${prefix}7,"result":{"a":[1,2,{"b":null}]}}`,
+      `${prefix}7,"result":"}"}`,
+      `${prefix}7,"result":1,"result":2}`,
+      `${prefix}7,"result":1,"extra":true}`,
+      `${prefix}12345678901234567890,"result":1}`,
+      `${prefix}-1,"result":1}`,
+      `${prefix}"s","result":1}`,
+      `${prefix}7 ,"result":1}`,
+      '{"status":"error","message":"unauthorized","protocol_version":"1","request_id":null}',
+    ]
+  ) {
+    assert.deepEqual(parseAnswer(text), JSON.parse(text), text);
+  }
+  assert.throws(() => parseAnswer(`${prefix}7,"result":}`), SyntaxError);
+});
