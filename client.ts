@@ -274,6 +274,7 @@ export interface Client<Payload = Record<string, unknown>, Result = unknown>
 const decoder = new TextDecoder();
 const DEFAULT_SEND_TIMEOUT = 30_000;
 const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
+const NO_OPTIONS: RequestOptions = Object.freeze({});
 
 /**
  * Sends one request on a fresh connection and returns the response object,
@@ -384,6 +385,7 @@ class BridgeClient extends EventTarget implements Client<Record<string, unknown>
   readonly #reconnect?: Required<ReconnectOptions>;
   readonly #maxOutboundBytes: number;
   readonly #defaultTimeout?: number;
+  readonly #envelope: string;
   // Requests waiting for a link or for room in the outbound queue, in order.
   #unsent: Pending[] = [];
   #pumping = false;
@@ -397,6 +399,7 @@ class BridgeClient extends EventTarget implements Client<Record<string, unknown>
     super();
     checkDialOptions(options);
     this.#options = options;
+    this.#envelope = envelopeOf(options.token);
     this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
     if (options.timeout !== undefined) {
       this.#defaultTimeout = checkDuration("timeout", options.timeout);
@@ -439,7 +442,7 @@ class BridgeClient extends EventTarget implements Client<Record<string, unknown>
   }
 
   request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
-    return this.#submit(payload, options ?? {}, true, true);
+    return this.#submit(payload, options ?? NO_OPTIONS, true, true);
   }
 
   /**
@@ -503,7 +506,7 @@ class BridgeClient extends EventTarget implements Client<Record<string, unknown>
   #put(link: Link, entry: Pending): void {
     let body: string;
     try {
-      body = encodeRequest(entry.payload!, this.#options.token, entry.id, entry.announcedTimeout);
+      body = encodeRequest(entry.payload!, this.#envelope, entry.id, entry.announcedTimeout);
     } catch (error) {
       entry.fail(error);
       return;
@@ -717,20 +720,27 @@ function checkPayload(payload: Record<string, unknown>): void {
  */
 function encodeRequest(
   payload: Record<string, unknown>,
-  token: string | undefined,
+  envelope: string,
   requestId: RequestId | undefined,
   timeout: number | undefined,
 ): string {
   const text = JSON.stringify(payload);
-  let envelope = `"protocol_version":"${PROTOCOL_VERSION}"`;
-  if (token !== undefined) envelope = `"auth_token":${JSON.stringify(token)},${envelope}`;
-  if (requestId !== undefined) envelope += `,"request_id":${JSON.stringify(requestId)}`;
-  if (timeout !== undefined && Number.isFinite(timeout)) {
-    envelope += `,"timeout_ms":${JSON.stringify(timeout)}`;
-  }
   // A payload whose toJSON() does not give an object has no keys to keep.
-  if (text === undefined || text[0] !== "{") {
+  if (text === undefined || text.charCodeAt(0) !== 123) {
     throw new TypeError("Cannot send payload: it does not serialise to a JSON object");
   }
-  return text === "{}" ? `{${envelope}}` : `${text.slice(0, -1)},${envelope}}`;
+  let tail = envelope;
+  if (requestId !== undefined) {
+    tail += typeof requestId === "number"
+      ? `,"request_id":${requestId}`
+      : `,"request_id":${JSON.stringify(requestId)}`;
+  }
+  if (timeout !== undefined && Number.isFinite(timeout)) tail += `,"timeout_ms":${timeout}`;
+  return text.length === 2 ? `{${tail}}` : `${text.slice(0, -1)},${tail}}`;
+}
+
+/** The envelope keys every request of a client carries, as JSON text. */
+function envelopeOf(token: string | undefined): string {
+  const version = `"protocol_version":"${PROTOCOL_VERSION}"`;
+  return token === undefined ? version : `"auth_token":${JSON.stringify(token)},${version}`;
 }
