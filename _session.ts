@@ -3,7 +3,6 @@
 // backpressure and the server's memory budget, and ending so that the peer
 // still reads every answer. Requests themselves go to the RequestScheduler.
 
-import { setImmediate } from "node:timers";
 import { FrameDecoder } from "./codec.ts";
 import { ConnectionClosedError, FrameTooLargeError, SocketBridgeError } from "./errors.ts";
 import { errorBody } from "./_envelope.ts";
@@ -14,7 +13,7 @@ import type { RequestHandler } from "./_handler_info.ts";
 import { RequestScheduler } from "./_scheduler.ts";
 import type { ErrorContext, Settings } from "./_settings.ts";
 import { foreignProtocol } from "./_sniff.ts";
-import { Deadline, startTimer } from "./_timers.ts";
+import { Deadline, startTimer, yieldToEventLoop } from "./_timers.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
@@ -24,6 +23,8 @@ export interface SessionHost {
   readonly handler: RequestHandler;
   readonly budget: MemoryBudget;
   readonly shuttingDown: boolean;
+  /** Whether other connections share the event loop with this one. */
+  readonly crowded: boolean;
   readonly counters: {
     frames: { in: number; out: number };
     bytes: { in: number; out: number };
@@ -37,8 +38,8 @@ export interface SessionHost {
 const MAX_DISCARD_FACTOR = 4;
 const LINGER_MS = 1_000;
 // A peer whose reads keep filling the read buffer yields the event loop to
-// the other connections after this many such reads in a row.
-const FULL_READS_PER_TURN = 4;
+// the other connections once it has had this many frames handled.
+const FRAMES_PER_TURN = 512;
 const HTTP_REFUSAL_TEXT =
   "This port speaks SocketBridge (length-prefixed JSON frames), not HTTP.\n";
 const HTTP_REFUSAL = new TextEncoder().encode(
@@ -62,7 +63,7 @@ export class Session {
   #proven = false;
   #lastActive = 0;
   #framesRead = 0;
-  #fullReads = 0;
+  #framesThisTurn = 0;
   #charged = 0;
   #wake?: () => void;
   // A read kept pending while paused, so that a peer that resets is noticed.
@@ -148,22 +149,20 @@ export class Session {
     // until its last request is answered; once ending, it reads only to drop.
     while (!this.#closed) {
       if (!this.#ending) {
-        if (this.#writer.full) {
-          // The peer does not read: its frame deadline keeps running.
-          if (!(await this.#waitForWriter())) return;
-          this.#scheduler.resume();
-          continue;
-        }
-        if (this.#scheduler.backlogged) this.#scheduler.resume();
-        if (this.#scheduler.backlogged) {
-          // Our own handlers are behind: the peer's half frame is not its fault.
+        if (this.#scheduler.backlogged && !this.#writer.full) this.#scheduler.resume();
+        // While it reads nothing, a half frame's deadline is paused: the
+        // frame may be cut only because we stopped reading. Each pause has a
+        // bound of its own (writeTimeout for a peer that does not read its
+        // answers, our handlers' deadlines, the other peers draining), and
+        // the frame deadline runs again, in full, once reading resumes.
+        let pause: Promise<unknown> | undefined;
+        if (this.#writer.full) pause = this.#waitForWriter();
+        else if (this.#scheduler.backlogged) pause = this.#waitForSlot();
+        else if (budget.exhausted) pause = this.#until(budget.ready());
+        if (pause !== undefined) {
           this.#frameDeadline.stop();
-          await this.#waitForSlot();
+          await pause;
           if (!this.#decoder.idle) this.#frameDeadline.start(this.#settings.frameTimeout);
-          continue;
-        }
-        if (budget.exhausted) {
-          await this.#until(budget.ready());
           continue;
         }
       }
@@ -193,12 +192,16 @@ export class Session {
       this.#recharge();
       if (this.#draining && this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
       if (value.length < this.#reader.capacity) {
-        this.#fullReads = 0;
-      } else if (++this.#fullReads >= FULL_READS_PER_TURN) {
-        // Reads that return at once never let the event loop poll the other
-        // sockets: yield it a turn so one flooding peer cannot starve them.
-        this.#fullReads = 0;
-        await new Promise((resolve) => setImmediate(resolve));
+        this.#framesThisTurn = 0;
+      } else if ((this.#framesThisTurn += this.#framesRead - before) >= FRAMES_PER_TURN) {
+        // Reads that keep returning at once never let the event loop poll the
+        // other sockets (nor accept new ones): a peer pipelining small frames
+        // would starve them. Yield a turn after this many frames: alone, a
+        // cheap yield that lets a new connection in; with others, a timer,
+        // the yield that gives their reads a fair turn.
+        this.#framesThisTurn = 0;
+        if (this.#host.crowded) await new Promise((resolve) => setTimeout(resolve, 0));
+        else await yieldToEventLoop();
       }
     }
   }

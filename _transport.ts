@@ -7,7 +7,7 @@ export interface Readable {
 
 // A connection starts with a small read buffer, so an idle one holds
 // little; reads that fill it double it, up to the largest.
-const FIRST_READ_BYTES = 8_192;
+const FIRST_READ_BYTES = 1_024;
 const MAX_READ_BYTES = 65_536;
 
 /**

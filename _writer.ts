@@ -10,7 +10,8 @@ export interface Writable {
 }
 
 const SCRATCH_BYTES = 65_536;
-const FIRST_SCRATCH_BYTES = 4_096;
+const POOLED_BUFFERS = 32;
+const scratchPool: Uint8Array[] = [];
 // Strings up to this many UTF-16 units are encoded straight into the batch
 // (reserving 3 bytes a unit); longer ones are encoded on arrival, exactly.
 const INLINE_STRING_UNITS = 16_384;
@@ -91,19 +92,15 @@ export class FrameWriter {
     });
   }
 
-  // One buffer is reused for batches, grown as batches need, up to
-  // SCRATCH_BYTES: writes are serialized, so it is free again once the
-  // previous write is done. A connection that sends little holds little.
-  #scratch?: Uint8Array;
-
+  /**
+   * A buffer for one batch. Batches up to SCRATCH_BYTES share a small pool
+   * across all connections (writes are serialized per connection, and a
+   * buffer goes back once its write is done), so an idle connection holds
+   * no write buffer at all.
+   */
   #batchBuffer(size: number): Uint8Array {
     if (size > SCRATCH_BYTES) return new Uint8Array(size);
-    if (this.#scratch === undefined || this.#scratch.length < size) {
-      let length = this.#scratch?.length ?? FIRST_SCRATCH_BYTES;
-      while (length < size) length *= 2;
-      this.#scratch = new Uint8Array(Math.min(length, SCRATCH_BYTES));
-    }
-    return this.#scratch.subarray(0, size);
+    return (scratchPool.pop() ?? new Uint8Array(SCRATCH_BYTES)).subarray(0, size);
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -152,6 +149,9 @@ export class FrameWriter {
         }
         if (size > 0) await this.#writeAll(buffer.subarray(0, size));
         total += size;
+        if (buffer.buffer.byteLength === SCRATCH_BYTES && scratchPool.length < POOLED_BUFFERS) {
+          scratchPool.push(new Uint8Array(buffer.buffer));
+        }
         this.#bufferedBytes -= counted;
         this.onWritten?.(total, batch.length);
         this.#notify();

@@ -212,7 +212,8 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly #maxBytes: number;
   readonly #onOversized?: (size: number) => void;
-  readonly #header = new Uint8Array(HEADER_BYTES);
+  // A prefix split across chunks, gathered as a number: no buffer to hold.
+  #header = 0;
   #headerFilled = 0;
   // The unfinished body: its announced length, and a buffer grown with what
   // has arrived (never reserved up front: a prefix costs the sender 4 bytes).
@@ -281,10 +282,11 @@ export class FrameDecoder {
           length = readHeader(chunk, offset);
           offset += HEADER_BYTES;
         } else {
-          this.#header[this.#headerFilled++] = chunk[offset++];
-          if (this.#headerFilled < HEADER_BYTES) continue;
+          this.#header = (this.#header * 256) + chunk[offset++];
+          if (++this.#headerFilled < HEADER_BYTES) continue;
+          length = this.#header;
+          this.#header = 0;
           this.#headerFilled = 0;
-          length = readHeader(this.#header, 0);
         }
         if (length > this.#maxBytes) {
           if (this.#onOversized === undefined) {

@@ -280,6 +280,10 @@ class BridgeServer implements Server {
     return this.#shuttingDown;
   }
 
+  get crowded(): boolean {
+    return this.#sessions.size > 1;
+  }
+
   stats(): ServerStats {
     return {
       ...structuredClone(this.counters),

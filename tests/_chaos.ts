@@ -27,11 +27,17 @@ function planner(options: ChaosOptions) {
   let budget = options.truncateAfter ?? Infinity;
   return {
     /** The pieces to forward for `bytes`, each with a pause before it; `cut` once the budget ends. */
-    plan(bytes: Uint8Array): { pieces: { piece: Uint8Array; pauseMs: number }[]; cut: boolean } {
+    plan(
+      bytes: Uint8Array,
+    ): { pieces: { piece: Uint8Array; pauseMs: number }[]; cut: boolean } {
       const pieces = [];
       let at = 0;
       while (at < bytes.length && budget > 0) {
-        const size = Math.min(1 + Math.floor(random() * maxPiece), bytes.length - at, budget);
+        const size = Math.min(
+          1 + Math.floor(random() * maxPiece),
+          bytes.length - at,
+          budget,
+        );
         const pauseMs = random() < delayChance ? random() * 2 : 0;
         pieces.push({ piece: bytes.slice(at, at + size), pauseMs });
         at += size;
@@ -43,11 +49,15 @@ function planner(options: ChaosOptions) {
 }
 
 /** A TransformStream that re-chunks bytes under a seed (merging by holding bytes back). */
-export function chaosStream(options: ChaosOptions): TransformStream<Uint8Array, Uint8Array> {
+export function chaosStream(
+  options: ChaosOptions,
+): TransformStream<Uint8Array, Uint8Array> {
   const { plan } = planner(options);
   const random = seeded(options.seed ^ 0x5bd1e995);
   let held: Uint8Array[] = [];
-  const flush = (controller: TransformStreamDefaultController<Uint8Array>): void => {
+  const flush = (
+    controller: TransformStreamDefaultController<Uint8Array>,
+  ): void => {
     const total = held.reduce((n, c) => n + c.length, 0);
     const merged = new Uint8Array(total);
     let at = 0;
@@ -148,7 +158,9 @@ async function pump(
       const { pieces, cut: ended } = plan(buffer.subarray(0, n));
       for (const { piece, pauseMs } of pieces) {
         if (pauseMs > 0) await delay(pauseMs);
-        for (let at = 0; at < piece.length;) at += await to.write(piece.subarray(at));
+        for (let at = 0; at < piece.length;) {
+          at += await to.write(piece.subarray(at));
+        }
       }
       if (ended) {
         cut();

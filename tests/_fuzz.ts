@@ -5,7 +5,9 @@
 import { encodeMessage, FrameDecoder, FrameTooLargeError } from "../codec.ts";
 import { concat, seeded } from "./_helpers.ts";
 
-const VALID = concat([{ a: 1 }, [1, 2], "x", { b: "y".repeat(50) }, {}].map(encodeMessage));
+const VALID = concat(
+  [{ a: 1 }, [1, 2], "x", { b: "y".repeat(50) }, {}].map(encodeMessage),
+);
 
 export interface FuzzCounts {
   cases: number;
@@ -17,12 +19,18 @@ export interface FuzzCounts {
  * Runs `cases` fuzz cases from `seed`. Throws on any failure: an error other
  * than FrameTooLargeError, or a body larger than maxBytes.
  */
-export function fuzzDecoder(seed: number, cases: number, maxBytes = 256): FuzzCounts {
+export function fuzzDecoder(
+  seed: number,
+  cases: number,
+  maxBytes = 256,
+): FuzzCounts {
   const random = seeded(seed);
   const counts = { cases: 0, frames: 0, tooLarge: 0 };
   const onFrame = (body: Uint8Array): void => {
     if (body.length > maxBytes) {
-      throw new Error(`Body of ${body.length} bytes exceeds maxBytes ${maxBytes}`);
+      throw new Error(
+        `Body of ${body.length} bytes exceeds maxBytes ${maxBytes}`,
+      );
     }
     counts.frames++;
   };
@@ -33,7 +41,9 @@ export function fuzzDecoder(seed: number, cases: number, maxBytes = 256): FuzzCo
     } else {
       input = VALID.slice();
       const flips = 1 + Math.floor(random() * 4);
-      for (let f = 0; f < flips; f++) input[Math.floor(random() * input.length)] = random() * 256;
+      for (let f = 0; f < flips; f++) {
+        input[Math.floor(random() * input.length)] = random() * 256;
+      }
     }
     const decoder = new FrameDecoder({ maxBytes });
     const cut = Math.floor(random() * input.length);
@@ -42,7 +52,9 @@ export function fuzzDecoder(seed: number, cases: number, maxBytes = 256): FuzzCo
       decoder.push(input.subarray(cut), onFrame);
     } catch (error) {
       if (!(error instanceof FrameTooLargeError)) {
-        throw new Error(`Case ${i} of seed ${seed} threw ${error}`, { cause: error });
+        throw new Error(`Case ${i} of seed ${seed} threw ${error}`, {
+          cause: error,
+        });
       }
       counts.tooLarge++;
     }

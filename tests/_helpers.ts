@@ -23,7 +23,9 @@ export class RawPeer implements AsyncDisposable {
 
   /** Writes a value as a frame (an object is sent as JSON). */
   async send(value: unknown): Promise<void> {
-    await this.write(value instanceof Uint8Array ? encodeFrame(value) : encodeMessage(value));
+    await this.write(
+      value instanceof Uint8Array ? encodeFrame(value) : encodeMessage(value),
+    );
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -45,7 +47,10 @@ export class RawPeer implements AsyncDisposable {
         this.#ended = true;
         break;
       }
-      this.#decoder.push(this.#buffer.slice(0, count), (frame) => this.#frames.push(frame));
+      this.#decoder.push(
+        this.#buffer.slice(0, count),
+        (frame) => this.#frames.push(frame),
+      );
     }
     const frame = this.#frames.shift();
     return frame === undefined ? undefined : decodeMessage(frame) as BridgeResponse;
@@ -83,7 +88,10 @@ export class RawPeer implements AsyncDisposable {
 // start through a chaos proxy (see _chaos.ts): same assertions, but bytes
 // arrive split, merged and delayed (`deno task test:chaos`).
 let chaosSeed = Number(
-  Deno.permissions.querySync({ name: "env", variable: "SOCKETBRIDGE_TEST_CHAOS" }).state ===
+  Deno.permissions.querySync({
+      name: "env",
+      variable: "SOCKETBRIDGE_TEST_CHAOS",
+    }).state ===
       "granted"
     ? Deno.env.get("SOCKETBRIDGE_TEST_CHAOS") ?? NaN
     : NaN,
@@ -94,7 +102,9 @@ const proxied = new WeakMap<object, number>();
  * The port to reach a TCP server on: its own, or, in chaos mode, the port of
  * a chaos proxy in front of it that closes when the server has finished.
  */
-export function portOf(server: { addr: Deno.Addr; finished?: Promise<void> }): number {
+export function portOf(
+  server: { addr: Deno.Addr; finished?: Promise<void> },
+): number {
   const { hostname, port } = server.addr as Deno.NetAddr;
   if (Number.isNaN(chaosSeed) || server.finished === undefined) return port;
   const known = proxied.get(server);
@@ -153,7 +163,9 @@ export const ROOT = new URL("../", import.meta.url).pathname;
 export async function spawnDeno(
   args: string[],
   env?: Record<string, string>,
-): Promise<{ child: Deno.ChildProcess; firstLine: string; rest: Promise<string> }> {
+): Promise<
+  { child: Deno.ChildProcess; firstLine: string; rest: Promise<string> }
+> {
   const child = new Deno.Command(DENO, {
     args,
     env,
@@ -168,14 +180,20 @@ export async function spawnDeno(
     if (done) {
       const stderr = await new Response(child.stderr).text();
       await child.status;
-      throw new Error(`${args.join(" ")} exited before printing: ${text}${stderr}`);
+      throw new Error(
+        `${args.join(" ")} exited before printing: ${text}${stderr}`,
+      );
     }
     text += value;
   }
   const newline = text.indexOf("\n");
   const rest = (async () => {
     let tail = text.slice(newline + 1);
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    for (
+      let chunk = await reader.read();
+      !chunk.done;
+      chunk = await reader.read()
+    ) {
       tail += chunk.value;
     }
     await child.stderr.cancel();
@@ -196,7 +214,9 @@ export interface ExampleServer extends AsyncDisposable {
   readonly firstLine: string;
   readonly child: Deno.ChildProcess;
   /** Sends `signal`, and resolves with the exit status and what it printed after its first line. */
-  stop(signal?: Deno.Signal): Promise<{ status: Deno.CommandStatus; tail: string }>;
+  stop(
+    signal?: Deno.Signal,
+  ): Promise<{ status: Deno.CommandStatus; tail: string }>;
 }
 
 /**
@@ -222,7 +242,9 @@ export async function startExampleServer(
     ],
     env,
   );
-  let stopped: Promise<{ status: Deno.CommandStatus; tail: string }> | undefined;
+  let stopped:
+    | Promise<{ status: Deno.CommandStatus; tail: string }>
+    | undefined;
   const stop = (signal: Deno.Signal = "SIGINT") => {
     stopped ??= (async () => {
       child.kill(signal);
@@ -249,7 +271,11 @@ type Payload = Record<string, unknown>;
  * `answer`, which writes whatever bytes it likes. It knows Part A only.
  */
 export function rawServer(
-  answer: (request: Payload, conn: Deno.Conn, index: number) => Promise<void> | void,
+  answer: (
+    request: Payload,
+    conn: Deno.Conn,
+    index: number,
+  ) => Promise<void> | void,
 ) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const requests: Payload[] = [];
@@ -261,9 +287,16 @@ export function rawServer(
         const decoder = new FrameDecoder();
         const buffer = new Uint8Array(65_536);
         try {
-          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+          for (
+            let n = await conn.read(buffer);
+            n !== null;
+            n = await conn.read(buffer)
+          ) {
             const frames: Payload[] = [];
-            decoder.push(buffer.slice(0, n), (f) => frames.push(decodeMessage(f) as Payload));
+            decoder.push(
+              buffer.slice(0, n),
+              (f) => frames.push(decodeMessage(f) as Payload),
+            );
             for (const frame of frames) {
               requests.push(frame);
               await answer(frame, conn, requests.length - 1);

@@ -22,12 +22,19 @@ Deno.test("FrameDecoderStream yields every frame through 25 seeded chaos streams
         .pipeThrough(chaosStream({ seed, maxPiece: 1 + (seed % 9) * 40 }))
         .pipeThrough(new FrameDecoderStream()),
     );
-    assert.deepEqual(out.map((b) => [...b]), bodies.map((b) => [...b]), `seed ${seed}`);
+    assert.deepEqual(
+      out.map((b) => [...b]),
+      bodies.map((b) => [...b]),
+      `seed ${seed}`,
+    );
   }
 });
 
 Deno.test("a chaos-cut stream ends FrameDecoderStream with an IncompleteFrameError, never a wrong frame", async () => {
-  const bodies = Array.from({ length: 10 }, (_, i) => new Uint8Array(50).fill(i));
+  const bodies = Array.from(
+    { length: 10 },
+    (_, i) => new Uint8Array(50).fill(i),
+  );
   const seen: Uint8Array[] = [];
   await assert.rejects(
     ReadableStream.from(bodies.map(encodeFrame))
@@ -42,29 +49,45 @@ Deno.test("a chaos-cut stream ends FrameDecoderStream with an IncompleteFrameErr
 
 Deno.test("connect() through a chaos proxy: 500 concurrent requests each get their own answer", async () => {
   const random = seeded(9);
-  await using server = serve({ port: 0 }, async (payload: { n: number; pad: string }) => {
-    await delay(Math.floor(random() * 3));
-    return { n: payload.n, size: payload.pad.length };
-  });
+  await using server = serve(
+    { port: 0 },
+    async (payload: { n: number; pad: string }) => {
+      await delay(Math.floor(random() * 3));
+      return { n: payload.n, size: payload.pad.length };
+    },
+  );
   for (const seed of [1, 2, 3]) {
     await using proxy = chaosProxy(portOf(server), {
       seed,
       maxPiece: 1 + seed * 50,
       delayChance: 0.02,
     });
-    await using client = await connect<{ n: number; pad: string }, { n: number; size: number }>({
+    await using client = await connect<
+      { n: number; pad: string },
+      { n: number; size: number }
+    >({
       port: proxy.port,
     });
     const results = await Promise.all(
-      Array.from({ length: 500 }, (_, n) => client.request({ n, pad: "p".repeat(n * 7) })),
+      Array.from(
+        { length: 500 },
+        (_, n) => client.request({ n, pad: "p".repeat(n * 7) }),
+      ),
     );
     results.forEach((result, n) => assert.deepEqual(result, { n, size: n * 7 }));
   }
 });
 
 Deno.test("send() and id-less ordering through a chaos proxy, with a half-close", async () => {
-  await using server = serve({ port: 0 }, (payload: { i: number }) => payload.i);
-  await using proxy = chaosProxy(portOf(server), { seed: 17, maxPiece: 3, delayChance: 0.1 });
+  await using server = serve(
+    { port: 0 },
+    (payload: { i: number }) => payload.i,
+  );
+  await using proxy = chaosProxy(portOf(server), {
+    seed: 17,
+    maxPiece: 3,
+    delayChance: 0.1,
+  });
   assert.equal((await send({ port: proxy.port }, { i: 42 })).result, 42);
   await using peer = await RawPeer.connect(proxy.port);
   for (let i = 0; i < 30; i++) await peer.send({ i });
@@ -78,14 +101,24 @@ Deno.test("a connection cut mid-stream by the chaos proxy rejects its pending re
     await delay(5);
     return payload.n;
   });
-  await using proxy = chaosProxy(portOf(server), { seed: 5, truncateAfter: 700 });
+  await using proxy = chaosProxy(portOf(server), {
+    seed: 5,
+    truncateAfter: 700,
+  });
   await using client = await connect({ port: proxy.port });
   const outcomes = await Promise.all(
-    Array.from({ length: 50 }, (_, n) => client.request({ n }).then((r) => r, (e) => e)),
+    Array.from(
+      { length: 50 },
+      (_, n) => client.request({ n }).then((r) => r, (e) => e),
+    ),
   );
   const closed = outcomes.filter((o) => o instanceof ConnectionClosedError);
   const answered = outcomes.filter((o) => typeof o === "number");
   assert.ok(closed.length > 0, "the cut rejected the pending requests");
-  assert.equal(closed.length + answered.length, 50, "every request settled, one way or the other");
+  assert.equal(
+    closed.length + answered.length,
+    50,
+    "every request settled, one way or the other",
+  );
   assert.equal((await send({ port: portOf(server) }, { n: 7 })).result, 7);
 });

@@ -56,7 +56,10 @@ Deno.test("send() puts the envelope beside the payload, as the original client d
     { type: "ping", auth_token: "secret", protocol_version: "1" },
     { type: "ping", protocol_version: "1", timeout_ms: 5_000 },
   ]);
-  await assert.rejects(send({ port: peer.port }, { auth_token: "x" }), TypeError);
+  await assert.rejects(
+    send({ port: peer.port }, { auth_token: "x" }),
+    TypeError,
+  );
   await assert.rejects(
     send({ port: peer.port }, [1] as unknown as Record<string, unknown>),
     TypeError,
@@ -97,10 +100,16 @@ Deno.test("send() honours an abort signal, before and during the request", async
   await using peer = rawServer(() => {});
   const early = new AbortController();
   early.abort(new Error("early"));
-  await assert.rejects(send({ port: peer.port, signal: early.signal }, {}), /early/);
+  await assert.rejects(
+    send({ port: peer.port, signal: early.signal }, {}),
+    /early/,
+  );
   const late = new AbortController();
   setTimeout(() => late.abort(new Error("late")), 20);
-  await assert.rejects(send({ port: peer.port, signal: late.signal }, {}), /late/);
+  await assert.rejects(
+    send({ port: peer.port, signal: late.signal }, {}),
+    /late/,
+  );
 });
 
 Deno.test("send() fails clearly when nothing listens", async () => {
@@ -110,11 +119,18 @@ Deno.test("send() fails clearly when nothing listens", async () => {
   const error = await send({ port }, {}).catch((e) => e);
   assert.ok(error instanceof ConnectError, String(error));
   assert.equal(error.address, `127.0.0.1:${port}`);
-  assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}: nothing listens there`));
+  assert.match(
+    error.message,
+    new RegExp(`127\\.0\\.0\\.1:${port}: nothing listens there`),
+  );
   assert.ok(error.cause instanceof Deno.errors.ConnectionRefused);
-  const missing = await send({ path: "/tmp/socketbridge-test-a.sock" }, {}).catch((e) => e);
+  const missing = await send({ path: "/tmp/socketbridge-test-a.sock" }, {})
+    .catch((e) => e);
   assert.ok(missing instanceof ConnectError);
-  assert.match(missing.message, /socketbridge-test-a\.sock: no socket file at that path/);
+  assert.match(
+    missing.message,
+    /socketbridge-test-a\.sock: no socket file at that path/,
+  );
   await assert.rejects(send({ path: "/tmp/x.sock", port: 1 }, {}), TypeError);
 });
 
@@ -127,14 +143,19 @@ Deno.test("connect() settles 10,000 requests in flight, answered out of order, e
       return payload.n * 2;
     },
   );
-  await using client = await connect<{ n: number }, number>({ port: portOf(server) });
+  await using client = await connect<{ n: number }, number>({
+    port: portOf(server),
+  });
   const settled = new Array<number>(10_000).fill(0);
   const results = await Promise.all(
-    Array.from({ length: 10_000 }, (_, n) =>
-      client.request({ n }).then((result) => {
-        settled[n]++;
-        return result;
-      })),
+    Array.from(
+      { length: 10_000 },
+      (_, n) =>
+        client.request({ n }).then((result) => {
+          settled[n]++;
+          return result;
+        }),
+    ),
   );
   results.forEach((result, n) => assert.equal(result, n * 2));
   assert.ok(settled.every((count) => count === 1));
@@ -158,13 +179,16 @@ Deno.test("connect() rejects an error answer with a RemoteError carrying code an
 
 Deno.test("connect() times out a request, sends timeout_ms, and the server stops working for it", async () => {
   let abortedBy: unknown;
-  await using server = serve({ port: 0 }, (_p, info) =>
-    new Promise((resolve) => {
-      info.signal.addEventListener("abort", () => {
-        abortedBy = info.signal.reason;
-        resolve(null);
-      });
-    }));
+  await using server = serve(
+    { port: 0 },
+    (_p, info) =>
+      new Promise((resolve) => {
+        info.signal.addEventListener("abort", () => {
+          abortedBy = info.signal.reason;
+          resolve(null);
+        });
+      }),
+  );
   await using client = await connect({ port: portOf(server) });
   const error = await client.request({}, { timeout: 40 }).catch((e) => e);
   assert.ok(error instanceof TimeoutError);
@@ -178,13 +202,18 @@ Deno.test("connect() aborts before send without sending, and after send drops th
   let calls = 0;
   await using server = serve({ port: 0 }, (payload: { n: number }) => {
     calls++;
-    if (payload.n === 1) return new Promise((resolve) => answers.push(() => resolve("late")));
+    if (payload.n === 1) {
+      return new Promise((resolve) => answers.push(() => resolve("late")));
+    }
     return payload.n;
   });
   await using client = await connect({ port: portOf(server) });
   const before = new AbortController();
   before.abort(new Error("not sent"));
-  await assert.rejects(client.request({ n: 0 }, { signal: before.signal }), /not sent/);
+  await assert.rejects(
+    client.request({ n: 0 }, { signal: before.signal }),
+    /not sent/,
+  );
   const after = new AbortController();
   const pending = client.request({ n: 1 }, { signal: after.signal });
   await delay(20);
@@ -192,7 +221,11 @@ Deno.test("connect() aborts before send without sending, and after send drops th
   await assert.rejects(pending, /gave up/);
   answers[0]();
   assert.equal(await client.request({ n: 2 }), 2);
-  assert.equal(calls, 2, "the aborted-before-send request never reached the server");
+  assert.equal(
+    calls,
+    2,
+    "the aborted-before-send request never reached the server",
+  );
 });
 
 Deno.test("connect() against a Part A peer: answers matched in order, a late answer to a timed-out request dropped", async () => {
@@ -202,7 +235,9 @@ Deno.test("connect() against a Part A peer: answers matched in order, a late ans
     await writeAll(conn, ok(request.n));
   });
   await using client = await connect({ port: peer.port });
-  const slow = client.request({ n: 1, slow: true }, { timeout: 20 }).catch((e) => e);
+  const slow = client.request({ n: 1, slow: true }, { timeout: 20 }).catch((
+    e,
+  ) => e);
   const next = client.request({ n: 2 });
   const third = client.request({ n: 3 });
   assert.ok(await slow instanceof TimeoutError);
@@ -215,8 +250,14 @@ Deno.test("connect() rejects every pending request promptly when the server dies
   const hang = (_p: unknown, info: { signal: AbortSignal }) =>
     new Promise((resolve) => info.signal.addEventListener("abort", resolve));
   const first = serve({ port, gracePeriod: 0 }, hang);
-  await using client = await connect({ port, reconnect: { initialDelay: 10, maxDelay: 50 } });
-  const pending = Array.from({ length: 5 }, () => client.request({}).catch((e) => e));
+  await using client = await connect({
+    port,
+    reconnect: { initialDelay: 10, maxDelay: 50 },
+  });
+  const pending = Array.from(
+    { length: 5 },
+    () => client.request({}).catch((e) => e),
+  );
   await delay(20);
   const shutdown = first.shutdown();
   const errors = await Promise.all(pending);
@@ -257,7 +298,10 @@ Deno.test("connect() close() rejects pending requests and is idempotent", async 
 });
 
 Deno.test("connect() caps answers at maxBytes and closes the connection", async () => {
-  await using server = serve({ port: 0 }, (payload: { size: number }) => "x".repeat(payload.size));
+  await using server = serve(
+    { port: 0 },
+    (payload: { size: number }) => "x".repeat(payload.size),
+  );
   await using client = await connect({ port: portOf(server), maxBytes: 1000 });
   assert.equal(await client.request({ size: 10 }), "x".repeat(10));
   // Once the server echoes ids, an oversized answer cannot be told apart:
@@ -275,7 +319,10 @@ Deno.test("connect() caps answers at maxBytes and closes the connection", async 
 
 Deno.test("connect() keeps a request's timeout and signal while it waits for a reconnection", async () => {
   const server = serve({ port: 0 }, () => "up");
-  const client = await connect({ port: portOf(server), reconnect: { initialDelay: 5_000 } });
+  const client = await connect({
+    port: portOf(server),
+    reconnect: { initialDelay: 5_000 },
+  });
   assert.equal(await client.request({}), "up");
   await server.shutdown();
   await delay(20);

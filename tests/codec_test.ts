@@ -23,7 +23,9 @@ const stream = concat(bodies.map(encodeFrame));
 function decodeChunks(chunks: Uint8Array[], maxBytes?: number): Uint8Array[] {
   const decoder = new FrameDecoder({ maxBytes });
   const out: Uint8Array[] = [];
-  for (const chunk of chunks) decoder.push(chunk, (body) => out.push(body.slice()));
+  for (const chunk of chunks) {
+    decoder.push(chunk, (body) => out.push(body.slice()));
+  }
   decoder.finish();
   return out;
 }
@@ -44,7 +46,11 @@ function chunkAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 
 Deno.test("FrameDecoder yields one body per frame when split at every single point", () => {
   for (let cut = 0; cut <= stream.length; cut++) {
-    assert.deepEqual(decodeChunks(chunkAt(stream, [cut])), bodies, `cut at ${cut}`);
+    assert.deepEqual(
+      decodeChunks(chunkAt(stream, [cut])),
+      bodies,
+      `cut at ${cut}`,
+    );
   }
 });
 
@@ -52,7 +58,11 @@ Deno.test("FrameDecoder yields one body per frame when split at every pair of po
   const small = concat([bodies[0], bodies[1], bodies[4]].map(encodeFrame));
   for (let a = 0; a <= small.length; a++) {
     for (let b = a; b <= small.length; b++) {
-      assert.deepEqual(decodeChunks(chunkAt(small, [a, b])), [bodies[0], bodies[1], bodies[4]]);
+      assert.deepEqual(decodeChunks(chunkAt(small, [a, b])), [
+        bodies[0],
+        bodies[1],
+        bodies[4],
+      ]);
     }
   }
 });
@@ -66,7 +76,9 @@ Deno.test("FrameDecoder yields every frame of random chunkings (seeded)", () => 
   const random = seeded(42);
   const many: Uint8Array[] = [];
   for (let i = 0; i < 200; i++) {
-    many.push(new Uint8Array(Math.floor(random() * 2000)).map(() => random() * 256));
+    many.push(
+      new Uint8Array(Math.floor(random() * 2000)).map(() => random() * 256),
+    );
   }
   const bytes = concat(many.map(encodeFrame));
   for (let round = 0; round < 50; round++) {
@@ -75,7 +87,11 @@ Deno.test("FrameDecoder yields every frame of random chunkings (seeded)", () => 
       at += 1 + Math.floor(random() * (round % 2 ? 7 : 5000));
       if (at < bytes.length) cuts.push(at);
     }
-    assert.deepEqual(decodeChunks(chunkAt(bytes, cuts)), many, `round ${round}`);
+    assert.deepEqual(
+      decodeChunks(chunkAt(bytes, cuts)),
+      many,
+      `round ${round}`,
+    );
   }
 });
 
@@ -90,45 +106,68 @@ Deno.test("FrameDecoder hands out a frame inside one chunk as a view, not a copy
 
 Deno.test("FrameDecoder accepts a body of exactly maxBytes and a zero-length body", () => {
   const full = new Uint8Array(1024).fill(7);
-  assert.deepEqual(decodeChunks([encodeFrame(full), encodeFrame(new Uint8Array(0))], 1024), [
-    full,
-    new Uint8Array(0),
-  ]);
+  assert.deepEqual(
+    decodeChunks([encodeFrame(full), encodeFrame(new Uint8Array(0))], 1024),
+    [
+      full,
+      new Uint8Array(0),
+    ],
+  );
 });
 
 Deno.test("FrameDecoder rejects a prefix above maxBytes from the prefix alone", () => {
   const decoder = new FrameDecoder({ maxBytes: 1024 });
   const caught = thrown(() =>
-    decoder.push(new Uint8Array([0xff, 0xff, 0xff, 0xff]), () => assert.fail("no frame"))
+    decoder.push(
+      new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+      () => assert.fail("no frame"),
+    )
   );
   assert.ok(caught instanceof FrameTooLargeError);
   assert.equal(caught.size, 0xffff_ffff);
   assert.equal(caught.limit, 1024);
   assert.equal(caught.code, "payload_too_large");
-  assert.equal(caught.message, "Cannot decode frame: length 4294967295 exceeds maxBytes 1024");
+  assert.equal(
+    caught.message,
+    "Cannot decode frame: length 4294967295 exceeds maxBytes 1024",
+  );
   // The decoder stays failed: later input cannot slip a frame through.
-  assert.throws(() => decoder.push(encodeFrame(new Uint8Array(1)), () => {}), FrameTooLargeError);
+  assert.throws(
+    () => decoder.push(encodeFrame(new Uint8Array(1)), () => {}),
+    FrameTooLargeError,
+  );
 });
 
 Deno.test("FrameDecoder rejects an oversized prefix split across chunks, bodies before it kept", () => {
   const decoder = new FrameDecoder({ maxBytes: 10 });
   const seen: Uint8Array[] = [];
-  decoder.push(concat([encodeFrame(new Uint8Array([5])), new Uint8Array([0, 0])]), (b) => {
-    seen.push(b);
-  });
+  decoder.push(
+    concat([encodeFrame(new Uint8Array([5])), new Uint8Array([0, 0])]),
+    (b) => {
+      seen.push(b);
+    },
+  );
   assert.equal(seen.length, 1);
-  assert.throws(() => decoder.push(new Uint8Array([0, 11]), () => {}), FrameTooLargeError);
+  assert.throws(
+    () => decoder.push(new Uint8Array([0, 11]), () => {}),
+    FrameTooLargeError,
+  );
 });
 
 Deno.test("FrameDecoder with onOversized skips the oversized body and goes on", () => {
   const sizes: number[] = [];
-  const decoder = new FrameDecoder({ maxBytes: 4, onOversized: (size) => sizes.push(size) });
+  const decoder = new FrameDecoder({
+    maxBytes: 4,
+    onOversized: (size) => sizes.push(size),
+  });
   const bytes = concat([
     encodeFrame(new Uint8Array(9).fill(1)),
     encodeFrame(new Uint8Array([2, 2])),
   ]);
   const out: number[][] = [];
-  for (const byte of bytes) decoder.push(new Uint8Array([byte]), (b) => out.push([...b]));
+  for (const byte of bytes) {
+    decoder.push(new Uint8Array([byte]), (b) => out.push([...b]));
+  }
   assert.deepEqual(sizes, [9]);
   assert.deepEqual(out, [[2, 2]]);
   assert.ok(decoder.idle);
@@ -136,7 +175,10 @@ Deno.test("FrameDecoder with onOversized skips the oversized body and goes on", 
 
 Deno.test("FrameDecoder.finish() reports an unfinished frame with the bytes held", () => {
   const decoder = new FrameDecoder();
-  decoder.push(new Uint8Array([0, 0, 0, 5, 1, 2]), () => assert.fail("incomplete"));
+  decoder.push(
+    new Uint8Array([0, 0, 0, 5, 1, 2]),
+    () => assert.fail("incomplete"),
+  );
   assert.equal(decoder.idle, false);
   assert.equal(decoder.pendingBytes, 6);
   const error = thrown(() => decoder.finish());
@@ -169,7 +211,9 @@ Deno.test("FrameDecoderStream errors on an oversized prefix and on a truncated e
   );
   await assert.rejects(
     Array.fromAsync(
-      ReadableStream.from([new Uint8Array([0, 0, 0, 9, 1])]).pipeThrough(new FrameDecoderStream()),
+      ReadableStream.from([new Uint8Array([0, 0, 0, 9, 1])]).pipeThrough(
+        new FrameDecoderStream(),
+      ),
     ),
     IncompleteFrameError,
   );
@@ -184,8 +228,14 @@ Deno.test("encodeMessage() and decodeMessage() round-trip UTF-8 JSON", () => {
 });
 
 Deno.test("decodeMessage() throws SyntaxError on bad UTF-8 and on bad JSON", () => {
-  assert.throws(() => decodeMessage(new Uint8Array([0x7b, 0xff, 0x7d])), SyntaxError);
-  assert.throws(() => decodeMessage(new TextEncoder().encode("{nope")), SyntaxError);
+  assert.throws(
+    () => decodeMessage(new Uint8Array([0x7b, 0xff, 0x7d])),
+    SyntaxError,
+  );
+  assert.throws(
+    () => decodeMessage(new TextEncoder().encode("{nope")),
+    SyntaxError,
+  );
   assert.throws(() => encodeMessage(undefined), TypeError);
   assert.throws(() => encodeMessage({ big: 1n }), TypeError);
 });

@@ -7,7 +7,8 @@ import { DENO, RawPeer, ROOT, startExampleServer } from "./_helpers.ts";
 
 const python = (() => {
   try {
-    return new Deno.Command("python3", { args: ["--version"] }).outputSync().success;
+    return new Deno.Command("python3", { args: ["--version"] }).outputSync()
+      .success;
   } catch {
     return false;
   }
@@ -27,7 +28,10 @@ Deno.test("deno task demo runs end to end with an empty cache and no registry", 
   const text = new TextDecoder().decode(output.stdout);
   assert.ok(output.success, text + new TextDecoder().decode(output.stderr));
   assert.match(text, /server: listening on 127\.0\.0\.1:\d+/);
-  assert.match(text, /client: \{"status":"ok","message":"received".*"hello from the demo"/);
+  assert.match(
+    text,
+    /client: \{"status":"ok","message":"received".*"hello from the demo"/,
+  );
   assert.match(text, /server: stopped/);
   assert.match(text, /server exited with code 0/);
 });
@@ -54,13 +58,22 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
       message: "received",
       result: { type: "message", text: "hi" },
     }],
-    ["version is optional", { auth_token: "tok", request_id: 7 }, { status: "ok", request_id: 7 }],
-    ["too large", new Uint8Array(300), { message: "payload too large", code: "payload_too_large" }],
+    ["version is optional", { auth_token: "tok", request_id: 7 }, {
+      status: "ok",
+      request_id: 7,
+    }],
+    ["too large", new Uint8Array(300), {
+      message: "payload too large",
+      code: "payload_too_large",
+    }],
     ["invalid json", new TextEncoder().encode("{"), {
       message: "invalid json",
       code: "invalid_json",
     }],
-    ["not an object", [1], { message: "invalid message", code: "invalid_message" }],
+    ["not an object", [1], {
+      message: "invalid message",
+      code: "invalid_message",
+    }],
     ["unauthorized", { auth_token: "no", request_id: "r" }, {
       message: "unauthorized",
       code: "unauthorized",
@@ -80,20 +93,31 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
       }
     });
   }
-  await t.step("half-closed peer still gets its answers, in order", async () => {
-    await using second = await RawPeer.connect(server.port);
-    for (let i = 0; i < 5; i++) await second.send({ auth_token: "tok", i });
-    await second.conn.closeWrite();
-    for (let i = 0; i < 5; i++) assert.deepEqual((await second.receive())?.result, { i });
-    assert.ok(await second.closedByServer());
-  });
+  await t.step(
+    "half-closed peer still gets its answers, in order",
+    async () => {
+      await using second = await RawPeer.connect(server.port);
+      for (let i = 0; i < 5; i++) await second.send({ auth_token: "tok", i });
+      await second.conn.closeWrite();
+      for (let i = 0; i < 5; i++) {
+        assert.deepEqual(
+          (await second.receive())?.result,
+          { i },
+        );
+      }
+      assert.ok(await second.closedByServer());
+    },
+  );
   const { status, tail } = await server.stop();
   assert.equal(status.code, 0);
   assert.match(tail, /shutting down\nstopped/);
 });
 
 Deno.test("examples/server.ts --allow refuses a peer outside the list before reading it, and ids order answers", async () => {
-  await using server = await startExampleServer(["--allow", "10.9.9.9,fd00::/8"]);
+  await using server = await startExampleServer([
+    "--allow",
+    "10.9.9.9,fd00::/8",
+  ]);
   await using refused = await RawPeer.connect(server.port);
   await refused.send({ type: "ping", request_id: 1 });
   assert.deepEqual(await refused.receive(), {
@@ -117,12 +141,17 @@ Deno.test("examples/server.ts --allow refuses a peer outside the list before rea
     await peer.receive(),
   ];
   const idless = answers.filter((a) => a?.request_id === undefined);
-  assert.deepEqual(idless.map((a) => a?.code ?? (a?.result as { n: number }).n), [
-    1,
-    "payload_too_large",
-    3,
-  ]);
-  assert.deepEqual(answers.find((a) => a?.request_id === "b")?.result, { n: 2 });
+  assert.deepEqual(
+    idless.map((a) => a?.code ?? (a?.result as { n: number }).n),
+    [
+      1,
+      "payload_too_large",
+      3,
+    ],
+  );
+  assert.deepEqual(answers.find((a) => a?.request_id === "b")?.result, {
+    n: 2,
+  });
 });
 
 Deno.test("examples/server.ts refuses a non-loopback host without a token, clearly", async () => {
@@ -168,7 +197,9 @@ Deno.test({
       protocol_version: "1",
       result: { type: "ping" },
     });
-    const refused = JSON.parse(new TextDecoder().decode((await run("bad")).stdout));
+    const refused = JSON.parse(
+      new TextDecoder().decode((await run("bad")).stdout),
+    );
     assert.equal(refused.message, "unauthorized");
   },
 });
@@ -182,7 +213,8 @@ Deno.test({
       args: [`${ROOT}tests/fixtures/original_server.py`, "orig"],
       stdout: "piped",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
     try {
       const banner = (await reader.read()).value!;
       const port = banner.match(/:(\d+)/)![1];
@@ -230,7 +262,9 @@ Deno.test({
       const sent = await send({ port: Number(port), token: "wrong" }, {});
       assert.equal(sent.message, "unauthorized");
       await using client = await connect({ port: Number(port), token: "orig" });
-      const results = await Promise.all([1, 2, 3].map((n) => client.request({ n })));
+      const results = await Promise.all(
+        [1, 2, 3].map((n) => client.request({ n })),
+      );
       assert.deepEqual(results, [undefined, undefined, undefined]);
       await using wrong = await connect({ port: Number(port), token: "nope" });
       await assert.rejects(

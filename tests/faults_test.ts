@@ -19,7 +19,10 @@ import {
 Deno.test("a server killed with SIGKILL under a client: pending requests reject at once; with reconnect, a restarted server serves the next", async () => {
   const port = freePort();
   const first = await startExampleServer([], { port });
-  await using client = await connect({ port, reconnect: { initialDelay: 20, maxDelay: 200 } });
+  await using client = await connect({
+    port,
+    reconnect: { initialDelay: 20, maxDelay: 200 },
+  });
   assert.deepEqual(await client.request({ n: 1 }), { n: 1 });
   // Requests the echo server answers at once can race the kill; flood it so
   // some are surely pending.
@@ -34,14 +37,20 @@ Deno.test("a server killed with SIGKILL under a client: pending requests reject 
   await killed;
   const closed = outcomes.filter((o) => o instanceof ConnectionClosedError);
   assert.equal(
-    outcomes.filter((o) => o !== "ok" && !(o instanceof ConnectionClosedError)).length,
+    outcomes.filter((o) => o !== "ok" && !(o instanceof ConnectionClosedError))
+      .length,
     0,
   );
   assert.ok(closed.length > 0, "some requests were pending at the kill");
-  assert.ok(settledIn < 5_000, `pending requests settled ${settledIn} ms after the kill`);
+  assert.ok(
+    settledIn < 5_000,
+    `pending requests settled ${settledIn} ms after the kill`,
+  );
   const second = await startExampleServer([], { port });
   try {
-    assert.deepEqual(await client.request({ back: true }, { timeout: 5_000 }), { back: true });
+    assert.deepEqual(await client.request({ back: true }, { timeout: 5_000 }), {
+      back: true,
+    });
   } finally {
     assert.equal((await second.stop("SIGTERM")).status.code, 0);
   }
@@ -76,7 +85,9 @@ Deno.test("a client killed with requests in flight leaves the server healthy and
   await rest.catch(() => {});
   // The server learns the peer is gone when it writes (or reads EOF); every
   // handler is finished or aborted, none is left running for nobody.
-  for (let i = 0; i < 100 && server.stats().connections.open > 0; i++) await delay(10);
+  for (let i = 0; i < 100 && server.stats().connections.open > 0; i++) {
+    await delay(10);
+  }
   assert.equal(server.stats().connections.open, 0);
   await using peer = await RawPeer.connect(port);
   const response = await peer.call({ after: true, request_id: 1 });
@@ -97,7 +108,8 @@ Deno.test("serve() on a port another process holds fails at once with AddrInUse"
       () => serve({ port }, () => 1),
       (error: Error) =>
         error instanceof Deno.errors.AddrInUse &&
-        error.message === `Cannot serve on 127.0.0.1:${port}: the address is already in use`,
+        error.message ===
+          `Cannot serve on 127.0.0.1:${port}: the address is already in use`,
     );
     assert.ok(performance.now() - started < 1_000);
     const output = await new Deno.Command(DENO, {

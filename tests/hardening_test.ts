@@ -50,7 +50,9 @@ Deno.test("serve({ path }) makes an owner-only socket, serves both clients, remo
   assert.deepEqual(response.result, { via: "send" });
   {
     await using client = await connect({ path });
-    assert.deepEqual(await client.request({ via: "connect" }), { via: "connect" });
+    assert.deepEqual(await client.request({ via: "connect" }), {
+      via: "connect",
+    });
   }
   await server.shutdown();
   assert.equal(exists(path), false);
@@ -67,7 +69,10 @@ Deno.test("serve({ path }) replaces a stale socket file left by a killed server"
   child.kill("SIGKILL");
   await child.status;
   await child.stdout.cancel().catch(() => {});
-  assert.ok(Deno.lstatSync(path).isSocket, "the dead server left its socket file");
+  assert.ok(
+    Deno.lstatSync(path).isSocket,
+    "the dead server left its socket file",
+  );
   const { promise: listening, resolve } = Promise.withResolvers<Deno.Addr>();
   await using server = serve({ path, onListen: resolve }, () => "fresh");
   assert.equal((await listening).transport, "unix");
@@ -89,7 +94,10 @@ Deno.test("serve({ path }) refuses a path where a live server listens", async ()
 });
 
 Deno.test("TLS: a trusting client round-trips, an untrusting one is refused", async () => {
-  await using server = serve({ port: 0, cert, key, token: "t" }, (payload: Payload) => payload);
+  await using server = serve(
+    { port: 0, cert, key, token: "t" },
+    (payload: Payload) => payload,
+  );
   const port = portOf(server);
   const response = await send(
     { hostname: "localhost", port, token: "t", tls: { caCerts: [cert] } },
@@ -104,14 +112,25 @@ Deno.test("TLS: a trusting client round-trips, an untrusting one is refused", as
   });
   assert.deepEqual(await client.request({ n: 1 }), { n: 1 });
   await assert.rejects(
-    send({ hostname: "localhost", port, token: "t", tls: true, timeout: 2000 }, {}),
+    send(
+      { hostname: "localhost", port, token: "t", tls: true, timeout: 2000 },
+      {},
+    ),
   );
 });
 
 Deno.test("TLS: plain TCP to the TLS port fails cleanly on both sides", async () => {
   const errors: unknown[] = [];
-  await using server = serve({ port: 0, cert, key, onError: (e) => errors.push(e) }, () => "ok");
-  using plain = await Deno.connect({ hostname: "127.0.0.1", port: portOf(server) });
+  await using server = serve({
+    port: 0,
+    cert,
+    key,
+    onError: (e) => errors.push(e),
+  }, () => "ok");
+  using plain = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: portOf(server),
+  });
   await plain.write(new TextEncoder().encode("\0\0\0\x02{}"));
   const received: number[] = [];
   const buffer = new Uint8Array(1024);
@@ -123,7 +142,10 @@ Deno.test("TLS: plain TCP to the TLS port fails cleanly on both sides", async ()
     received.push(...buffer.subarray(0, n));
   }
   // The server ends the handshake with at most a TLS alert record (0x15), never a frame.
-  assert.ok(received.length === 0 || received[0] === 0x15, `got ${received.slice(0, 8)}`);
+  assert.ok(
+    received.length === 0 || received[0] === 0x15,
+    `got ${received.slice(0, 8)}`,
+  );
   const tls = await send(
     { hostname: "localhost", port: portOf(server), tls: { caCerts: [cert] } },
     {},
@@ -140,10 +162,25 @@ Deno.test("a TLS ClientHello sent to a plain port is recognised and closed, not 
   await using peer = await RawPeer.connect(portOf(server));
   // The first bytes of a TLS 1.2+ ClientHello record.
   await peer.write(
-    new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
+    new Uint8Array([
+      0x16,
+      0x03,
+      0x01,
+      0x02,
+      0x00,
+      0x01,
+      0x00,
+      0x01,
+      0xfc,
+      0x03,
+      0x03,
+    ]),
   );
   assert.equal(await peer.receive(), undefined);
-  assert.ok(errors.some((m) => /Peer speaks TLS, not SocketBridge/.test(m)), errors.join());
+  assert.ok(
+    errors.some((m) => /Peer speaks TLS, not SocketBridge/.test(m)),
+    errors.join(),
+  );
   assert.equal((await send({ port: portOf(server) }, {})).result, "ok");
 });
 
@@ -156,44 +193,67 @@ Deno.test("an HTTP request (fetch) to the port gets a 400 answer and a close", a
   assert.equal(response.status, 400);
   assert.match(await response.text(), /SocketBridge/);
   assert.equal((await send({ port: portOf(server) }, {})).result, "ok");
-  assert.equal(server.stats().frames.in, 1, "the HTTP bytes never counted as a frame");
+  assert.equal(
+    server.stats().frames.in,
+    1,
+    "the HTTP bytes never counted as a frame",
+  );
 });
 
 Deno.test("maxConnections: one more peer gets busy and is closed, the others are served", async () => {
-  await using server = serve({ port: 0, maxConnections: 3 }, (payload: Payload) => payload);
-  const peers = await Promise.all([1, 2, 3].map(() => RawPeer.connect(portOf(server))));
+  await using server = serve(
+    { port: 0, maxConnections: 3 },
+    (payload: Payload) => payload,
+  );
+  const peers = await Promise.all(
+    [1, 2, 3].map(() => RawPeer.connect(portOf(server))),
+  );
   try {
-    for (const peer of peers) assert.equal((await peer.call({ in: true }))?.status, "ok");
+    for (const peer of peers) {
+      assert.equal((await peer.call({ in: true }))?.status, "ok");
+    }
     await using extra = await RawPeer.connect(portOf(server));
     await extra.send({ in: false });
     const refused = await extra.receive();
     assert.equal(refused?.code, "busy");
     assert.equal(refused?.message, "busy");
     assert.ok(await extra.closedByServer());
-    for (const peer of peers) assert.equal((await peer.call({ still: true }))?.status, "ok");
+    for (const peer of peers) {
+      assert.equal((await peer.call({ still: true }))?.status, "ok");
+    }
   } finally {
     peers.forEach((peer) => peer.close());
   }
 });
 
 Deno.test("idleTimeout closes a quiet connection, never one with a request in flight", async () => {
-  await using server = serve({ port: 0, idleTimeout: 80 }, async (payload: { sleep?: number }) => {
-    await delay(payload.sleep ?? 0);
-    return "done";
-  });
+  await using server = serve(
+    { port: 0, idleTimeout: 80 },
+    async (payload: { sleep?: number }) => {
+      await delay(payload.sleep ?? 0);
+      return "done";
+    },
+  );
   await using busy = await RawPeer.connect(portOf(server));
   const started = performance.now();
   assert.equal((await busy.call({ sleep: 200 }))?.result, "done");
   assert.ok(performance.now() - started >= 190);
   await using idle = await RawPeer.connect(portOf(server));
   assert.ok(await idle.closedByServer());
-  assert.ok(await busy.closedByServer(), "once idle, the busy one is closed too");
+  assert.ok(
+    await busy.closedByServer(),
+    "once idle, the busy one is closed too",
+  );
 });
 
 Deno.test("frameTimeout closes a peer that sends half a frame and stalls, while 50 others are served", async () => {
   const errors: string[] = [];
   await using server = serve(
-    { port: 0, frameTimeout: 150, onError: (e) => errors.push((e as Error).message) },
+    {
+      port: 0,
+      frameTimeout: 150,
+      onError: (e) => errors.push((e as Error).message),
+    },
     async (payload: Payload) => {
       await delay(5);
       return payload;
@@ -208,20 +268,26 @@ Deno.test("frameTimeout closes a peer that sends half a frame and stalls, while 
   }));
   assert.deepEqual(served, Array.from({ length: 50 }, (_, i) => ({ i })));
   assert.ok(await closed);
-  assert.ok(errors.some((m) => /Frame incomplete after 150 ms/.test(m)), errors.join());
+  assert.ok(
+    errors.some((m) => /Frame incomplete after 150 ms/.test(m)),
+    errors.join(),
+  );
 });
 
 Deno.test("handlerTimeout aborts a hung handler, answers timeout, keeps the connection", async () => {
   let aborted = false;
-  await using server = serve({ port: 0, handlerTimeout: 50 }, (payload: Payload, info) => {
-    if (!payload.hang) return "quick";
-    return new Promise((resolve) =>
-      info.signal.addEventListener("abort", () => {
-        aborted = true;
-        resolve("ignored");
-      })
-    );
-  });
+  await using server = serve(
+    { port: 0, handlerTimeout: 50 },
+    (payload: Payload, info) => {
+      if (!payload.hang) return "quick";
+      return new Promise((resolve) =>
+        info.signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve("ignored");
+        })
+      );
+    },
+  );
   await using peer = await RawPeer.connect(portOf(server));
   assert.equal((await peer.call({ hang: true }))?.code, "timeout");
   assert.ok(aborted);
@@ -230,22 +296,31 @@ Deno.test("handlerTimeout aborts a hung handler, answers timeout, keeps the conn
 
 Deno.test("shutdown() with 200 requests in flight over 20 connections: each answered once or shutting_down", async () => {
   const random = seeded(5);
-  const server = serve({ port: 0, gracePeriod: 100 }, async (payload: { n: number }, info) => {
-    await delay(Math.floor(random() * 300), info.signal);
-    return payload.n;
-  });
+  const server = serve(
+    { port: 0, gracePeriod: 100 },
+    async (payload: { n: number }, info) => {
+      await delay(Math.floor(random() * 300), info.signal);
+      return payload.n;
+    },
+  );
   const peers = await Promise.all(
     Array.from({ length: 20 }, () => RawPeer.connect(portOf(server))),
   );
   for (const [p, peer] of peers.entries()) {
-    for (let i = 0; i < 10; i++) await peer.send({ n: p * 10 + i, request_id: p * 10 + i });
+    for (let i = 0; i < 10; i++) {
+      await peer.send({ n: p * 10 + i, request_id: p * 10 + i });
+    }
   }
   // Every request has reached the server (through a chaos proxy this takes a while).
   while (server.stats().frames.in < 200) await delay(5);
   const finished = server.shutdown();
   const answers = new Map<number, string>();
   await Promise.all(peers.map(async (peer) => {
-    for (let response = await peer.receive(); response; response = await peer.receive()) {
+    for (
+      let response = await peer.receive();
+      response;
+      response = await peer.receive()
+    ) {
       const id = response.request_id as number;
       assert.ok(!answers.has(id), `request ${id} answered twice`);
       answers.set(id, response.status === "ok" ? "ok" : response.code!);
@@ -257,14 +332,20 @@ Deno.test("shutdown() with 200 requests in flight over 20 connections: each answ
   assert.equal(answers.size, 200, "no request left without an answer");
   const codes = new Set(answers.values());
   assert.ok(codes.has("ok"));
-  assert.ok([...codes].every((c) => c === "ok" || c === "shutting_down"), [...codes].join());
+  assert.ok(
+    [...codes].every((c) => c === "ok" || c === "shutting_down"),
+    [...codes].join(),
+  );
 });
 
 Deno.test("shutdown() answers requests arriving during the grace period with shutting_down", async () => {
-  const server = serve({ port: 0, gracePeriod: 1000 }, async (payload: { sleep: number }) => {
-    await delay(payload.sleep);
-    return "finished";
-  });
+  const server = serve(
+    { port: 0, gracePeriod: 1000 },
+    async (payload: { sleep: number }) => {
+      await delay(payload.sleep);
+      return "finished";
+    },
+  );
   await using peer = await RawPeer.connect(portOf(server));
   await peer.send({ sleep: 300, request_id: 1 });
   while (server.stats().frames.in < 1) await delay(5);
@@ -286,9 +367,14 @@ Deno.test("a peer that sends 10,000 requests and never reads is paused, then clo
     writeTimeout: 300,
     onError: (e) => errors.push((e as Error).message),
   }, (payload: { pad: string }) => payload.pad);
-  const hog = await Deno.connect({ hostname: "127.0.0.1", port: portOf(server) });
+  const hog = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: portOf(server),
+  });
   const frame = (() => {
-    const body = new TextEncoder().encode(JSON.stringify({ pad: "x".repeat(4000), request_id: 1 }));
+    const body = new TextEncoder().encode(
+      JSON.stringify({ pad: "x".repeat(4000), request_id: 1 }),
+    );
     const out = new Uint8Array(4 + body.length);
     new DataView(out.buffer).setUint32(0, body.length);
     out.set(body, 4);
@@ -297,7 +383,9 @@ Deno.test("a peer that sends 10,000 requests and never reads is paused, then clo
   const writing = (async () => {
     try {
       for (let i = 0; i < 10_000; i++) {
-        for (let at = 0; at < frame.length;) at += await hog.write(frame.subarray(at));
+        for (let at = 0; at < frame.length;) {
+          at += await hog.write(frame.subarray(at));
+        }
       }
       return "wrote all";
     } catch {
@@ -305,10 +393,20 @@ Deno.test("a peer that sends 10,000 requests and never reads is paused, then clo
     }
   })();
   await delay(100);
-  assert.equal((await send({ port: portOf(server) }, { pad: "other" })).result, "other");
-  assert.equal(await writing, "cut off", "the server closed the hog instead of buffering for it");
+  assert.equal(
+    (await send({ port: portOf(server) }, { pad: "other" })).result,
+    "other",
+  );
+  assert.equal(
+    await writing,
+    "cut off",
+    "the server closed the hog instead of buffering for it",
+  );
   const framesIn = server.stats().frames.in;
-  assert.ok(framesIn < 5_000, `the server stopped reading the hog after ${framesIn} frames`);
+  assert.ok(
+    framesIn < 5_000,
+    `the server stopped reading the hog after ${framesIn} frames`,
+  );
   assert.ok(errors.some((m) => /does not read/.test(m)), errors.join());
   hog.close();
 });
@@ -347,9 +445,17 @@ Deno.test("the example server works under --allow-net=127.0.0.1:<port> alone", a
   try {
     assert.equal(firstLine, `listening on 127.0.0.1:${port}`);
     const response = await send({ port }, { type: "message", text: "narrow" });
-    assert.equal(response.status, "ok", "the env token was not read without --allow-env");
+    assert.equal(
+      response.status,
+      "ok",
+      "the env token was not read without --allow-env",
+    );
   } finally {
-    assert.equal((await server.stop("SIGTERM")).status.code, 0, "SIGTERM stops it cleanly");
+    assert.equal(
+      (await server.stop("SIGTERM")).status.code,
+      0,
+      "SIGTERM stops it cleanly",
+    );
   }
 });
 
@@ -357,9 +463,21 @@ Deno.test("the example server works on a Unix socket with only that path granted
   const path = socketPath("d");
   // The lock file beside the socket marks a live server.
   const files = `${path},${path}.lock`;
-  const grants = [`--allow-read=${files}`, `--allow-write=${files}`, `--allow-net=unix:${path}`];
+  const grants = [
+    `--allow-read=${files}`,
+    `--allow-write=${files}`,
+    `--allow-net=unix:${path}`,
+  ];
   const { child, firstLine } = await spawnDeno(
-    ["run", ...grants, "--no-prompt", "examples/server.ts", "--path", path, "--no-token"],
+    [
+      "run",
+      ...grants,
+      "--no-prompt",
+      "examples/server.ts",
+      "--path",
+      path,
+      "--no-token",
+    ],
   );
   try {
     assert.equal(firstLine, `listening on ${path}`);
@@ -377,7 +495,10 @@ Deno.test("the example server works on a Unix socket with only that path granted
       cwd: ROOT,
     }).output();
     assert.ok(client.success, new TextDecoder().decode(client.stderr));
-    assert.equal(JSON.parse(new TextDecoder().decode(client.stdout)).result.text, "unix");
+    assert.equal(
+      JSON.parse(new TextDecoder().decode(client.stdout)).result.text,
+      "unix",
+    );
   } finally {
     child.kill("SIGINT");
     assert.equal((await child.status).code, 0);

@@ -29,7 +29,9 @@ Deno.test("a null request_id in an answer means no id, for send() and connect()"
   assert.equal(sent.status, "error");
   assert.equal(sent.message, "unauthorized");
   await using client = await connect({ port: peer.port });
-  const errors = await Promise.all([1, 2, 3].map((n) => client.request({ n }).catch((e) => e)));
+  const errors = await Promise.all(
+    [1, 2, 3].map((n) => client.request({ n }).catch((e) => e)),
+  );
   for (const error of errors) {
     assert.ok(error instanceof RemoteError, String(error));
     assert.equal(error.code, "unauthorized");
@@ -42,26 +44,37 @@ Deno.test("connect() follows the original's habit: ids on error answers only, an
     if (request.n === 2) {
       await writeAll(
         conn,
-        answer({ status: "error", message: "unauthorized", request_id: request.request_id }),
+        answer({
+          status: "error",
+          message: "unauthorized",
+          request_id: request.request_id,
+        }),
       );
     } else {
       await writeAll(conn, answer({ status: "ok" }));
     }
   });
   await using client = await connect({ port: peer.port });
-  const results = await Promise.all([1, 2, 3, 4].map((n) => client.request({ n }).catch((e) => e)));
+  const results = await Promise.all(
+    [1, 2, 3, 4].map((n) => client.request({ n }).catch((e) => e)),
+  );
   assert.equal(results[0], undefined);
-  assert.ok(results[1] instanceof RemoteError && results[1].code === "unauthorized");
+  assert.ok(
+    results[1] instanceof RemoteError && results[1].code === "unauthorized",
+  );
   assert.equal(results[2], undefined);
   assert.equal(results[3], undefined);
   assert.equal(client.pending, 0);
 });
 
 Deno.test("serve() reads a null request_id as no id: answered in order, with no id", async () => {
-  await using server = serve({ port: 0 }, async (payload: { n: number; wait: number }) => {
-    await delay(payload.wait);
-    return payload.n;
-  });
+  await using server = serve(
+    { port: 0 },
+    async (payload: { n: number; wait: number }) => {
+      await delay(payload.wait);
+      return payload.n;
+    },
+  );
   await using peer = await RawPeer.connect(server.addr.port);
   await peer.send({ n: 1, wait: 40, request_id: null });
   await peer.send({ n: 2, wait: 0, request_id: null });
@@ -76,7 +89,11 @@ Deno.test("serve() refuses numeric ids that are not safe integers with invalid_m
   await using server = serve({ port: 0 }, () => "ran");
   await using peer = await RawPeer.connect(server.addr.port);
   for (
-    const text of ['{"request_id":1e400}', '{"request_id":9007199254740993}', '{"request_id":1.5}']
+    const text of [
+      '{"request_id":1e400}',
+      '{"request_id":9007199254740993}',
+      '{"request_id":1.5}',
+    ]
   ) {
     const response = await peer.call(new TextEncoder().encode(text));
     assert.equal(response?.code, "invalid_message", text);
@@ -85,34 +102,50 @@ Deno.test("serve() refuses numeric ids that are not safe integers with invalid_m
       "invalid message: request_id must be a string or a safe integer",
     );
   }
-  assert.equal((await peer.call({ request_id: 9007199254740991 }))?.request_id, 9007199254740991);
+  assert.equal(
+    (await peer.call({ request_id: 9007199254740991 }))?.request_id,
+    9007199254740991,
+  );
 });
 
 Deno.test("an answer to an id never sent, or a second answer to one id, is a ProtocolError", async (t) => {
   await t.step("an id never sent", async () => {
     await using peer = rawServer(async (_request, conn) => {
-      await writeAll(conn, answer({ status: "ok", request_id: 999, result: "stray" }));
+      await writeAll(
+        conn,
+        answer({ status: "ok", request_id: 999, result: "stray" }),
+      );
     });
     await using client = await connect({ port: peer.port });
     const error = await client.request({}).catch((e) => e);
     assert.ok(error instanceof ProtocolError, String(error));
-    assert.match(error.message, /request_id 999, which no request is waiting for/);
+    assert.match(
+      error.message,
+      /request_id 999, which no request is waiting for/,
+    );
   });
-  await t.step("a second answer to one id fails the requests still waiting", async () => {
-    await using peer = rawServer(async (request, conn) => {
-      if (request.request_id !== 1) return;
-      const ok = answer({ status: "ok", request_id: 1, result: "once" });
-      await writeAll(conn, ok);
-      await delay(10);
-      await writeAll(conn, ok);
-    });
-    await using client = await connect({ port: peer.port });
-    const first = client.request({});
-    const second = client.request({}).catch((e) => e);
-    assert.equal(await first, "once");
-    assert.ok(await second instanceof ProtocolError);
-    assert.equal(client.connected, false, "a connection that broke the protocol is closed");
-  });
+  await t.step(
+    "a second answer to one id fails the requests still waiting",
+    async () => {
+      await using peer = rawServer(async (request, conn) => {
+        if (request.request_id !== 1) return;
+        const ok = answer({ status: "ok", request_id: 1, result: "once" });
+        await writeAll(conn, ok);
+        await delay(10);
+        await writeAll(conn, ok);
+      });
+      await using client = await connect({ port: peer.port });
+      const first = client.request({});
+      const second = client.request({}).catch((e) => e);
+      assert.equal(await first, "once");
+      assert.ok(await second instanceof ProtocolError);
+      assert.equal(
+        client.connected,
+        false,
+        "a connection that broke the protocol is closed",
+      );
+    },
+  );
   await t.step("send() takes the first answer as its answer", async () => {
     await using peer = rawServer(async (_request, conn) => {
       await writeAll(conn, answer({ status: "ok", result: "first" }));
@@ -123,7 +156,16 @@ Deno.test("an answer to an id never sent, or a second answer to one id, is a Pro
 });
 
 Deno.test("a frame that is not an answer settles the request once, with a ProtocolError", async (t) => {
-  for (const text of ["null", "[1]", '"text"', "42", '{"no":"status"}', "{bad json"]) {
+  for (
+    const text of [
+      "null",
+      "[1]",
+      '"text"',
+      "42",
+      '{"no":"status"}',
+      "{bad json",
+    ]
+  ) {
     await t.step(text, async () => {
       await using peer = rawServer(async (_request, conn) => {
         await writeAll(conn, encodeFrame(new TextEncoder().encode(text)));
@@ -146,11 +188,16 @@ Deno.test("a peer that is not SocketBridge is named as such: HTTP, TLS", async (
   );
   const fromHttp = await send({ port: http.addr.port }, {}).catch((e) => e);
   assert.ok(fromHttp instanceof ProtocolError, String(fromHttp));
-  assert.match(fromHttp.message, /is not a SocketBridge server: it answered with HTTP/);
+  assert.match(
+    fromHttp.message,
+    /is not a SocketBridge server: it answered with HTTP/,
+  );
   const cert = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.crt`);
   const key = Deno.readTextFileSync(`${ROOT}tests/fixtures/localhost.key`);
   await using tls = serve({ port: 0, cert, key }, () => "never");
-  const fromTls = await send({ port: tls.addr.port, timeout: 5_000 }, {}).catch((e) => e);
+  const fromTls = await send({ port: tls.addr.port, timeout: 5_000 }, {}).catch(
+    (e) => e,
+  );
   assert.ok(fromTls instanceof ProtocolError, String(fromTls));
   assert.match(fromTls.message, /it answered with TLS/);
 });
@@ -204,16 +251,26 @@ Deno.test("timeouts of 2^31 ms and more mean never: nothing fires early, nothing
     3,
     3,
   ]);
-  assert.equal(stderr, "", "the library prints nothing, not even a runtime warning");
+  assert.equal(
+    stderr,
+    "",
+    "the library prints nothing, not even a runtime warning",
+  );
 });
 
 Deno.test("bad timeouts are a TypeError, not a timer that fires at once", async () => {
   await using server = serve({ port: 0 }, () => "ok");
   for (const timeout of [-1, NaN]) {
-    await assert.rejects(send({ port: server.addr.port, timeout }, {}), TypeError);
+    await assert.rejects(
+      send({ port: server.addr.port, timeout }, {}),
+      TypeError,
+    );
     await using client = await connect({ port: server.addr.port });
     await assert.rejects(client.request({}, { timeout }), TypeError);
-    assert.throws(() => serve({ port: 0, idleTimeout: timeout }, () => 1), TypeError);
+    assert.throws(
+      () => serve({ port: 0, idleTimeout: timeout }, () => 1),
+      TypeError,
+    );
   }
 });
 

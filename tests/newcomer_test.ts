@@ -26,7 +26,11 @@ async function run(
   }
   const output = await child.output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  return {
+    code: output.code,
+    stdout: decode(output.stdout),
+    stderr: decode(output.stderr),
+  };
 }
 
 Deno.test("the examples print usage for --help and one line for bad usage, never a stack", async (t) => {
@@ -34,7 +38,10 @@ Deno.test("the examples print usage for --help and one line for bad usage, never
     await t.step(`${script} --help`, async () => {
       const help = await run(script, ["--help"]);
       assert.equal(help.code, 0);
-      assert.match(help.stdout, /^Usage: deno run --allow-net examples\/\w+\.ts/);
+      assert.match(
+        help.stdout,
+        /^Usage: deno run --allow-net examples\/\w+\.ts/,
+      );
       assert.match(help.stdout, /--port PORT/);
     });
     for (
@@ -43,7 +50,10 @@ Deno.test("the examples print usage for --help and one line for bad usage, never
         [["--port"], /^error: Option '--port <value>' argument missing/],
         [["--port", "abc"], /^error: --port "abc": expected a whole number/],
         [["stray"], /^error: Unexpected argument 'stray'/],
-        [["--path", "/tmp/x.sock", "--port", "1"], /^error: --path \(a Unix socket\) goes without/],
+        [
+          ["--path", "/tmp/x.sock", "--port", "1"],
+          /^error: --path \(a Unix socket\) goes without/,
+        ],
       ] as const
     ) {
       await t.step(`${script} ${args.join(" ")}`, async () => {
@@ -60,7 +70,12 @@ Deno.test("the examples print usage for --help and one line for bad usage, never
 Deno.test("examples/client.ts sends a JSON payload from --json or stdin, with --timeout", async () => {
   await using server = await startExampleServer();
   const port = String(server.port);
-  const fromFlag = await run("examples/client.ts", ["--port", port, "--json", '{"a":[1,2]}']);
+  const fromFlag = await run("examples/client.ts", [
+    "--port",
+    port,
+    "--json",
+    '{"a":[1,2]}',
+  ]);
   assert.equal(fromFlag.code, 0, fromFlag.stderr);
   assert.deepEqual(JSON.parse(fromFlag.stdout).result, { a: [1, 2] });
   const fromStdin = await run(
@@ -70,12 +85,23 @@ Deno.test("examples/client.ts sends a JSON payload from --json or stdin, with --
   );
   assert.equal(fromStdin.code, 0, fromStdin.stderr);
   assert.deepEqual(JSON.parse(fromStdin.stdout).result, { from: "stdin" });
-  const notJson = await run("examples/client.ts", ["--port", port, "--json", "{nope"]);
+  const notJson = await run("examples/client.ts", [
+    "--port",
+    port,
+    "--json",
+    "{nope",
+  ]);
   assert.equal(notJson.code, 2);
   assert.match(notJson.stderr, /^error: --json: not JSON/);
-  const refused = await run("examples/client.ts", ["--port", String(freePort())]);
+  const refused = await run("examples/client.ts", [
+    "--port",
+    String(freePort()),
+  ]);
   assert.equal(refused.code, 3);
-  assert.match(refused.stderr, /^error: Cannot connect to 127\.0\.0\.1:\d+: nothing listens there/);
+  assert.match(
+    refused.stderr,
+    /^error: Cannot connect to 127\.0\.0\.1:\d+: nothing listens there/,
+  );
 });
 
 Deno.test("serve(handler) listens on 127.0.0.1:7002 with defaults, as Deno.serve(handler) does", async () => {
@@ -84,7 +110,10 @@ Deno.test("serve(handler) listens on 127.0.0.1:7002 with defaults, as Deno.serve
     server = serve(() => "default");
   } catch (error) {
     // Port 7002 is taken on this machine: the message must say so, with the address.
-    assert.match(String(error), /127\.0\.0\.1:7002: the address is already in use/);
+    assert.match(
+      String(error),
+      /127\.0\.0\.1:7002: the address is already in use/,
+    );
     return;
   }
   try {
@@ -137,13 +166,20 @@ Deno.test("unref() lets a process exit while its server listens; ref() undoes it
 Deno.test("onRequest sees one record per request: type, id, code, duration, sizes; never the token", async () => {
   const records: RequestRecord[] = [];
   await using server = serve(
-    { port: 0, token: "secret-token", onRequest: (record) => records.push(record) },
+    {
+      port: 0,
+      token: "secret-token",
+      onRequest: (record) => records.push(record),
+    },
     (payload: { type: string }) => {
       if (payload.type === "fail") throw new Error("nope");
       return payload.type;
     },
   );
-  await using client = await connect({ port: server.addr.port, token: "secret-token" });
+  await using client = await connect({
+    port: server.addr.port,
+    token: "secret-token",
+  });
   assert.equal(await client.request({ type: "hello" }), "hello");
   await client.request({ type: "fail" }).catch(() => {});
   await send({ port: server.addr.port, token: "wrong" }, { type: "sneak" });
@@ -154,7 +190,9 @@ Deno.test("onRequest sees one record per request: type, id, code, duration, size
     ["sneak", "unauthorized"],
   ]);
   assert.equal(records[0].requestId, 1);
-  assert.ok(records.every((r) => r.duration >= 0 && r.bytesIn > 0 && r.bytesOut > 0));
+  assert.ok(
+    records.every((r) => r.duration >= 0 && r.bytesIn > 0 && r.bytesOut > 0),
+  );
   assert.ok(!JSON.stringify(records).includes("secret-token"));
 });
 

@@ -7,15 +7,23 @@ type Payload = Record<string, unknown>;
 
 function echoServer(options: ServeTcpOptions = {}) {
   const seen: { payload: Payload; requestId?: string | number }[] = [];
-  const server = serve({ port: 0, ...options }, async (payload: Payload, info) => {
-    seen.push({ payload, requestId: info.requestId });
-    if (typeof payload.sleep === "number") await delay(payload.sleep, info.signal);
-    if (payload.hang) {
-      await new Promise((resolve) => info.signal.addEventListener("abort", resolve));
-    }
-    if (payload.fail) throw new Error(String(payload.fail));
-    return payload;
-  });
+  const server = serve(
+    { port: 0, ...options },
+    async (payload: Payload, info) => {
+      seen.push({ payload, requestId: info.requestId });
+      if (typeof payload.sleep === "number") {
+        await delay(
+          payload.sleep,
+          info.signal,
+        );
+      }
+      if (payload.hang) {
+        await new Promise((resolve) => info.signal.addEventListener("abort", resolve));
+      }
+      if (payload.fail) throw new Error(String(payload.fail));
+      return payload;
+    },
+  );
   return { server, seen, port: portOf(server) };
 }
 
@@ -54,16 +62,46 @@ Deno.test("serve() answers every row of the error table with the original text a
   await using _ = server;
   await using peer = await RawPeer.connect(port);
   const rows: [string, Uint8Array | unknown, string, string, unknown][] = [
-    ["payload too large", new Uint8Array(65), "payload too large", "payload_too_large", undefined],
-    ["invalid json", new TextEncoder().encode("{nope"), "invalid json", "invalid_json", undefined],
-    ["bad UTF-8", new Uint8Array([0x7b, 0xff, 0x7d]), "invalid json", "invalid_json", undefined],
+    [
+      "payload too large",
+      new Uint8Array(65),
+      "payload too large",
+      "payload_too_large",
+      undefined,
+    ],
+    [
+      "invalid json",
+      new TextEncoder().encode("{nope"),
+      "invalid json",
+      "invalid_json",
+      undefined,
+    ],
+    [
+      "bad UTF-8",
+      new Uint8Array([0x7b, 0xff, 0x7d]),
+      "invalid json",
+      "invalid_json",
+      undefined,
+    ],
     ["array", [1, 2], "invalid message", "invalid_message", undefined],
     ["string", "hello", "invalid message", "invalid_message", undefined],
     ["number", 42, "invalid message", "invalid_message", undefined],
     ["null", null, "invalid message", "invalid_message", undefined],
     ["missing token", { request_id: 1 }, "unauthorized", "unauthorized", 1],
-    ["wrong token", { auth_token: "tok!", request_id: "x" }, "unauthorized", "unauthorized", "x"],
-    ["token of another type", { auth_token: 7, request_id: 2 }, "unauthorized", "unauthorized", 2],
+    [
+      "wrong token",
+      { auth_token: "tok!", request_id: "x" },
+      "unauthorized",
+      "unauthorized",
+      "x",
+    ],
+    [
+      "token of another type",
+      { auth_token: 7, request_id: 2 },
+      "unauthorized",
+      "unauthorized",
+      2,
+    ],
     [
       "protocol mismatch",
       { auth_token: "tok", protocol_version: "2", request_id: 3 },
@@ -102,7 +140,11 @@ Deno.test("serve() answers every row of the error table with the original text a
     const response = await peer.call({ auth_token: "tok", n: 1 });
     assert.deepEqual(response?.result, { n: 1 });
   });
-  assert.equal(seen.length, 2, "only the throwing request and the last reached the handler");
+  assert.equal(
+    seen.length,
+    2,
+    "only the throwing request and the last reached the handler",
+  );
   assert.deepEqual(server.stats().errors, {
     payload_too_large: 1,
     invalid_json: 2,
@@ -117,8 +159,14 @@ Deno.test("serve() checks in the original order: object before token, token befo
   const { server, port } = echoServer({ token: "tok" });
   await using _ = server;
   await using peer = await RawPeer.connect(port);
-  assert.equal((await peer.call([{ auth_token: "tok" }]))?.code, "invalid_message");
-  assert.equal((await peer.call({ protocol_version: "9" }))?.code, "unauthorized");
+  assert.equal(
+    (await peer.call([{ auth_token: "tok" }]))?.code,
+    "invalid_message",
+  );
+  assert.equal(
+    (await peer.call({ protocol_version: "9" }))?.code,
+    "unauthorized",
+  );
   assert.equal(
     (await peer.call({ auth_token: "tok", protocol_version: "9" }))?.code,
     "protocol_mismatch",
@@ -161,7 +209,9 @@ Deno.test("serve() skips an oversized body a little past the cap and keeps the c
 });
 
 Deno.test("serve() refuses a peer outside the allowlist before reading its payload", async () => {
-  const { server, port, seen } = echoServer({ allowlist: ["10.1.2.3", "192.168.0.0/16"] });
+  const { server, port, seen } = echoServer({
+    allowlist: ["10.1.2.3", "192.168.0.0/16"],
+  });
   await using _ = server;
   await using peer = await RawPeer.connect(port);
   await peer.send({ type: "ping" });
@@ -194,14 +244,23 @@ Deno.test("serve() matches the allowlist across IPv4, IPv4-mapped IPv6 and CIDR 
     });
   }
   await t.step("::1 over IPv6", async () => {
-    const { server, port } = echoServer({ hostname: "::1", allowlist: ["0:0::1"] });
+    const { server, port } = echoServer({
+      hostname: "::1",
+      allowlist: ["0:0::1"],
+    });
     await using _ = server;
     await using peer = await RawPeer.connect(port, "::1");
     assert.equal((await peer.call({ ok: 1 }))?.status, "ok");
   });
   await t.step("a bad entry is a TypeError", () => {
-    assert.throws(() => serve({ port: 0, allowlist: ["localhost"] }, () => 1), TypeError);
-    assert.throws(() => serve({ port: 0, allowlist: ["10.0.0.0/33"] }, () => 1), TypeError);
+    assert.throws(
+      () => serve({ port: 0, allowlist: ["localhost"] }, () => 1),
+      TypeError,
+    );
+    assert.throws(
+      () => serve({ port: 0, allowlist: ["10.0.0.0/33"] }, () => 1),
+      TypeError,
+    );
   });
 });
 
@@ -216,7 +275,10 @@ Deno.test("serve() refuses a non-loopback bind without a token unless told to al
   );
   await using peer = await RawPeer.connect(portOf(open));
   assert.equal((await peer.call({}))?.result, 1);
-  await using guarded = serve({ hostname: "0.0.0.0", port: 0, token: "t" }, () => 2);
+  await using guarded = serve(
+    { hostname: "0.0.0.0", port: 0, token: "t" },
+    () => 2,
+  );
   await using peer2 = await RawPeer.connect(portOf(guarded));
   assert.equal((await peer2.call({ auth_token: "t" }))?.result, 2);
 });
@@ -229,7 +291,11 @@ Deno.test("serve() answers every request of a peer that half-closed its side", a
   await peer.send({ i: 3, request_id: "last", sleep: 5 });
   await peer.conn.closeWrite();
   const answers = [];
-  for (let r = await peer.receive(); r !== undefined; r = await peer.receive()) answers.push(r);
+  for (
+    let r = await peer.receive();
+    r !== undefined;
+    r = await peer.receive()
+  ) answers.push(r);
   assert.deepEqual(
     answers.map((a) => (a.result as Payload).i).sort(),
     [0, 1, 2, 3],
@@ -242,7 +308,9 @@ Deno.test("serve() answers requests without request_id in arrival order, even wi
   await using _ = server;
   await using peer = await RawPeer.connect(port);
   for (let i = 0; i < 20; i++) {
-    await peer.send(i % 5 === 4 ? "not an object" : { i, sleep: Math.floor(random() * 10) });
+    await peer.send(
+      i % 5 === 4 ? "not an object" : { i, sleep: Math.floor(random() * 10) },
+    );
   }
   for (let i = 0; i < 20; i++) {
     const response = await peer.receive();
@@ -264,13 +332,16 @@ Deno.test("serve() answers requests with request_id as they finish, and a hung o
 
 Deno.test("serve() aborts a handler at timeout_ms and answers timeout; the connection stays usable", async () => {
   let aborted: unknown;
-  await using server = serve({ port: 0 }, (_payload, info) =>
-    new Promise((resolve) => {
-      info.signal.addEventListener("abort", () => {
-        aborted = info.signal.reason;
-        resolve("too late");
-      });
-    }));
+  await using server = serve(
+    { port: 0 },
+    (_payload, info) =>
+      new Promise((resolve) => {
+        info.signal.addEventListener("abort", () => {
+          aborted = info.signal.reason;
+          resolve("too late");
+        });
+      }),
+  );
   await using peer = await RawPeer.connect(portOf(server));
   const response = await peer.call({ request_id: 9, timeout_ms: 30 });
   assert.deepEqual(response, {
@@ -282,7 +353,10 @@ Deno.test("serve() aborts a handler at timeout_ms and answers timeout; the conne
   });
   assert.equal((aborted as Error).name, "TimeoutError");
   // The late "too late" is never sent: the next answer is the next request's.
-  assert.equal((await peer.call({ request_id: 10, timeout_ms: 30 }))?.code, "timeout");
+  assert.equal(
+    (await peer.call({ request_id: 10, timeout_ms: 30 }))?.code,
+    "timeout",
+  );
 });
 
 Deno.test("serve() keeps a handler's throw from breaking the connection", async () => {
@@ -296,7 +370,10 @@ Deno.test("serve() keeps a handler's throw from breaking the connection", async 
     return "fine";
   });
   await using peer = await RawPeer.connect(portOf(server));
-  assert.equal((await peer.call({ kind: "string" }))?.message, "handler error: plain string");
+  assert.equal(
+    (await peer.call({ kind: "string" }))?.message,
+    "handler error: plain string",
+  );
   assert.match(
     (await peer.call({ kind: "cycle" }))!.message,
     /^handler error: result is not JSON-serializable/,
@@ -307,7 +384,9 @@ Deno.test("serve() keeps a handler's throw from breaking the connection", async 
 Deno.test("serve() serves 100 concurrent connections, each its own answers", async () => {
   const { server, port } = echoServer();
   await using _ = server;
-  const peers = await Promise.all(Array.from({ length: 100 }, () => RawPeer.connect(port)));
+  const peers = await Promise.all(
+    Array.from({ length: 100 }, () => RawPeer.connect(port)),
+  );
   try {
     const answers = await Promise.all(peers.map(async (peer, p) => {
       const results = [];
@@ -389,14 +468,18 @@ Deno.test("serve() reads SOCKETBRIDGE_* only with env permission, and never prom
       const writer = child.stdin.getWriter();
       await writer.write(new TextEncoder().encode(script));
       await writer.close();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
       const port = Number((await reader.read()).value);
       try {
         await using peer = await RawPeer.connect(port);
         const small = await peer.call({ x: 1 });
         assert.equal(small?.code ?? small?.status, expected[0]);
         await using peer2 = await RawPeer.connect(port);
-        const big = await peer2.call({ auth_token: "from-env", x: "y".repeat(200) });
+        const big = await peer2.call({
+          auth_token: "from-env",
+          x: "y".repeat(200),
+        });
         assert.equal(big?.code ?? big?.status, expected[1]);
       } finally {
         child.kill();
@@ -417,7 +500,9 @@ Deno.test("serve() shuts down on its signal and resolves finished", async () => 
   await server.finished;
   assert.ok(await peer.closedByServer());
   peer.close();
-  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: portOf(server) }));
+  await assert.rejects(
+    Deno.connect({ hostname: "127.0.0.1", port: portOf(server) }),
+  );
 });
 
 Deno.test("serve() fails fast with AddrInUse when the port is taken", () => {
@@ -446,7 +531,9 @@ Deno.test("serve() accepts a real U+FFFD in a request and refuses bytes that are
   const { server, port } = echoServer();
   await using _ = server;
   await using peer = await RawPeer.connect(port);
-  assert.deepEqual((await peer.call({ text: "a\uFFFDb" }))?.result, { text: "a\uFFFDb" });
+  assert.deepEqual((await peer.call({ text: "a\uFFFDb" }))?.result, {
+    text: "a\uFFFDb",
+  });
   const bad = new TextEncoder().encode('{"text":"ab"}');
   bad[10] = 0xc3; // a lead byte with no continuation
   assert.equal((await peer.call(bad))?.code, "invalid_json");

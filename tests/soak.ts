@@ -38,7 +38,10 @@ interface ServerReport {
 
 export interface SoakResult {
   sent: number;
-  outcomes: Record<"ok" | "handler_error" | "timeout" | "aborted" | "closed", number>;
+  outcomes: Record<
+    "ok" | "handler_error" | "timeout" | "aborted" | "closed",
+    number
+  >;
   settledTwice: number;
   wrongResult: number;
   /** Requests the server may have lost with a connection we closed. */
@@ -121,7 +124,13 @@ async function drive(port: number, options: SoakOptions, firstN = 0) {
   const random = seeded(options.seed);
   const inFlight = options.inFlight ?? 8;
   const settled = new Map<number, number>();
-  const outcomes = { ok: 0, handler_error: 0, timeout: 0, aborted: 0, closed: 0 };
+  const outcomes = {
+    ok: 0,
+    handler_error: 0,
+    timeout: 0,
+    aborted: 0,
+    closed: 0,
+  };
   let sent = 0;
   let wrongResult = 0;
   let unansweredOnClosed = 0;
@@ -131,13 +140,18 @@ async function drive(port: number, options: SoakOptions, firstN = 0) {
   const size = (): number => {
     // Log-uniform from 50 bytes to just under the cap: mostly small, some large.
     const room = options.cap - 200;
-    return Math.floor(Math.exp(Math.log(50) + random() * (Math.log(room) - Math.log(50))));
+    return Math.floor(
+      Math.exp(Math.log(50) + random() * (Math.log(room) - Math.log(50))),
+    );
   };
 
   await Promise.all(Array.from({ length: options.connections }, async () => {
     let remaining = options.requests;
     while (remaining > 0) {
-      const client = await connect<Payload, number>({ port, maxBytes: options.cap });
+      const client = await connect<Payload, number>({
+        port,
+        maxBytes: options.cap,
+      });
       // Requests with no answer from the server yet, and those we gave up on.
       const awaiting = new Set<number>();
       const abandoned = new Set<number>();
@@ -148,7 +162,12 @@ async function drive(port: number, options: SoakOptions, firstN = 0) {
           const n = nextN++;
           const controller = new AbortController();
           const abort = random() < 0.05;
-          if (abort) setTimeout(() => controller.abort(new Error("soak abort")), random() * 3);
+          if (abort) {
+            setTimeout(
+              () => controller.abort(new Error("soak abort")),
+              random() * 3,
+            );
+          }
           const disconnect = random() < 0.003;
           const request = client.request(
             {
@@ -157,7 +176,10 @@ async function drive(port: number, options: SoakOptions, firstN = 0) {
               sleep: random() < 0.5 ? random() * 4 : 0,
               fail: random() < 0.05,
             },
-            { signal: controller.signal, timeout: random() < 0.02 ? 1 : undefined },
+            {
+              signal: controller.signal,
+              timeout: random() < 0.02 ? 1 : undefined,
+            },
           );
           sent++;
           awaiting.add(n);
@@ -193,7 +215,14 @@ async function drive(port: number, options: SoakOptions, firstN = 0) {
   let settledTwice = 0;
   for (const count of settled.values()) if (count !== 1) settledTwice++;
   if (settled.size !== sent) settledTwice += sent - settled.size;
-  return { sent, outcomes, settledTwice, wrongResult, unansweredOnClosed, lostOnOpen };
+  return {
+    sent,
+    outcomes,
+    settledTwice,
+    wrongResult,
+    unansweredOnClosed,
+    lostOnOpen,
+  };
 }
 
 async function runServer(cap: number): Promise<void> {
@@ -216,7 +245,9 @@ async function runServer(cap: number): Promise<void> {
     },
   );
   console.log((server.addr as Deno.NetAddr).port);
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+  for await (
+    const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+  ) {
     for (const command of chunk.split("\n")) {
       if (command !== "report") continue;
       gc();
@@ -274,15 +305,21 @@ if (import.meta.main) {
 export function checkSoak(result: SoakResult): string[] {
   const failures: string[] = [];
   const total = Object.values(result.outcomes).reduce((a, b) => a + b, 0);
-  if (total !== result.sent) failures.push(`${result.sent} sent but ${total} outcomes`);
+  if (total !== result.sent) {
+    failures.push(`${result.sent} sent but ${total} outcomes`);
+  }
   if (result.settledTwice !== 0) {
     failures.push(`${result.settledTwice} requests settled other than once`);
   }
   if (result.wrongResult !== 0) {
-    failures.push(`${result.wrongResult} answers carried another request's result`);
+    failures.push(
+      `${result.wrongResult} answers carried another request's result`,
+    );
   }
   if (result.lostOnOpen !== 0) {
-    failures.push(`${result.lostOnOpen} requests lost on connections never closed`);
+    failures.push(
+      `${result.lostOnOpen} requests lost on connections never closed`,
+    );
   }
   if (result.after.duplicates !== 0) {
     failures.push(`${result.after.duplicates} requests handled twice`);
@@ -293,7 +330,9 @@ export function checkSoak(result: SoakResult): string[] {
       `server read ${result.after.framesIn} frames, answered ${result.after.framesOut}`,
     );
   }
-  if (result.after.unhandled + result.clientUnhandled !== 0) failures.push("unhandled rejections");
+  if (result.after.unhandled + result.clientUnhandled !== 0) {
+    failures.push("unhandled rejections");
+  }
   if (result.after.rssMiB > result.before.rssMiB * 1.1) {
     failures.push(
       `server RSS grew from ${result.before.rssMiB.toFixed(1)} to ${

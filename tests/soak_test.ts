@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { checkSoak, runSoak } from "./soak.ts";
 
 Deno.test("soak (short): every request settles once, none is lost or doubled, server memory stays flat", async () => {
-  const result = await runSoak({ connections: 10, requests: 3_000, cap: 65_536, seed: 7 });
+  const result = await runSoak({
+    connections: 10,
+    requests: 3_000,
+    cap: 65_536,
+    seed: 7,
+  });
   assert.equal(result.sent, 30_000);
   assert.deepEqual(checkSoak(result), []);
   assert.ok(result.outcomes.ok > 20_000, JSON.stringify(result.outcomes));

@@ -18,14 +18,19 @@ interface Case {
   expect: Record<string, unknown>[];
   closed?: boolean;
 }
-const vectors = JSON.parse(Deno.readTextFileSync(`${ROOT}docs/vectors.json`)) as {
+const vectors = JSON.parse(
+  Deno.readTextFileSync(`${ROOT}docs/vectors.json`),
+) as {
   server: { token: string; max_bytes: number };
   cases: Case[];
 };
 
 function bytesOf(frame: Frame): Uint8Array {
   if (frame.hex !== undefined) {
-    return Uint8Array.from(frame.hex.match(/../g) ?? [], (byte) => parseInt(byte, 16));
+    return Uint8Array.from(
+      frame.hex.match(/../g) ?? [],
+      (byte) => parseInt(byte, 16),
+    );
   }
   const text = frame.text ?? JSON.stringify(frame.json);
   return encodeFrame(new TextEncoder().encode(text));
@@ -33,7 +38,11 @@ function bytesOf(frame: Frame): Uint8Array {
 
 Deno.test("docs/vectors.json: every case holds against our server", async (t) => {
   await using server = serve(
-    { port: 0, token: vectors.server.token, maxBytes: vectors.server.max_bytes },
+    {
+      port: 0,
+      token: vectors.server.token,
+      maxBytes: vectors.server.max_bytes,
+    },
     (payload) => payload,
   );
   assert.ok(vectors.cases.length >= 20);

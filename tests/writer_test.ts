@@ -38,7 +38,10 @@ Deno.test("FrameWriter sends every frame queued in one turn as one write", async
   for (let i = 0; i < 50; i++) writer.enqueue(new Uint8Array([i]));
   await writer.drained();
   assert.equal(sink.writes.length, 1);
-  assert.deepEqual(bodiesOf(sink.writes), Array.from({ length: 50 }, (_, i) => [i]));
+  assert.deepEqual(
+    bodiesOf(sink.writes),
+    Array.from({ length: 50 }, (_, i) => [i]),
+  );
 });
 
 Deno.test("FrameWriter batches what arrives during a write into the next one, in order", async () => {
@@ -69,7 +72,9 @@ Deno.test("FrameWriter finishes partial writes and reports full past its high-wa
 
 Deno.test("FrameWriter fails once and wakes its waiters when the sink throws", async () => {
   const failures: unknown[] = [];
-  const writer = new FrameWriter({ write: () => Promise.reject(new Error("gone")) }, 1);
+  const writer = new FrameWriter({
+    write: () => Promise.reject(new Error("gone")),
+  }, 1);
   writer.onFailure = (error) => failures.push(error);
   writer.enqueue(new Uint8Array(10));
   await writer.drained();
