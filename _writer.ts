@@ -10,8 +10,12 @@ export interface Writable {
 }
 
 const SCRATCH_BYTES = 65_536;
-const POOLED_BUFFERS = 32;
-const scratchPool: Uint8Array[] = [];
+const POOLED_BUFFERS = 64;
+const pools = [4_096, 16_384, SCRATCH_BYTES].map((size) => ({ size, buffers: [] as Uint8Array[] }));
+
+function poolFor(size: number): { size: number; buffers: Uint8Array[] } {
+  return size <= 4_096 ? pools[0] : size <= 16_384 ? pools[1] : pools[2];
+}
 // Strings up to this many UTF-16 units are encoded straight into the batch
 // (reserving 3 bytes a unit); longer ones are encoded on arrival, exactly.
 const INLINE_STRING_UNITS = 16_384;
@@ -93,14 +97,15 @@ export class FrameWriter {
   }
 
   /**
-   * A buffer for one batch. Batches up to SCRATCH_BYTES share a small pool
-   * across all connections (writes are serialized per connection, and a
-   * buffer goes back once its write is done), so an idle connection holds
-   * no write buffer at all.
+   * A buffer for one batch. Batches up to SCRATCH_BYTES share pools of
+   * buffers across all connections, by size class (writes are serialized
+   * per connection, and a buffer goes back once its write is done), so an
+   * idle connection holds no write buffer at all.
    */
   #batchBuffer(size: number): Uint8Array {
     if (size > SCRATCH_BYTES) return new Uint8Array(size);
-    return (scratchPool.pop() ?? new Uint8Array(SCRATCH_BYTES)).subarray(0, size);
+    const pool = poolFor(size);
+    return (pool.buffers.pop() ?? new Uint8Array(pool.size)).subarray(0, size);
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -149,8 +154,9 @@ export class FrameWriter {
         }
         if (size > 0) await this.#writeAll(buffer.subarray(0, size));
         total += size;
-        if (buffer.buffer.byteLength === SCRATCH_BYTES && scratchPool.length < POOLED_BUFFERS) {
-          scratchPool.push(new Uint8Array(buffer.buffer));
+        const pool = poolFor(buffer.buffer.byteLength);
+        if (pool.size === buffer.buffer.byteLength && pool.buffers.length < POOLED_BUFFERS) {
+          pool.buffers.push(new Uint8Array(buffer.buffer));
         }
         this.#bufferedBytes -= counted;
         this.onWritten?.(total, batch.length);
