@@ -55,7 +55,7 @@ export async function runServer(
       return;
     }
     case "vscode-jsonrpc": {
-      const rpc = await import("npm:vscode-jsonrpc@8.2.1/node.js");
+      const rpc = await import("vscode-jsonrpc/node.js");
       const server = net.createServer((socket) => {
         socket.setNoDelay(true);
         const connection = rpc.createMessageConnection(
@@ -74,7 +74,7 @@ export async function runServer(
       return;
     }
     case "nats": {
-      const { connect: natsConnect } = await import("npm:nats@2.29.3");
+      const { connect: natsConnect } = await import("nats");
       const port = Number(Deno.args[2]);
       const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
       nc.subscribe("bench", {
@@ -140,7 +140,7 @@ async function openChannel(kind: Kind, port: number): Promise<Channel> {
       };
     }
     case "vscode-jsonrpc": {
-      const rpc = await import("npm:vscode-jsonrpc@8.2.1/node.js");
+      const rpc = await import("vscode-jsonrpc/node.js");
       const socket = net.connect(port, "127.0.0.1");
       await new Promise((resolve) => socket.once("connect", resolve));
       socket.setNoDelay(true);
@@ -158,7 +158,7 @@ async function openChannel(kind: Kind, port: number): Promise<Channel> {
       };
     }
     case "nats": {
-      const { connect: natsConnect } = await import("npm:nats@2.29.3");
+      const { connect: natsConnect } = await import("nats");
       const nc = await natsConnect({
         servers: `127.0.0.1:${port}`,
         maxPingOut: 100,

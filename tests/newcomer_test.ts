@@ -61,7 +61,7 @@ Deno.test("the examples print usage for --help and one line for bad usage, never
         assert.equal(bad.code, 2, bad.stderr);
         assert.match(bad.stderr, pattern);
         assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
-        assert.doesNotMatch(bad.stderr, /Uncaught|    at /);
+        assert.doesNotMatch(bad.stderr, /Uncaught|\n\s+at /);
       });
     }
   }
