@@ -10,6 +10,8 @@
  * @module
  */
 
+import { ChildServer } from "./_child.ts";
+
 const modPath = Deno.args[0] === "server" ? Deno.args[1] : Deno.args[0];
 const mod = modPath === undefined
   ? new URL("../mod.ts", import.meta.url).href
@@ -24,19 +26,8 @@ if (Deno.args[0] === "server") {
 }
 
 const { connect } = await import(mod);
-const server = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net=127.0.0.1",
-    "--allow-read",
-    new URL(import.meta.url).pathname,
-    "server",
-    mod,
-  ],
-  stdout: "piped",
-}).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-const port = Number((await reader.read()).value);
+const server = new ChildServer(new URL(import.meta.url).pathname, [mod]);
+const port = Number(await server.line());
 
 const flooder = await Deno.connect({ hostname: "127.0.0.1", port });
 const body = new TextEncoder().encode('{"type":"flood"}');
@@ -84,8 +75,7 @@ await flood.catch(() => {});
 flooder.close();
 await drain;
 await victim.close();
-server.kill();
-await server.status;
+await server.stop();
 latencies.sort((a, b) => a - b);
 const pick = (q: number) =>
   latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { ChildServer, serveCommands } from "./_child.ts";
+
 const modPath = Deno.args[0] === "server" ? Deno.args[1] : Deno.args[0];
 const mod = modPath === undefined
   ? new URL("../mod.ts", import.meta.url).href
@@ -22,43 +24,18 @@ if (Deno.args[0] === "server") {
   console.log(server.addr.port);
   let peak = 0;
   setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-  for await (const chunk of lines) {
-    for (const command of chunk.split("\n")) {
-      if (command === "reset") peak = Deno.memoryUsage().rss;
-      if (command === "peak") console.log(peak);
-    }
-  }
+  await serveCommands((command) => {
+    if (command === "reset") peak = Deno.memoryUsage().rss;
+    if (command === "peak") console.log(peak);
+  });
   Deno.exit(0);
 }
 
-const server = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net=127.0.0.1",
-    "--allow-read",
-    new URL(import.meta.url).pathname,
-    "server",
-    mod,
-  ],
-  stdin: "piped",
-  stdout: "piped",
-}).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-const writer = server.stdin.getWriter();
-let buffered = "";
-async function line(): Promise<string> {
-  while (!buffered.includes("\n")) buffered += (await reader.read()).value;
-  const at = buffered.indexOf("\n");
-  const text = buffered.slice(0, at);
-  buffered = buffered.slice(at + 1);
-  return text;
-}
+const server = new ChildServer(new URL(import.meta.url).pathname, [mod]);
 async function ask(command: string): Promise<number> {
-  await writer.write(new TextEncoder().encode(`${command}\n`));
-  return command === "peak" ? Number(await line()) : 0;
+  return Number(await server.ask(command, command === "peak"));
 }
-const port = Number(await line());
+const port = Number(await server.line());
 
 async function open(count: number): Promise<Deno.Conn[]> {
   const conns: Deno.Conn[] = [];
@@ -125,8 +102,7 @@ console.log(`| scenario | peak server RSS |
 | --- | ---: |
 | A: 1,000 connections × 900 KiB of an announced 1 MiB frame | ${(peakA / MiB).toFixed(0)} MiB |
 | B: 300 never-reading connections × 8 × 1 MiB echoes | ${(peakB / MiB).toFixed(0)} MiB |`);
-server.kill();
-await server.status;
+await server.stop();
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -12,6 +12,7 @@
  */
 
 import { connect, serve } from "../mod.ts";
+import { ChildServer, serveCommands } from "./_child.ts";
 
 const COUNTS = [10, 100, 1_000, 10_000];
 
@@ -21,45 +22,23 @@ if (Deno.args[0] === "server") {
     () => "ok",
   );
   console.log(server.addr.port);
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-  for await (const chunk of lines) {
-    for (const command of chunk.split("\n")) {
-      if (command !== "rss") continue;
-      for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      console.log(Deno.memoryUsage().rss);
-    }
-  }
+  await serveCommands(async (command) => {
+    if (command !== "rss") return;
+    for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    console.log(Deno.memoryUsage().rss);
+  });
   Deno.exit(0);
 }
 
-const server = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net=127.0.0.1",
-    "--v8-flags=--expose-gc",
-    new URL(import.meta.url).pathname,
-    "server",
-  ],
-  stdin: "piped",
-  stdout: "piped",
-}).spawn();
-const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-const writer = server.stdin.getWriter();
-let buffered = "";
-async function line(): Promise<string> {
-  while (!buffered.includes("\n")) buffered += (await lines.read()).value;
-  const at = buffered.indexOf("\n");
-  const text = buffered.slice(0, at);
-  buffered = buffered.slice(at + 1);
-  return text;
-}
+const server = new ChildServer(new URL(import.meta.url).pathname, [], [
+  "--v8-flags=--expose-gc",
+]);
 async function rss(): Promise<number> {
-  await writer.write(new TextEncoder().encode("rss\n"));
-  return Number(await line());
+  return Number(await server.ask("rss"));
 }
 
-const port = Number(await line());
+const port = Number(await server.line());
 const base = await rss();
 const clients: { close(): Promise<void> }[] = [];
 const rows: string[] = [
@@ -89,5 +68,4 @@ for (const count of COUNTS) {
 }
 console.log(rows.join("\n"));
 await Promise.all(clients.map((client) => client.close()));
-server.kill();
-await server.status;
+await server.stop();

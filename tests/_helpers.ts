@@ -332,3 +332,13 @@ export function rawServer(
     },
   };
 }
+
+/** Whether anything (a file, a socket, a link) is at `path`. */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

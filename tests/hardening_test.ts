@@ -4,6 +4,7 @@ import { serve } from "../server.ts";
 import {
   delay,
   DENO,
+  exists,
   portOf,
   RawPeer,
   ROOT,
@@ -30,15 +31,6 @@ function socketPath(name: "a" | "b" | "c" | "d"): string {
     // Nothing left from an earlier run.
   }
   return path;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("serve({ path }) makes an owner-only socket, serves both clients, removes the file on shutdown", async () => {

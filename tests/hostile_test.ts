@@ -7,7 +7,7 @@ import { encodeMessage } from "../codec.ts";
 import { connect, send } from "../client.ts";
 import { TimeoutError } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, DENO, RawPeer, rawServer, ROOT } from "./_helpers.ts";
+import { delay, DENO, exists, RawPeer, rawServer, ROOT } from "./_helpers.ts";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -505,12 +505,3 @@ Deno.test("shutdown removes only the socket this server created, never a foreign
   assert.equal(exists(`${path}.lock`), false);
   foreign.close(); // Deno unlinks its own path on close.
 });
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
