@@ -66,8 +66,6 @@ export class Session {
   #framesThisTurn = 0;
   #charged = 0;
   #wake?: () => void;
-  // A read kept pending while paused, so that a peer that resets is noticed.
-  #ahead?: { chunk: Promise<Uint8Array | null>; done: boolean };
   #draining = false;
   // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
   #ending = false;
@@ -166,9 +164,7 @@ export class Session {
           continue;
         }
       }
-      const ahead = this.#ahead;
-      this.#ahead = undefined;
-      const value = await (ahead?.chunk ?? this.#reader.read());
+      const value = await this.#reader.read();
       if (value === null) return;
       this.#host.counters.bytes.in += value.length;
       if (this.#ending) {
@@ -301,19 +297,17 @@ export class Session {
    */
   async #waitForSlot(): Promise<void> {
     const slot = new Promise<void>((resolve) => this.#wake = resolve);
-    if (this.#ahead === undefined) {
-      const ahead = { chunk: this.#reader.read(), done: false };
-      ahead.chunk.then(() => ahead.done = true, () => ahead.done = true);
-      this.#ahead = ahead;
-    }
-    const ahead = this.#ahead;
-    if (!ahead.done) {
-      await this.#until(Promise.race([slot, ahead.chunk.then(() => {}, () => {})]));
-      if (!ahead.done) return;
-    }
-    // The read finished first: a failure ends the connection now.
-    await ahead.chunk;
-    await this.#until(slot);
+    let readFinished = false;
+    // A failed read (a reset) throws here and ends the connection.
+    await this.#until(
+      Promise.race([
+        slot,
+        this.#reader.readAhead().then(() => {
+          readFinished = true;
+        }),
+      ]),
+    );
+    if (readFinished) await this.#until(slot);
   }
 
   /** Waits for `event`, or for the connection to close. */

@@ -17,6 +17,7 @@ const MAX_READ_BYTES = 65_536;
 export class ChunkReader {
   readonly #conn: Readable;
   #buffer = new Uint8Array(FIRST_READ_BYTES);
+  #ahead?: Promise<Uint8Array | null>;
 
   constructor(conn: Readable) {
     this.#conn = conn;
@@ -27,8 +28,25 @@ export class ChunkReader {
     return this.#buffer.length;
   }
 
+  /**
+   * Starts the next read now, if none is pending, without taking its chunk
+   * (the next {@linkcode ChunkReader.read} returns it): resolves once that
+   * read has brought data or the end, rejects if it failed. A paused
+   * connection uses it to notice at once a peer that resets.
+   */
+  readAhead(): Promise<void> {
+    this.#ahead ??= this.#read();
+    return this.#ahead.then(() => {});
+  }
+
   /** The next chunk (valid until the next call), or `null` at the end. */
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<Uint8Array | null> {
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    return ahead ?? this.#read();
+  }
+
+  async #read(): Promise<Uint8Array | null> {
     let count: number | null;
     try {
       count = await this.#conn.read(this.#buffer);

@@ -65,3 +65,14 @@ export async function serveCommands(
     }
   }
 }
+
+/**
+ * The mod.ts a tool measures: the path given on its command line (after
+ * `server` in the helper process), else this checkout's.
+ */
+export function moduleUnderTest(): string {
+  const path = Deno.args[0] === "server" ? Deno.args[1] : Deno.args[0];
+  return path === undefined
+    ? new URL("../mod.ts", import.meta.url).href
+    : new URL(path, `file://${Deno.cwd()}/`).href;
+}

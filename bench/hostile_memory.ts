@@ -11,12 +11,9 @@
  * @module
  */
 
-import { ChildServer, serveCommands } from "./_child.ts";
+import { ChildServer, moduleUnderTest, serveCommands } from "./_child.ts";
 
-const modPath = Deno.args[0] === "server" ? Deno.args[1] : Deno.args[0];
-const mod = modPath === undefined
-  ? new URL("../mod.ts", import.meta.url).href
-  : new URL(modPath, `file://${Deno.cwd()}/`).href;
+const mod = moduleUnderTest();
 
 if (Deno.args[0] === "server") {
   const { serve } = await import(mod);
