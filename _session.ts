@@ -12,7 +12,7 @@ import type { MemoryBudget } from "./_budget.ts";
 import type { RequestHandler } from "./_handler_info.ts";
 import { RequestScheduler } from "./_scheduler.ts";
 import type { ErrorContext, Settings } from "./_settings.ts";
-import { foreignProtocol } from "./_sniff.ts";
+import { foreignProtocol, HTTP_REFUSAL } from "./_sniff.ts";
 import { Deadline, startTimer, yieldToEventLoop } from "./_timers.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
@@ -40,12 +40,6 @@ const LINGER_MS = 1_000;
 // A peer whose reads keep filling the read buffer yields the event loop to
 // the other connections once it has had this many frames handled.
 const FRAMES_PER_TURN = 512;
-const HTTP_REFUSAL_TEXT =
-  "This port speaks SocketBridge (length-prefixed JSON frames), not HTTP.\n";
-const HTTP_REFUSAL = new TextEncoder().encode(
-  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-    `Content-Length: ${HTTP_REFUSAL_TEXT.length}\r\nConnection: close\r\n\r\n${HTTP_REFUSAL_TEXT}`,
-);
 
 export class Session {
   readonly #host: SessionHost;
@@ -235,9 +229,7 @@ export class Session {
     if (this.#closed || this.#ending) return;
     this.#last = last;
     this.#ending = true;
-    this.#frameDeadline.stop();
-    this.#idleDeadline.stop();
-    this.#authDeadline.stop();
+    this.#stopReadDeadlines();
     this.#endingDeadline.start(this.#settings.writeTimeout + LINGER_MS);
     this.#finishEnding();
   }
@@ -257,9 +249,7 @@ export class Session {
   async #finish(): Promise<void> {
     // An ending keeps its deadline: it bounds the wait for a peer that reads nothing.
     if (!this.#ending) {
-      this.#frameDeadline.stop();
-      this.#idleDeadline.stop();
-      this.#authDeadline.stop();
+      this.#stopReadDeadlines();
     }
     // Every accepted request gets its answer before the socket closes; once
     // closed, aborted handlers settle at once and queued ones never start.
@@ -274,9 +264,7 @@ export class Session {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#frameDeadline.stop();
-    this.#idleDeadline.stop();
-    this.#authDeadline.stop();
+    this.#stopReadDeadlines();
     this.#endingDeadline.stop();
     closeQuietly(this.#conn);
     this.#scheduler.abandon(
@@ -308,6 +296,13 @@ export class Session {
       ]),
     );
     if (readFinished) await this.#until(slot);
+  }
+
+  /** Stops the deadlines that watch the peer's input (not the ending's). */
+  #stopReadDeadlines(): void {
+    this.#frameDeadline.stop();
+    this.#idleDeadline.stop();
+    this.#authDeadline.stop();
   }
 
   /** Waits for `event`, or for the connection to close. */

@@ -32,3 +32,11 @@ export function foreignProtocol(prefix: number): "HTTP" | "TLS" | undefined {
   if (type >= 0x14 && type <= 0x17 && ((prefix >>> 16) & 0xff) === 0x03) return "TLS";
   return undefined;
 }
+
+/** What an HTTP client gets from a SocketBridge port: a 400 that says what the port speaks. */
+const HTTP_REFUSAL_TEXT =
+  "This port speaks SocketBridge (length-prefixed JSON frames), not HTTP.\n";
+export const HTTP_REFUSAL = new TextEncoder().encode(
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+    `Content-Length: ${HTTP_REFUSAL_TEXT.length}\r\nConnection: close\r\n\r\n${HTTP_REFUSAL_TEXT}`,
+);
