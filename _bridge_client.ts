@@ -1,17 +1,17 @@
-// The client behind send() and connect(): one link (connection, writer and
-// book of pending requests) at a time, requests waiting for room or for a
-// link, the read loop, and reconnection with backoff.
+// The client behind send() and connect(): one link (_client_link.ts) at a
+// time, requests waiting for room or for a link, reconnection with backoff,
+// and the two-way bridge's calls: streams, subscriptions (renewed on each
+// new link), `describe()`, and `$cancel` for requests given up.
 
-import { DEFAULT_MAX_BYTES, FrameDecoder } from "./codec.ts";
 import {
+  CancelledError,
   ConnectError,
   ConnectionClosedError,
-  FrameTooLargeError,
   ProtocolError,
-  SocketBridgeError,
+  type SocketBridgeError,
   TimeoutError,
 } from "./errors.ts";
-import type { BridgeResponse } from "./protocol.ts";
+import type { BridgeResponse, RequestId } from "./protocol.ts";
 import type {
   Client,
   ConnectOptions,
@@ -19,26 +19,20 @@ import type {
   RequestOptions,
 } from "./_client_options.ts";
 import { addressOf, checkDialOptions, dial } from "./_dial.ts";
-import { parseAnswer } from "./_answer_text.ts";
-import { checkPayload, encodeRequest, envelopeOf } from "./_request_text.ts";
-import { AnswerBook, Pending } from "./_pending.ts";
-import { foreignProtocol } from "./_sniff.ts";
+import { checkPayload, envelopeOf } from "./_request_text.ts";
+import { Pending } from "./_pending.ts";
 import { checkDuration, startTimer } from "./_timers.ts";
-import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
-import { FrameWriter } from "./_writer.ts";
+import { Link, type LinkHost } from "./_client_link.ts";
+import { EventRouter, EventStream, type SubscriptionOwner } from "./_client_events.ts";
+import { ResultStream } from "./_client_stream.ts";
+import type { TypeDescription } from "./_request_types.ts";
+import { patternProblem } from "./_topics.ts";
 
-const decoder = new TextDecoder();
 const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
 const NO_OPTIONS: RequestOptions = Object.freeze({});
 
-/** The link to the server: one connection and its writer. */
-interface Link {
-  readonly conn: Deno.Conn;
-  readonly writer: FrameWriter;
-  readonly book: AnswerBook;
-}
-
-export class BridgeClient extends EventTarget implements Client<Record<string, unknown>, unknown> {
+export class BridgeClient extends EventTarget
+  implements Client<Record<string, unknown>, unknown>, SubscriptionOwner {
   readonly #options: ConnectOptions;
   readonly #reconnect?: Required<ReconnectOptions>;
   readonly #maxOutboundBytes: number;
@@ -52,6 +46,9 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   #nextId = 1;
   #closed = false;
   #wakeBackoff?: () => void;
+  readonly #twoWay: boolean;
+  readonly #router = new EventRouter();
+  readonly #linkHost: LinkHost;
 
   private constructor(options: ConnectOptions, reconnect: boolean) {
     super();
@@ -59,6 +56,18 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     this.#options = options;
     this.#envelope = envelopeOf(options.token);
     this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
+    this.#twoWay = reconnect && options.twoWay !== false;
+    this.#linkHost = {
+      address: addressOf(options),
+      maxBytes: options.maxBytes,
+      maxOutboundBytes: this.#maxOutboundBytes,
+      envelope: this.#envelope,
+      twoWay: this.#twoWay,
+      nextId: () => this.#nextId++,
+      event: (topic, data) => this.#router.event(topic, data),
+      dropped: (count) => this.#router.dropped(count),
+      lost: (link, error) => this.#detach(link, error),
+    };
     if (options.timeout !== undefined) {
       this.#defaultTimeout = checkDuration("timeout", options.timeout);
     }
@@ -96,11 +105,118 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   }
 
   get pending(): number {
-    return this.#unsent.filter((entry) => !entry.settled).length + (this.#link?.book.size ?? 0);
+    return this.#unsent.filter((entry) => !entry.settled && !entry.internal).length +
+      (this.#link?.book.size ?? 0);
   }
 
   request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
     return this.#submit(payload, options ?? NO_OPTIONS, true, true);
+  }
+
+  stream<Chunk = unknown, Final = unknown>(
+    payload: Record<string, unknown>,
+    options?: RequestOptions,
+  ): ResultStream<Chunk, Final> {
+    let entry: Pending | undefined;
+    const stream = new ResultStream<Chunk, Final>((reason) => {
+      if (entry !== undefined) {
+        this.#giveUp(entry, reason ?? new CancelledError("Stream left early"));
+      }
+    });
+    const link = this.#link;
+    const answer = this.#submit(
+      payload,
+      options ?? NO_OPTIONS,
+      true,
+      true,
+      undefined,
+      (pending) => {
+        entry = pending;
+        pending.onChunk = (value) => stream.chunk(value as Chunk);
+      },
+    );
+    answer.then(async (result) => {
+      // A server that does not stream collects the items into the result.
+      const features = stream.sawChunk ? undefined : await link?.hello;
+      const collected = !stream.sawChunk && !features?.has("chunks") && Array.isArray(result);
+      stream.finish(result as Final, collected ? result as Chunk[] : undefined);
+    }, (error) => stream.fail(error));
+    return stream;
+  }
+
+  async subscribe<Data = unknown>(
+    patterns: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<EventStream<Data>> {
+    if (!Array.isArray(patterns) || patterns.length === 0) {
+      throw new TypeError("Cannot subscribe: expected a non-empty array of topic patterns");
+    }
+    for (const pattern of patterns) {
+      const problem = patternProblem(pattern);
+      if (problem !== undefined) throw new TypeError(`Cannot subscribe: ${problem}`);
+    }
+    const features = await this.#helloAnswer("subscribe");
+    if (!features.has("events")) {
+      throw new ProtocolError(
+        `Cannot subscribe: the server at ${addressOf(this.#options)} does not offer events`,
+      );
+    }
+    const subscription = new EventStream<Data>(patterns, this);
+    const added = this.#router.add(subscription as EventStream<unknown>);
+    try {
+      if (added.length > 0) {
+        await this.#control({ type: "$subscribe", topics: added }, options);
+      }
+    } catch (error) {
+      subscription.unsubscribe();
+      throw error;
+    }
+    const signal = options?.signal;
+    if (signal !== undefined) {
+      const onAbort = () => subscription.unsubscribe();
+      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) onAbort();
+    }
+    return subscription;
+  }
+
+  leave(subscription: EventStream): void {
+    const removed = this.#router.remove(subscription);
+    if (removed.length > 0 && this.#link !== undefined) {
+      this.#control({ type: "$unsubscribe", topics: removed }).catch(() => {});
+    }
+  }
+
+  async describe(options?: RequestOptions): Promise<TypeDescription[]> {
+    await this.#helloAnswer("describe");
+    const result = await this.#control({ type: "$describe" }, options);
+    const types = (result as { types?: unknown } | undefined)?.types;
+    if (!Array.isArray(types)) throw new ProtocolError("Peer answered $describe without types");
+    return types as TypeDescription[];
+  }
+
+  /** Sends one of the protocol's control requests; it is not counted as pending. */
+  #control(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
+    return this.#submit(payload, options ?? NO_OPTIONS, true, true, undefined, (entry) => {
+      entry.internal = true;
+    });
+  }
+
+  /** The features the current link's server granted; throws when it speaks no Part C. */
+  async #helloAnswer(what: string): Promise<ReadonlySet<string>> {
+    if (!this.#twoWay) {
+      throw new TypeError(`Cannot ${what}: this client was made with twoWay: false`);
+    }
+    const link = this.#link ?? await this.#linking;
+    if (link === undefined) throw this.#noLinkError();
+    const features = await link.hello;
+    if (features === undefined) {
+      throw new ProtocolError(
+        `Cannot ${what}: the server at ${addressOf(this.#options)} does not speak the two-way ` +
+          "protocol (it answered $hello without features)",
+      );
+    }
+    return features;
   }
 
   /**
@@ -125,6 +241,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     withId: boolean,
     unwrap: boolean,
     announcedTimeout = timeout,
+    prepare?: (entry: Pending) => void,
   ): Promise<unknown> {
     try {
       signal?.throwIfAborted();
@@ -139,6 +256,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     });
     entry.payload = payload;
     entry.announcedTimeout = announcedTimeout;
+    prepare?.(entry);
     // The signal and the timeout run from now, waits for room or a link included.
     if (signal !== undefined) {
       entry.signal = signal;
@@ -150,7 +268,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     }
     const link = this.#link;
     if (link !== undefined && this.#unsent.length === 0 && !link.writer.full) {
-      this.#put(link, entry);
+      link.put(entry);
     } else if (link === undefined && this.#linking === undefined) {
       entry.fail(this.#noLinkError());
     } else {
@@ -160,19 +278,19 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     return answer;
   }
 
-  /** Encodes the request into the link's writer and books it for its answer. */
-  #put(link: Link, entry: Pending): void {
-    let body: string;
+  /** Subscribes a new link to every pattern in use; the subscriptions hear of the gap. */
+  async #renewSubscriptions(link: Link): Promise<void> {
+    const features = await link.hello;
+    if (this.#link !== link) return;
     try {
-      body = encodeRequest(entry.payload!, this.#envelope, entry.id, entry.announcedTimeout);
+      if (!features?.has("events")) {
+        throw new ProtocolError("Cannot renew subscriptions: the server no longer offers events");
+      }
+      await this.#control({ type: "$subscribe", topics: this.#router.patterns() });
+      this.#router.gap();
     } catch (error) {
-      entry.fail(error);
-      return;
+      if (this.#link === link) this.#router.endAll(error);
     }
-    entry.payload = undefined;
-    entry.size = body.length;
-    link.book.sent(entry);
-    link.writer.enqueue(body);
   }
 
   /** Moves waiting requests into the writer while it has room. */
@@ -186,7 +304,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
           continue;
         }
         const entry = this.#unsent.shift()!;
-        if (!entry.settled) this.#put(link, entry);
+        if (!entry.settled) link.put(entry);
       }
     } finally {
       this.#pumping = false;
@@ -199,8 +317,20 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
    */
   #giveUp(entry: Pending, error: unknown): void {
     if (entry.settled) return;
-    if (entry.sent) this.#link?.book.givenUp(entry);
+    const link = this.#link;
+    if (entry.sent && link !== undefined) {
+      link.book.givenUp(entry);
+      if (entry.id !== undefined) this.#cancelOnServer(link, entry.id);
+    }
     entry.fail(error);
+  }
+
+  /** Tells a two-way server to stop the handler of a request given up. */
+  #cancelOnServer(link: Link, target: RequestId): void {
+    link.hello.then((features) => {
+      if (features === undefined || this.#link !== link) return;
+      this.#control({ type: "$cancel", target }).catch(() => {});
+    });
   }
 
   async close(): Promise<void> {
@@ -208,8 +338,10 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     this.#wakeBackoff?.();
     const link = this.#link;
     const closing = new ConnectionClosedError("Client closed");
+    if (link !== undefined && !link.closed) await link.cancelAll();
     if (link !== undefined) this.#detach(link, closing);
     this.#failUnsent(closing);
+    this.#router.endAll();
     await this.#linking;
   }
 
@@ -218,84 +350,23 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   }
 
   #attach(conn: Deno.Conn, reconnected: boolean): void {
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const writer = new FrameWriter(conn, this.#maxOutboundBytes);
-    const link: Link = { conn, writer, book: new AnswerBook() };
-    writer.onFailure = (error) =>
-      this.#detach(link, new ConnectionClosedError(undefined, { cause: error }));
+    const link = new Link(conn, this.#linkHost);
     this.#link = link;
-    this.#readLoop(link);
+    if (reconnected && this.#router.size > 0) this.#renewSubscriptions(link);
     this.dispatchEvent(new CustomEvent("open", { detail: { reconnected } }));
     this.#pump(link);
-  }
-
-  async #readLoop(link: Link): Promise<void> {
-    const reader = new ChunkReader(link.conn);
-    const maxBytes = this.#options.maxBytes ?? DEFAULT_MAX_BYTES;
-    const frames = new FrameDecoder({ maxBytes });
-    let answered = 0;
-    let failure: unknown;
-    try {
-      while (true) {
-        const chunk = await reader.read();
-        if (chunk === null) break;
-        frames.push(chunk, (body) => {
-          answered++;
-          this.#onAnswer(link, body);
-        });
-        if (this.#link !== link) return;
-      }
-    } catch (error) {
-      failure = error;
-    }
-    if (failure instanceof FrameTooLargeError) {
-      const foreign = answered === 0 ? foreignProtocol(failure.size) : undefined;
-      if (foreign !== undefined) {
-        const address = addressOf(this.#options);
-        failure = new ProtocolError(
-          `Peer at ${address} is not a SocketBridge server: it answered with ${foreign}`,
-        );
-      } else {
-        // In order, the oversized answer is the oldest request's.
-        link.book.takeOldest()?.fail(failure);
-      }
-    }
-    this.#detach(
-      link,
-      failure instanceof SocketBridgeError && !(failure instanceof FrameTooLargeError)
-        ? failure
-        : new ConnectionClosedError(
-          failure === undefined || isPeerGone(failure)
-            ? "Connection closed before the response arrived"
-            : `Connection failed: ${failure instanceof Error ? failure.message : failure}`,
-          { cause: failure },
-        ),
-    );
-  }
-
-  /** Settles the request an answer belongs to; throws ProtocolError on a bad one. */
-  #onAnswer(link: Link, body: Uint8Array): void {
-    let response: unknown;
-    try {
-      response = parseAnswer(decoder.decode(body));
-    } catch {
-      throw new ProtocolError("Peer sent a frame that is not JSON");
-    }
-    const match = link.book.match(response);
-    if (match instanceof Pending) match.answer(response as BridgeResponse);
-    else if (match !== undefined) this.#detach(link, match);
   }
 
   #detach(link: Link, error: SocketBridgeError): void {
     if (this.#link !== link) return;
     this.#link = undefined;
-    closeQuietly(link.conn);
-    for (const entry of link.book.drain()) entry.fail(error);
+    link.close(error);
     this.dispatchEvent(new CustomEvent("close", { detail: { error } }));
     if (!this.#closed && this.#reconnect !== undefined) {
       this.#linking = this.#redial(undefined, 1);
     } else {
       this.#failUnsent(error);
+      this.#router.endAll(this.#closed ? undefined : error);
     }
   }
 
@@ -349,7 +420,9 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       }
       if (firstDelayed > 0) {
         this.#closed = true;
-        this.#failUnsent(new ConnectionClosedError("Client closed; gave up reconnecting"));
+        const gaveUp = new ConnectionClosedError("Client closed; gave up reconnecting");
+        this.#failUnsent(gaveUp);
+        this.#router.endAll(gaveUp);
       }
       return undefined;
     } finally {

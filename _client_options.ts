@@ -1,6 +1,10 @@
 // The public option and client types of the clients, documented for users;
 // client.ts re-exports them.
 
+import type { EventStream } from "./_client_events.ts";
+import type { ResultStream } from "./_client_stream.ts";
+import type { TypeDescription } from "./_request_types.ts";
+
 /**
  * Where a client connects and what it sends along.
  *
@@ -180,6 +184,16 @@ export interface ConnectOptions extends ConnectionOptions {
    * @default {false}
    */
   reconnect?: boolean | ReconnectOptions;
+  /**
+   * Say `$hello` as the first frame of each connection, asking for chunks
+   * and events: what `stream()` (as chunks arrive), `subscribe()`,
+   * `describe()` and cancelling on the server need. `false` keeps the
+   * connection byte for byte what a Part A client sends (a server without
+   * the two-way protocol hands `$hello` to its handler).
+   *
+   * @default {true}
+   */
+  twoWay?: boolean;
 }
 
 /**
@@ -219,6 +233,49 @@ export interface Client<Payload = Record<string, unknown>, Result = unknown>
    * @throws {ProtocolError} When the server's answers broke the protocol.
    */
   request(payload: Payload, options?: RequestOptions): Promise<Result>;
+  /**
+   * Sends one request whose handler streams its result: iterate the answer
+   * for the chunks, read `result` for the final value. Leaving the loop
+   * early cancels the request on the server. From a server without the
+   * two-way protocol, the loop yields the items of the collected result.
+   *
+   * @typeParam Chunk Each streamed item.
+   * @typeParam Final The final result.
+   * @param payload The request, without envelope keys.
+   * @param options A signal and a timeout for the whole stream.
+   * @returns The stream of chunks, with its `result`.
+   */
+  stream<Chunk = unknown, Final = unknown>(
+    payload: Payload,
+    options?: RequestOptions,
+  ): ResultStream<Chunk, Final>;
+  /**
+   * Subscribes to events on topics matching `patterns` (NATS subject
+   * syntax: `*` one token, `>` the rest). Resolves once the server has
+   * the subscription: every event published from then on is delivered, or
+   * counted in a `dropped` entry. With `reconnect`, subscriptions are
+   * renewed on the new connection and each hears of the `gap`.
+   *
+   * @typeParam Data The events' `data`.
+   * @param patterns Topic patterns, such as `["jobs.*.done", "logs.>"]`.
+   * @param options Aborting `signal` unsubscribes.
+   * @returns The subscription: iterate it; leaving the loop unsubscribes.
+   * @throws {TypeError} For a malformed pattern.
+   * @throws {ProtocolError} When the server does not offer events.
+   */
+  subscribe<Data = unknown>(
+    patterns: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<EventStream<Data>>;
+  /**
+   * Lists the request types the server declares (`$describe`).
+   *
+   * @param options A signal and a timeout.
+   * @returns Each type with its description and JSON Schema; `[]` when the
+   * server's handler declares none.
+   * @throws {ProtocolError} When the server does not speak the two-way protocol.
+   */
+  describe(options?: RequestOptions): Promise<TypeDescription[]>;
   /** Whether the client has a live connection now. */
   readonly connected: boolean;
   /** Requests sent and not yet answered, timed out or aborted. */

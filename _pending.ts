@@ -22,6 +22,8 @@ export class Pending {
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (error: unknown) => void;
   settled = false;
+  /** The client's own control requests ($hello, $cancel...) are not counted as pending. */
+  internal = false;
   /** The payload, held until its frame is queued (then dropped). */
   payload?: Record<string, unknown>;
   /** The `timeout_ms` to announce. */
@@ -32,6 +34,10 @@ export class Pending {
   timer: TimerHandle;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** Takes the request's chunk frames (a stream); without it they are collected. */
+  onChunk?: (value: unknown) => void;
+  /** Chunks of a plain request: its result is then their array, as a collecting server sends. */
+  #collected?: unknown[];
 
   constructor(
     id: RequestId | undefined,
@@ -45,10 +51,17 @@ export class Pending {
     this.#reject = reject;
   }
 
+  /** A chunk frame for this request arrived. */
+  chunk(value: unknown): void {
+    if (this.settled) return;
+    if (this.onChunk !== undefined) this.onChunk(value);
+    else (this.#collected ??= []).push(value);
+  }
+
   answer(response: BridgeResponse): void {
     if (!this.#settle()) return;
     if (!this.#unwrap) this.#resolve(response);
-    else if (response.status === "ok") this.#resolve(response.result);
+    else if (response.status === "ok") this.#resolve(this.#collected ?? response.result);
     else this.#reject(new RemoteError(errorCodeOf(response), String(response.message)));
   }
 
@@ -97,13 +110,20 @@ export class AnswerBook {
     if (this.#late.size > MAX_LATE_IDS) this.#late.delete(this.#late.values().next().value!);
   }
 
+  /** The ids of the caller's requests still waiting (not the client's own). */
+  waitingIds(): RequestId[] {
+    const ids: RequestId[] = [];
+    for (const [id, entry] of this.#byId) if (!entry.settled && !entry.internal) ids.push(id);
+    return ids;
+  }
+
   /** Requests sent and waiting for their answer. */
   get size(): number {
     let count = 0;
-    for (const entry of this.#byId.values()) if (!entry.settled) count++;
+    for (const entry of this.#byId.values()) if (!entry.settled && !entry.internal) count++;
     for (let i = this.#head; i < this.#inOrder.length; i++) {
       const entry = this.#inOrder[i];
-      if (entry.id === undefined && !entry.settled) count++;
+      if (entry.id === undefined && !entry.settled && !entry.internal) count++;
     }
     return count;
   }
@@ -160,6 +180,21 @@ export class AnswerBook {
     throw new ProtocolError(
       `Peer answered request_id ${JSON.stringify(id)}, which no request is waiting for ` +
         "(never sent, or answered already)",
+    );
+  }
+
+  /**
+   * The request a chunk frame belongs to: `undefined` for one given up
+   * (the chunk is dropped).
+   *
+   * @throws {ProtocolError} When no request with that id is waiting.
+   */
+  chunkTarget(id: unknown): Pending | undefined {
+    const entry = this.#byId.get(id as RequestId);
+    if (entry !== undefined) return entry;
+    if (this.#late.has(id as RequestId)) return undefined;
+    throw new ProtocolError(
+      `Peer sent a chunk for request_id ${preview(id)}, which no request is waiting for`,
     );
   }
 

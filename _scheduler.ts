@@ -1,9 +1,12 @@
 // Request scheduling for one connection: the envelope checks, the handler
 // runs and their deadlines, the slots (maxInFlight) and the backlog past
 // them, the arrival order of requests without an id, and what happens to
-// queued work nobody waits for any more (it never starts).
+// queued work nobody waits for any more (it never starts), cancellation by
+// `$cancel`, and control requests, which run here in their turn like any
+// other request but never reach the handler.
 
 import {
+  CancelledError,
   ConnectionClosedError,
   type ErrorCode,
   SocketBridgeError,
@@ -21,14 +24,23 @@ import {
 import type { Settings } from "./_settings.ts";
 import { startTimer, type TimerHandle } from "./_timers.ts";
 import { HandlerInfo, type RequestHandler } from "./_handler_info.ts";
+import { type ControlPeer, isCancelWithId, isControl, runControl } from "./_control.ts";
+import { Trace } from "./_request_trace.ts";
+import { isAsyncIterable, type StreamOutlet, StreamRun } from "./_stream.ts";
 
 /** What the scheduler needs from its connection. */
 export interface SchedulerHost {
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly remoteAddr: Deno.Addr;
-  /** Queues an answer's JSON text. */
+  /** Queues an answer's (or a chunk's) JSON text. */
   send(body: string): void;
+  /** What control requests read and change on the connection. */
+  readonly control: ControlPeer;
+  /** Whether the peer opted into chunk frames. */
+  chunks(): boolean;
+  /** Resolves once answers may be queued again (or the connection closed). */
+  room(): Promise<void>;
   report(error: unknown, code?: ErrorCode): void;
   /** A request passed the token check: the connection has proven itself. */
   authorized(): void;
@@ -45,15 +57,12 @@ export interface SchedulerHost {
 interface Queued {
   readonly body: Uint8Array;
   readonly arrived: number;
+  /** Cancelled by `$cancel` before it started: it never will. */
+  cancelled?: boolean;
 }
 
-/** Per-request facts kept only while an `onRequest` hook wants them. */
-interface Trace {
-  readonly type?: string;
-  readonly requestId?: RequestId;
-  readonly started: number;
-  readonly bytesIn: number;
-}
+// Frames that may wait for a slot before the reader pauses, at least.
+const MIN_BACKLOG = 64;
 
 export class RequestScheduler {
   readonly #host: SchedulerHost;
@@ -65,6 +74,8 @@ export class RequestScheduler {
   #head = 0;
   #backlogBytes = 0;
   readonly #running = new Set<AbortController>();
+  // Running requests by id, for `$cancel`.
+  readonly #byId = new Map<RequestId, AbortController>();
   // The answer of the last request without an id, and how many such answers
   // are still to come: later id-less answers wait their turn.
   #ordered: Promise<unknown> = Promise.resolve();
@@ -72,8 +83,15 @@ export class RequestScheduler {
   // Once set, no queued request starts: it is answered with this, or dropped.
   #abandoned?: SocketBridgeError;
 
+  readonly #outlet: StreamOutlet;
+
   constructor(host: SchedulerHost) {
     this.#host = host;
+    this.#outlet = {
+      send: (frame) => host.send(frame),
+      congested: () => host.congested(),
+      room: () => host.room(),
+    };
     const token = host.settings.token;
     this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
     this.#maxInFlight = host.settings.maxInFlight;
@@ -87,6 +105,16 @@ export class RequestScheduler {
   /** Whether frames wait for a slot: the reader must pause. */
   get backlogged(): boolean {
     return this.#head < this.#backlog.length;
+  }
+
+  /**
+   * Whether the reader must pause: as many frames wait as may run (or
+   * MIN_BACKLOG), or a frame's worth of bytes. Until then it reads on, so that a `$cancel`
+   * behind the waiting frames is seen (and goes ahead of them).
+   */
+  get backlogFull(): boolean {
+    return this.#backlog.length - this.#head >= Math.max(this.#maxInFlight, MIN_BACKLOG) ||
+      this.#backlogBytes >= this.#host.settings.maxBytes;
   }
 
   /** Bytes of frames waiting for a slot. */
@@ -103,6 +131,9 @@ export class RequestScheduler {
   admit(body: Uint8Array): void {
     if (this.#abandoned instanceof ConnectionClosedError) return;
     if (this.backlogged || this.#inFlight >= this.#maxInFlight || this.#host.congested()) {
+      // A `$cancel` goes ahead of the frames waiting for a slot, or it would
+      // wait behind the very work it cancels.
+      if (isCancelWithId(body)) return this.#start(body, undefined);
       // The body may be a view of the read buffer, reused by the next read.
       this.#backlog.push({ body: body.slice(), arrived: performance.now() });
       this.#backlogBytes += body.length;
@@ -134,14 +165,36 @@ export class RequestScheduler {
     }
   }
 
-  #start(body: Uint8Array, arrived: number | undefined): void {
+  /**
+   * Aborts the running request with this id (its answer: `cancelled`), or
+   * marks a waiting one so that it never starts. False when there is none.
+   */
+  cancel(target: RequestId): boolean {
+    const running = this.#byId.get(target);
+    if (running !== undefined) {
+      running.abort(new CancelledError());
+      return true;
+    }
+    for (let i = this.#head; i < this.#backlog.length; i++) {
+      const queued = this.#backlog[i];
+      if (queued.cancelled) continue;
+      const message = parseRequest(queued.body);
+      if (!(message instanceof Refusal) && message.request_id === target) {
+        queued.cancelled = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #start(body: Uint8Array, arrived: number | undefined, cancelled = false): void {
     const hook = this.#host.settings.onRequest !== undefined;
     const message = parseRequest(body);
     if (message instanceof Refusal) {
-      return this.#refuse(message, hook ? traceOf(undefined, body, arrived) : undefined);
+      return this.#refuse(message, hook ? new Trace(undefined, body, arrived) : undefined);
     }
     // Before the envelope is opened: it takes the envelope keys off the message.
-    const trace = hook ? traceOf(message, body, arrived) : undefined;
+    const trace = hook ? new Trace(message, body, arrived) : undefined;
     const envelope = openEnvelope(message, this.#tokenMatches);
     if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
     this.#host.authorized();
@@ -159,6 +212,7 @@ export class RequestScheduler {
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
       return this.#refuse(new Refusal("timeout", envelope.requestId), trace);
     }
+    if (cancelled) return this.#refuse(new Refusal("cancelled", envelope.requestId), trace);
     const answer = this.#execute(envelope, waited, trace);
     if (typeof answer === "string") this.#host.send(answer);
     else if (envelope.requestId === undefined) this.#inOrder(() => answer);
@@ -212,9 +266,9 @@ export class RequestScheduler {
     while (
       this.#head < backlog.length && this.#inFlight < this.#maxInFlight && !this.#host.congested()
     ) {
-      const { body, arrived } = backlog[this.#head++];
+      const { body, arrived, cancelled } = backlog[this.#head++];
       this.#backlogBytes -= body.length;
-      this.#start(body, arrived);
+      this.#start(body, arrived, cancelled);
     }
     if (this.#head === backlog.length && this.#head > 0) {
       this.#backlog = [];
@@ -230,6 +284,7 @@ export class RequestScheduler {
    */
   #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
     const { payload, requestId, timeoutMs } = envelope;
+    if (isControl(payload)) return this.#control(payload, requestId, trace);
     const info = new HandlerInfo(this.#host.remoteAddr, requestId);
     let result: unknown;
     try {
@@ -237,35 +292,53 @@ export class RequestScheduler {
     } catch (error) {
       return this.#handlerFailed(error, requestId, trace);
     }
-    if (!isThenable(result)) return this.#okText(result, requestId, trace);
+    if (!isThenable(result) && !isAsyncIterable(result)) {
+      return this.#okText(result, requestId, trace);
+    }
     const running = HandlerInfo.controllerOf(info);
     const signal = running.signal;
     const handlerTimeout = this.#host.settings.handlerTimeout;
     const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
     const deadline = Math.min(handlerTimeout > 0 ? handlerTimeout : Infinity, callerLeft);
     this.#running.add(running);
+    if (requestId !== undefined) this.#byId.set(requestId, running);
     return new Promise<string>((resolve) => {
       let timer: TimerHandle = undefined;
       let settled = false;
+      let stream: StreamRun | undefined;
       const settle = (answer: () => string): void => {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         this.#running.delete(running);
+        if (this.#byId.get(requestId!) === running) this.#byId.delete(requestId!);
+        // No chunk may follow the final answer: the stream stops first.
+        stream?.stop();
         resolve(answer());
       };
       const onAbort = (): void => {
         const reason = signal.reason;
         if (reason instanceof ConnectionClosedError) return settle(() => "");
-        const code = reason instanceof TimeoutError ? "timeout" : "shutting_down";
+        const code = reason instanceof TimeoutError
+          ? "timeout"
+          : reason instanceof CancelledError
+          ? "cancelled"
+          : "shutting_down";
         settle(() => this.#errorText(code, requestId, trace));
+      };
+      const pull = (iterable: AsyncIterable<unknown>): Promise<unknown> => {
+        stream = new StreamRun(iterable);
+        return stream.run(this.#outlet, this.#host.chunks() ? requestId : undefined);
       };
       if (this.#abandoned !== undefined) running.abort(this.#abandoned);
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort);
       timer = startTimer(() => running.abort(new TimeoutError(deadline)), deadline);
-      Promise.resolve(result).then(
+      const work = isAsyncIterable(result)
+        ? pull(result)
+        : Promise.resolve(result).then((value) => isAsyncIterable(value) ? pull(value) : value);
+      work.then(
         (value) => settle(() => this.#okText(value, requestId, trace)),
         (error) => settle(() => this.#handlerFailed(error, requestId, trace)),
       );
@@ -285,11 +358,34 @@ export class RequestScheduler {
         `handler error: result is not JSON-serializable: ${describe(error)}`,
       );
     }
-    if (trace !== undefined) this.#record(trace, "ok", body);
+    if (trace !== undefined) {
+      trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, "ok", body);
+    }
     return body;
   }
 
+  /** Answers a control request: they are synchronous and never reach the handler. */
+  #control(
+    payload: Record<string, unknown>,
+    requestId: RequestId | undefined,
+    trace?: Trace,
+  ): string {
+    try {
+      return this.#okText(runControl(payload, requestId, this.#host.control), requestId, trace);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      return this.#errorText(error.code, requestId, trace, error.message);
+    }
+  }
+
   #handlerFailed(error: unknown, requestId: RequestId | undefined, trace?: Trace): string {
+    // A handler may refuse its payload, or name an unknown type, itself.
+    if (
+      error instanceof SocketBridgeError &&
+      (error.code === "invalid_payload" || error.code === "unknown_type")
+    ) {
+      return this.#errorText(error.code, requestId, trace, error.message, error);
+    }
     this.#host.report(error, "handler_error");
     return this.#errorText("handler_error", requestId, trace, `handler error: ${describe(error)}`);
   }
@@ -309,40 +405,11 @@ export class RequestScheduler {
         code,
       );
     }
-    if (trace !== undefined) this.#record(trace, code, body);
+    if (trace !== undefined) {
+      trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, code, body);
+    }
     return body;
   }
-
-  #record(trace: Trace, code: "ok" | WireErrorCode, body: string): void {
-    try {
-      this.#host.settings.onRequest!({
-        type: trace.type,
-        requestId: trace.requestId,
-        remoteAddr: this.#host.remoteAddr,
-        code,
-        duration: performance.now() - trace.started,
-        bytesIn: trace.bytesIn,
-        bytesOut: body.length,
-      });
-    } catch {
-      // A throwing hook must not take a request down with it.
-    }
-  }
-}
-
-function traceOf(
-  message: Record<string, unknown> | undefined,
-  body: Uint8Array,
-  arrived: number | undefined,
-): Trace {
-  const type = message?.type;
-  const id = message?.request_id;
-  return {
-    type: typeof type === "string" ? type : undefined,
-    requestId: typeof id === "string" || typeof id === "number" ? id : undefined,
-    started: arrived ?? performance.now(),
-    bytesIn: body.length,
-  };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

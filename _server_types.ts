@@ -30,6 +30,12 @@ export interface ServerStats {
    */
   requests: { dropped: number };
   /**
+   * Events published with {@linkcode Server.publish}, event frames queued
+   * for subscribers, and event frames dropped because a subscriber read too
+   * slowly (each loss is told to its subscriber with a `$dropped` event).
+   */
+  events: { published: number; delivered: number; dropped: number };
+  /**
    * Bytes held for peers now (partial frames, waiting frames, unwritten
    * answers) against the server's `maxBufferedBytes`.
    */
@@ -65,6 +71,33 @@ export interface Server<Addr extends Deno.Addr = Deno.Addr> extends AsyncDisposa
   shutdown(): Promise<void>;
   /** A snapshot of the server's counters. */
   stats(): ServerStats;
+  /**
+   * Publishes an event on `topic` to every connection subscribed to a
+   * matching pattern (connections that opted into `events` with `$hello`).
+   * Never waits: an event that does not fit a slow subscriber's outbound
+   * queue is dropped for that subscriber, counted, and told to it with a
+   * `$dropped` event.
+   *
+   * @param topic Dot-separated tokens, no wildcards (`jobs.build.done`).
+   * @param data Any JSON value.
+   * @returns How many connections the event was queued for.
+   * @throws {TypeError} For a malformed topic or data that is not JSON.
+   *
+   * @example Publishing to a subscriber
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { connect, serve } from "@socketbridge/core";
+   * await using server = serve({ port: 0 }, () => "ok");
+   * await using client = await connect({ port: server.addr.port });
+   * await using events = await client.subscribe(["jobs.*"]);
+   * assert.ok(server.publish("jobs.done", { id: 7 }) === 1);
+   * for await (const event of events) {
+   *   assert.ok(event.kind === "event" && event.topic === "jobs.done");
+   *   break;
+   * }
+   * ```
+   */
+  publish(topic: string, data?: unknown): number;
   /**
    * Keeps the process alive while the server listens (the default), as
    * `Deno.serve`'s server does.

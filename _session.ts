@@ -16,12 +16,16 @@ import { foreignProtocol, HTTP_REFUSAL } from "./_sniff.ts";
 import { Deadline, startTimer, yieldToEventLoop } from "./_timers.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
+import type { EventHub } from "./_events.ts";
+import { describedTypes } from "./_request_types.ts";
+import { TwoWay } from "./_two_way.ts";
 
 /** What a session needs from its server. */
 export interface SessionHost {
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly budget: MemoryBudget;
+  readonly hub: EventHub;
   readonly shuttingDown: boolean;
   /** Whether other connections share the event loop with this one. */
   readonly crowded: boolean;
@@ -50,6 +54,7 @@ export class Session {
   readonly #reader: ChunkReader;
   readonly #decoder: FrameDecoder;
   readonly #scheduler: RequestScheduler;
+  readonly #twoWay: TwoWay;
   readonly #frameDeadline = new Deadline(() => this.#frameExpired());
   readonly #idleDeadline = new Deadline(() => this.#idleExpired());
   readonly #authDeadline = new Deadline(() => this.#authExpired());
@@ -81,6 +86,7 @@ export class Session {
       host.counters.bytes.out += bytes;
       host.counters.frames.out += frames;
       this.#recharge();
+      if (!this.#writer.full) this.#twoWay.roomAgain();
     };
     this.#writer.onFailure = (error) => {
       if (!isPeerGone(error)) this.#report(error);
@@ -91,11 +97,26 @@ export class Session {
       maxBytes: this.#settings.maxBytes,
       onOversized: (size) => this.#oversized(size),
     });
+    const writer = this.#writer;
+    this.#twoWay = new TwoWay({
+      maxBytes: this.#settings.maxBytes,
+      hub: host.hub,
+      sink: {
+        room: () =>
+          this.#closed || this.#ending ? 0 : this.#settings.maxOutboundBytes - writer.bufferedBytes,
+        enqueue: (frame) => this.#send(frame),
+      },
+      cancel: (target) => this.#scheduler.cancel(target),
+      describe: () => describedTypes(host.handler),
+    });
     this.#scheduler = new RequestScheduler({
       settings: this.#settings,
       handler: host.handler,
       remoteAddr: this.remoteAddr,
       send: (body) => this.#send(body),
+      control: this.#twoWay,
+      chunks: () => this.#twoWay.chunks,
+      room: () => this.#until(writer.ready()),
       report: (error, code) => this.#report(error, code),
       authorized: () => this.#authorized(),
       refusing: () => this.#refusing(),
@@ -149,7 +170,7 @@ export class Session {
         // the frame deadline runs again, in full, once reading resumes.
         let pause: Promise<unknown> | undefined;
         if (this.#writer.full) pause = this.#waitForWriter();
-        else if (this.#scheduler.backlogged) pause = this.#waitForSlot();
+        else if (this.#scheduler.backlogFull) pause = this.#waitForSlot();
         else if (budget.exhausted) pause = this.#until(budget.ready());
         if (pause !== undefined) {
           this.#frameDeadline.stop();
@@ -267,6 +288,7 @@ export class Session {
     this.#stopReadDeadlines();
     this.#endingDeadline.stop();
     closeQuietly(this.#conn);
+    this.#twoWay.close();
     this.#scheduler.abandon(
       new ConnectionClosedError("Peer connection closed; nobody waits for this answer"),
     );
@@ -362,7 +384,8 @@ export class Session {
   #idleExpired(): void {
     const { idleTimeout } = this.#settings;
     const quietFor = performance.now() - this.#lastActive;
-    const busy = !this.#scheduler.idle || this.#writer.bufferedBytes > 0 || !this.#decoder.idle;
+    const busy = !this.#scheduler.idle || this.#writer.bufferedBytes > 0 ||
+      !this.#decoder.idle || this.#twoWay.subscribed;
     if (busy || quietFor < idleTimeout) {
       this.#idleDeadline.start(busy ? idleTimeout : idleTimeout - quietFor);
       return;

@@ -25,6 +25,9 @@ import { BridgeClient } from "./_bridge_client.ts";
 import type { Client, ConnectOptions, SendOptions } from "./_client_options.ts";
 import { checkDuration, startTimer } from "./_timers.ts";
 
+export { type BridgeEvent, EventStream } from "./_client_events.ts";
+export { ResultStream } from "./_client_stream.ts";
+export type { TypeDescription } from "./_request_types.ts";
 export type {
   Client,
   ConnectionOptions,

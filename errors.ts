@@ -33,6 +33,9 @@ export type ErrorCode =
   | "timeout"
   | "busy"
   | "shutting_down"
+  | "cancelled"
+  | "unknown_type"
+  | "invalid_payload"
   | "connection_closed"
   | "connect_failed"
   | "protocol_error"
@@ -278,5 +281,65 @@ export class ConnectError extends SocketBridgeError {
     super("connect_failed", message, options);
     this.name = "ConnectError";
     this.address = address;
+  }
+}
+
+/**
+ * Thrown by a handler to refuse a payload that does not fit its request
+ * type: the caller gets `code: "invalid_payload"` and the message
+ * `invalid payload: <problem>`, rather than a `handler_error`.
+ *
+ * @example Refusing a bad field
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PayloadError, send, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0 }, (payload: { n?: unknown }) => {
+ *   if (typeof payload.n !== "number") throw new PayloadError("n must be a number");
+ *   return payload.n * 2;
+ * });
+ * const response = await send({ port: server.addr.port }, { n: "x" });
+ * assert.ok(response.code === "invalid_payload");
+ * assert.ok(response.message === "invalid payload: n must be a number");
+ * ```
+ */
+export class PayloadError extends SocketBridgeError {
+  /** What is wrong with the payload, without the `invalid payload: ` prefix. */
+  readonly problem: string;
+
+  /**
+   * Creates the error for a payload its request type refuses.
+   *
+   * @param problem What is wrong, naming the field.
+   * @param options The cause, if any.
+   */
+  constructor(problem: string, options?: ErrorOptions) {
+    super("invalid_payload", `invalid payload: ${problem}`, options);
+    this.name = "PayloadError";
+    this.problem = problem;
+  }
+}
+
+/**
+ * A request was cancelled: its caller sent `$cancel` for it (the reason of
+ * the handler's signal), or gave it up before its answer came.
+ *
+ * @example Telling a cancel from a timeout in a handler
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CancelledError, SocketBridgeError } from "@socketbridge/core";
+ * const reason: unknown = new CancelledError();
+ * assert.ok(reason instanceof SocketBridgeError && reason.code === "cancelled");
+ * ```
+ */
+export class CancelledError extends SocketBridgeError {
+  /**
+   * Creates the error for a cancelled request.
+   *
+   * @param message What cancelled it.
+   * @param options The cause, if any.
+   */
+  constructor(message = "Request cancelled by its caller", options?: ErrorOptions) {
+    super("cancelled", message, options);
+    this.name = "CancelledError";
   }
 }

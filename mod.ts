@@ -25,12 +25,15 @@
  */
 
 export {
+  type BridgeEvent,
   type Client,
   connect,
   type ConnectionOptions,
   type ConnectOptions,
+  EventStream,
   type ReconnectOptions,
   type RequestOptions,
+  ResultStream,
   send,
   type SendOptions,
 } from "./client.ts";
@@ -39,12 +42,16 @@ export {
   type Handler,
   type RequestInfo,
   type RequestRecord,
+  type RequestType,
+  requestTypes,
   serve,
   type ServeOptions,
   type Server,
   type ServerStats,
   type ServeTcpOptions,
   type ServeUnixOptions,
+  type TypeDescription,
+  type TypedHandler,
 } from "./server.ts";
 export {
   type BridgeResponse,
@@ -55,10 +62,12 @@ export {
   type WireErrorCode,
 } from "./protocol.ts";
 export {
+  CancelledError,
   ConnectError,
   ConnectionClosedError,
   type ErrorCode,
   FrameTooLargeError,
+  PayloadError,
   ProtocolError,
   RemoteError,
   SocketBridgeError,

@@ -116,6 +116,9 @@ export const ERROR_MESSAGES: Readonly<Record<WireErrorCode, string>> = {
   timeout: "timeout",
   busy: "busy",
   shutting_down: "shutting down",
+  cancelled: "cancelled",
+  unknown_type: "unknown type",
+  invalid_payload: "invalid payload",
 };
 
 /**

@@ -20,6 +20,7 @@
 import { ERROR_MESSAGES, type WireErrorCode } from "./protocol.ts";
 import { isLoopback } from "./_policy.ts";
 import { MemoryBudget } from "./_budget.ts";
+import { EventHub } from "./_events.ts";
 import type { Handler, RequestHandler } from "./_handler_info.ts";
 import { Session } from "./_session.ts";
 import {
@@ -37,6 +38,12 @@ import { bindUnix, type UnixBinding } from "./_unix.ts";
 import { closeQuietly, isClosedByUs } from "./_transport.ts";
 
 export type { Handler, RequestInfo } from "./_handler_info.ts";
+export {
+  type RequestType,
+  requestTypes,
+  type TypeDescription,
+  type TypedHandler,
+} from "./_request_types.ts";
 export type { Server, ServerStats } from "./_server_types.ts";
 export type {
   ErrorContext,
@@ -168,6 +175,7 @@ class BridgeServer implements Server {
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly budget: MemoryBudget;
+  readonly hub: EventHub = new EventHub();
   readonly #onError?: (error: unknown, context: ErrorContext) => void;
   readonly #sessions = new Set<Session>();
   // Sessions yet to complete an authorised request, oldest first.
@@ -217,8 +225,13 @@ class BridgeServer implements Server {
   stats(): ServerStats {
     return {
       ...structuredClone(this.counters),
+      events: { ...this.hub.counters },
       memory: { buffered: this.budget.used, limit: this.budget.limit },
     };
+  }
+
+  publish(topic: string, data?: unknown): number {
+    return this.hub.publish(topic, data);
   }
 
   ref(): void {

@@ -342,3 +342,33 @@ export function exists(path: string): boolean {
     return false;
   }
 }
+
+/** Whether python3 runs here (the original-protocol fixtures need it). */
+export const PYTHON = (() => {
+  try {
+    return new Deno.Command("python3", { args: ["--version"] }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** The Part A fixture server (tests/fixtures/original_server.py) on a free port. */
+export async function startOriginalServer(
+  token: string,
+): Promise<{ port: number } & AsyncDisposable> {
+  const child = new Deno.Command("python3", {
+    args: [`${ROOT}tests/fixtures/original_server.py`, token],
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const banner = (await reader.read()).value ?? "";
+  const port = Number(banner.match(/:(\d+)/)?.[1]);
+  return {
+    port,
+    async [Symbol.asyncDispose]() {
+      child.kill();
+      await reader.cancel();
+      await child.status;
+    },
+  };
+}

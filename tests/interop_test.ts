@@ -134,7 +134,8 @@ Deno.test("an answer to an id never sent, or a second answer to one id, is a Pro
         await delay(10);
         await writeAll(conn, ok);
       });
-      await using client = await connect({ port: peer.port });
+      // Without $hello: this peer's first request must be the caller's.
+      await using client = await connect({ port: peer.port, twoWay: false });
       const first = client.request({});
       const second = client.request({}).catch((e) => e);
       assert.equal(await first, "once");

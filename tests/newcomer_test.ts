@@ -183,13 +183,14 @@ Deno.test("onRequest sees one record per request: type, id, code, duration, size
   assert.equal(await client.request({ type: "hello" }), "hello");
   await client.request({ type: "fail" }).catch(() => {});
   await send({ port: server.addr.port, token: "wrong" }, { type: "sneak" });
-  assert.equal(records.length, 3);
+  assert.equal(records.length, 4);
   assert.deepEqual(records.map((r) => [r.type, r.code]), [
+    ["$hello", "ok"],
     ["hello", "ok"],
     ["fail", "handler_error"],
     ["sneak", "unauthorized"],
   ]);
-  assert.equal(records[0].requestId, 1);
+  assert.equal(records[1].requestId, 2);
   assert.ok(
     records.every((r) => r.duration >= 0 && r.bytesIn > 0 && r.bytesOut > 0),
   );

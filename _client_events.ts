@@ -1,0 +1,237 @@
+// The client's side of events: each Subscription (an async iterable of what
+// arrives for its patterns), and the router that shares one server-side
+// subscription per pattern among them. Pure: no Deno APIs.
+
+import { topicMatches } from "./_topics.ts";
+
+/**
+ * What a subscription yields: an event, a count of events the server
+ * dropped because this client read too slowly, or a gap (the connection was
+ * lost and re-established; events published meanwhile are lost, how many is
+ * unknown).
+ *
+ * @typeParam Data The events' `data`.
+ *
+ * @example Handling every kind
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BridgeEvent } from "@socketbridge/core";
+ * function describe(event: BridgeEvent<{ id: number }>): string {
+ *   switch (event.kind) {
+ *     case "event":
+ *       return `${event.topic}: ${event.data.id}`;
+ *     case "dropped":
+ *       return `lost ${event.count}`;
+ *     case "gap":
+ *       return "reconnected; events may be lost";
+ *   }
+ * }
+ * assert.ok(describe({ kind: "dropped", count: 2 }) === "lost 2");
+ * ```
+ */
+export type BridgeEvent<Data = unknown> =
+  | { kind: "event"; topic: string; data: Data }
+  | { kind: "dropped"; count: number }
+  | { kind: "gap" };
+
+/** What a subscription asks of its client when it ends. */
+export interface SubscriptionOwner {
+  leave(subscription: EventStream<unknown>): void;
+}
+
+// Events waiting for a slow `for await` are held up to this many; past it
+// they are dropped here and told as a `dropped` entry, like the server does.
+const MAX_QUEUED_EVENTS = 10_000;
+
+/**
+ * A live subscription: iterate it with `for await`; leaving the loop (or
+ * `unsubscribe()`, or `await using`) ends it.
+ *
+ * @typeParam Data The events' `data`.
+ *
+ * @example Waiting for one event
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0 }, () => "ok");
+ * await using client = await connect({ port: server.addr.port });
+ * const subscription = await client.subscribe(["build.>"]);
+ * server.publish("build.app.done", "green");
+ * for await (const event of subscription) {
+ *   assert.ok(event.kind === "event" && event.data === "green");
+ *   break; // unsubscribes
+ * }
+ * assert.ok(subscription.closed);
+ * ```
+ */
+export class EventStream<Data = unknown>
+  implements AsyncIterable<BridgeEvent<Data>>, AsyncDisposable {
+  /** The patterns this subscription receives events for. */
+  readonly patterns: readonly string[];
+  readonly #owner: SubscriptionOwner;
+  #queue: BridgeEvent<Data>[] = [];
+  #lost = 0;
+  #waiting?: {
+    resolve: (step: IteratorResult<BridgeEvent<Data>>) => void;
+    reject: (error: unknown) => void;
+  };
+  #ended = false;
+  #failure: unknown = undefined;
+
+  /**
+   * Made by the client's `subscribe()`.
+   *
+   * @param patterns Topic patterns.
+   * @param owner The client.
+   */
+  constructor(patterns: readonly string[], owner: SubscriptionOwner) {
+    this.patterns = Object.freeze([...patterns]);
+    this.#owner = owner;
+  }
+
+  /** Whether it has ended (unsubscribed, or its client closed). */
+  get closed(): boolean {
+    return this.#ended;
+  }
+
+  /** Whether any of its patterns matches `topic`. */
+  wants(topic: string): boolean {
+    return this.patterns.some((pattern) => topicMatches(pattern, topic));
+  }
+
+  /** Hands over what arrived; held for the loop when it is not waiting. */
+  push(entry: BridgeEvent<Data>): void {
+    if (this.#ended) return;
+    const waiting = this.#waiting;
+    if (waiting !== undefined && this.#queue.length === 0 && this.#lost === 0) {
+      this.#waiting = undefined;
+      waiting.resolve({ value: entry, done: false });
+    } else if (this.#queue.length >= MAX_QUEUED_EVENTS) {
+      this.#lost += entry.kind === "dropped" ? entry.count : entry.kind === "event" ? 1 : 0;
+    } else {
+      this.#queue.push(entry);
+    }
+  }
+
+  /** Ends it: the loop finishes, or throws `error` when given. */
+  end(error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#failure = error;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting === undefined) return;
+    if (error === undefined) waiting.resolve({ value: undefined, done: true });
+    else waiting.reject(error);
+  }
+
+  /** Stops receiving; the server is told when no other subscription needs the patterns. */
+  unsubscribe(): void {
+    if (this.#ended) return;
+    this.end();
+    this.#queue = [];
+    this.#owner.leave(this as EventStream<unknown>);
+  }
+
+  /** Unsubscribes. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.unsubscribe();
+    return Promise.resolve();
+  }
+
+  /** Yields what arrives until unsubscribed; leaving the loop unsubscribes. */
+  [Symbol.asyncIterator](): AsyncIterator<BridgeEvent<Data>> {
+    return {
+      next: () => this.#next(),
+      return: () => {
+        this.unsubscribe();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  #next(): Promise<IteratorResult<BridgeEvent<Data>>> {
+    if (this.#queue.length > 0) {
+      const value = this.#queue.shift()!;
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#lost > 0) {
+      const count = this.#lost;
+      this.#lost = 0;
+      return Promise.resolve({ value: { kind: "dropped", count }, done: false });
+    }
+    if (this.#ended) {
+      return this.#failure === undefined
+        ? Promise.resolve({ value: undefined, done: true })
+        : Promise.reject(this.#failure);
+    }
+    return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
+  }
+}
+
+/** The client's subscriptions, and how many of them use each pattern. */
+export class EventRouter {
+  readonly #subscriptions = new Set<EventStream<unknown>>();
+  readonly #uses = new Map<string, number>();
+
+  get size(): number {
+    return this.#subscriptions.size;
+  }
+
+  /** Every pattern in use, for renewing them after a reconnect. */
+  patterns(): string[] {
+    return [...this.#uses.keys()];
+  }
+
+  /** Registers a subscription; returns the patterns the server must add. */
+  add(subscription: EventStream<unknown>): string[] {
+    this.#subscriptions.add(subscription);
+    const added: string[] = [];
+    for (const pattern of new Set(subscription.patterns)) {
+      const uses = this.#uses.get(pattern) ?? 0;
+      if (uses === 0) added.push(pattern);
+      this.#uses.set(pattern, uses + 1);
+    }
+    return added;
+  }
+
+  /** Forgets a subscription; returns the patterns no one uses any more. */
+  remove(subscription: EventStream<unknown>): string[] {
+    if (!this.#subscriptions.delete(subscription)) return [];
+    const removed: string[] = [];
+    for (const pattern of new Set(subscription.patterns)) {
+      const uses = (this.#uses.get(pattern) ?? 1) - 1;
+      if (uses > 0) this.#uses.set(pattern, uses);
+      else {
+        this.#uses.delete(pattern);
+        removed.push(pattern);
+      }
+    }
+    return removed;
+  }
+
+  /** An event frame arrived. */
+  event(topic: string, data: unknown): void {
+    for (const subscription of this.#subscriptions) {
+      if (subscription.wants(topic)) subscription.push({ kind: "event", topic, data });
+    }
+  }
+
+  /** The server dropped events: any subscription may have lost them. */
+  dropped(count: number): void {
+    for (const subscription of this.#subscriptions) subscription.push({ kind: "dropped", count });
+  }
+
+  /** The connection was re-established: events published meanwhile are lost. */
+  gap(): void {
+    for (const subscription of this.#subscriptions) subscription.push({ kind: "gap" });
+  }
+
+  /** Ends every subscription (with `error`, or cleanly). */
+  endAll(error?: unknown): void {
+    const all = [...this.#subscriptions];
+    this.#subscriptions.clear();
+    this.#uses.clear();
+    for (const subscription of all) subscription.end(error);
+  }
+}

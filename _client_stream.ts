@@ -1,0 +1,133 @@
+// A streamed request on the client: an async iterable of its chunks, with
+// its final result beside it. Pure: no Deno APIs.
+
+/**
+ * The answer to `client.stream()`: iterate it for the chunks as they come;
+ * `result` resolves with the final result once the stream ends. Leaving
+ * the loop early cancels the request (the server's handler is told).
+ *
+ * @typeParam Chunk Each streamed item.
+ * @typeParam Result The final result.
+ *
+ * @example Reading a stream, then its result
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0 }, async function* () {
+ *   yield 1;
+ *   yield 2;
+ *   return "done";
+ * });
+ * await using client = await connect({ port: server.addr.port });
+ * const stream = client.stream({});
+ * const seen: unknown[] = [];
+ * for await (const chunk of stream) seen.push(chunk);
+ * assert.deepEqual(seen, [1, 2]);
+ * assert.ok(await stream.result === "done");
+ * ```
+ */
+export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIterable<Chunk> {
+  /**
+   * The final result: the handler's return value when the server streamed
+   * chunks; the array of the items from a server that collects them (one
+   * without Part C). Rejects as the request fails; with a
+   * `CancelledError` once the loop was left early.
+   */
+  readonly result: Promise<Result>;
+  readonly #cancel: (reason?: unknown) => void;
+  #settleResult!: { resolve: (value: Result) => void; reject: (error: unknown) => void };
+  #queue: Chunk[] = [];
+  #waiting?: {
+    resolve: (step: IteratorResult<Chunk>) => void;
+    reject: (error: unknown) => void;
+  };
+  #ended = false;
+  #failure: unknown = undefined;
+  #sawChunk = false;
+  #iterated = false;
+
+  /**
+   * Made by the client's `stream()`.
+   *
+   * @param cancel Gives the request up.
+   */
+  constructor(cancel: (reason?: unknown) => void) {
+    this.#cancel = cancel;
+    this.result = new Promise<Result>((resolve, reject) => {
+      this.#settleResult = { resolve, reject };
+    });
+    // Nobody has to read `result`: its rejection is never unhandled.
+    this.result.catch(() => {});
+  }
+
+  /** Whether any chunk frame arrived. */
+  get sawChunk(): boolean {
+    return this.#sawChunk;
+  }
+
+  /** A chunk frame arrived. */
+  chunk(value: Chunk): void {
+    this.#sawChunk = true;
+    if (this.#ended) return;
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting.resolve({ value, done: false });
+    } else {
+      this.#queue.push(value);
+    }
+  }
+
+  /** The final answer arrived; `items`, when given, are yielded before the end. */
+  finish(result: Result, items?: readonly Chunk[]): void {
+    if (items !== undefined) { for (const item of items) this.chunk(item); }
+    this.#settleResult.resolve(result);
+    this.#end(undefined);
+  }
+
+  /** The request failed. */
+  fail(error: unknown): void {
+    this.#settleResult.reject(error);
+    this.#end(error);
+  }
+
+  /** Cancels the request unless it already ended. */
+  cancel(reason?: unknown): void {
+    if (!this.#ended) this.#cancel(reason);
+  }
+
+  #end(error: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#failure = error;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting === undefined) return;
+    if (error === undefined) waiting.resolve({ value: undefined, done: true });
+    else waiting.reject(error);
+  }
+
+  /** Yields each chunk; leaving the loop early cancels the request. */
+  [Symbol.asyncIterator](): AsyncIterator<Chunk> {
+    if (this.#iterated) throw new TypeError("A stream can be iterated only once");
+    this.#iterated = true;
+    return {
+      next: () => {
+        if (this.#queue.length > 0) {
+          return Promise.resolve({ value: this.#queue.shift()!, done: false });
+        }
+        if (this.#ended) {
+          return this.#failure === undefined
+            ? Promise.resolve({ value: undefined, done: true })
+            : Promise.reject(this.#failure);
+        }
+        return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
+      },
+      return: () => {
+        this.cancel();
+        this.#queue = [];
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
