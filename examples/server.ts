@@ -1,5 +1,6 @@
 /**
- * An echo server: answers every request with its payload as `result`.
+ * The tour server: request types `echo`, `count` (a stream), `sleep`
+ * (cancellable) and `publish` (events to subscribers); see examples/tour.ts.
  *
  *   deno run --allow-net examples/server.ts --help
  *
@@ -9,12 +10,19 @@
  * @module
  */
 
-import { serve, type ServeTcpOptions, type ServeUnixOptions } from "../mod.ts";
+import { serve, type Server, type ServeTcpOptions, type ServeUnixOptions } from "../mod.ts";
+import { tourTypes } from "./tour.ts";
 import { fail, numberFlag, parseFlags, readFlagFile, tokenEnvReadable } from "./_cli.ts";
 
 const USAGE = `Usage: deno run --allow-net examples/server.ts [options]
 
-An echo server: every request is answered with its payload as "result".
+A tour of SocketBridge: its request types are
+  {"type": "echo", ...}              answers with the payload as "result"
+  {"type": "count", "n": N}          streams 1..N (N <= 10000), then "done"
+  {"type": "sleep", "ms": M}         answers "slept" after M ms (cancellable)
+  {"type": "publish", "topic": T, "data": X}
+                                     publishes X on T to every subscriber
+Any other type is answered with code "unknown_type"; "$describe" lists them.
 
 Options:
   --host HOST        address to bind (default 127.0.0.1)
@@ -70,11 +78,12 @@ const onListen = (addr: Deno.NetAddr | Deno.UnixAddr): void => {
   );
 };
 
-let server;
+let server: Server | undefined;
+const handler = tourTypes((topic, data) => server!.publish(topic, data));
 try {
   if (flags.path !== undefined) {
     const options: ServeUnixOptions = { ...common, path: flags.path, onListen };
-    server = serve(options, (payload) => payload);
+    server = serve(options, handler);
   } else {
     const options: ServeTcpOptions = {
       ...common,
@@ -84,7 +93,7 @@ try {
       key: readFlagFile("key", flags.key),
       onListen,
     };
-    server = serve(options, (payload) => payload);
+    server = serve(options, handler);
   }
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error), 1);
@@ -92,7 +101,7 @@ try {
 
 const stop = (): void => {
   console.log("shutting down");
-  server.shutdown();
+  server!.shutdown();
 };
 Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);

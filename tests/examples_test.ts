@@ -32,6 +32,9 @@ Deno.test("deno task demo runs end to end with an empty cache and no registry", 
     text,
     /client: \{"status":"ok","message":"received".*"hello from the demo"/,
   );
+  assert.match(text, /stream: \{"chunk":1\}\nstream: \{"chunk":2\}\nstream: \{"chunk":3\}\n/);
+  assert.match(text, /stream: \{"status":"ok".*"result":"done"\}/);
+  assert.match(text, /subscriber: \{"event":"demo.greeting","data":"hi, subscribers"\}/);
   assert.match(text, /server: stopped/);
   assert.match(text, /server exited with code 0/);
 });
@@ -49,16 +52,16 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
   await using peer = await RawPeer.connect(server.port);
   const rules: [string, unknown, Record<string, unknown>][] = [
     ["ok echoes the payload", {
-      type: "message",
+      type: "echo",
       text: "hi",
       auth_token: "tok",
       protocol_version: "1",
     }, {
       status: "ok",
       message: "received",
-      result: { type: "message", text: "hi" },
+      result: { type: "echo", text: "hi" },
     }],
-    ["version is optional", { auth_token: "tok", request_id: 7 }, {
+    ["version is optional", { type: "echo", auth_token: "tok", request_id: 7 }, {
       status: "ok",
       request_id: 7,
     }],
@@ -83,6 +86,20 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
       message: "protocol mismatch",
       code: "protocol_mismatch",
     }],
+    ["unknown type", { type: "teleport", auth_token: "tok" }, {
+      message: "unknown type: teleport",
+      code: "unknown_type",
+    }],
+    ["count streams", { type: "count", n: 3, auth_token: "tok" }, {
+      status: "ok",
+      result: [1, 2, 3],
+    }],
+    ["count refuses too many", { type: "count", n: 10_001, auth_token: "tok" }, {
+      code: "invalid_payload",
+    }],
+    ["sleep refuses a non-number", { type: "sleep", ms: "soon", auth_token: "tok" }, {
+      code: "invalid_payload",
+    }],
   ];
   for (const [name, request, expected] of rules) {
     await t.step(name, async () => {
@@ -97,12 +114,12 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
     "half-closed peer still gets its answers, in order",
     async () => {
       await using second = await RawPeer.connect(server.port);
-      for (let i = 0; i < 5; i++) await second.send({ auth_token: "tok", i });
+      for (let i = 0; i < 5; i++) await second.send({ type: "echo", auth_token: "tok", i });
       await second.conn.closeWrite();
       for (let i = 0; i < 5; i++) {
         assert.deepEqual(
           (await second.receive())?.result,
-          { i },
+          { type: "echo", i },
         );
       }
       assert.ok(await second.closedByServer());
@@ -130,10 +147,10 @@ Deno.test("examples/server.ts --allow refuses a peer outside the list before rea
   await using open = await startExampleServer(["--max-bytes", "64"]);
   await using peer = await RawPeer.connect(open.port);
   // Mixed ids and none: every answer comes back once, with its id echoed.
-  await peer.send({ n: 1 });
-  await peer.send({ n: 2, request_id: "b" });
+  await peer.send({ type: "echo", n: 1 });
+  await peer.send({ type: "echo", n: 2, request_id: "b" });
   await peer.send(new Uint8Array(65));
-  await peer.send({ n: 3 });
+  await peer.send({ type: "echo", n: 3 });
   const answers = [
     await peer.receive(),
     await peer.receive(),
@@ -150,6 +167,7 @@ Deno.test("examples/server.ts --allow refuses a peer outside the list before rea
     ],
   );
   assert.deepEqual(answers.find((a) => a?.request_id === "b")?.result, {
+    type: "echo",
     n: 2,
   });
 });
@@ -187,16 +205,36 @@ Deno.test({
           `${ROOT}tests/fixtures/original_client.py`,
           String(server.port),
           token,
-          '{"type":"ping"}',
+          '{"type":"echo"}',
         ],
       }).output();
-    const ok = await run("py");
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(ok.stdout)), {
-      status: "ok",
-      message: "received",
-      protocol_version: "1",
-      result: { type: "ping" },
-    });
+    // Meanwhile other connections stream, subscribe and publish.
+    await using busy = await connect({ port: server.port, token: "py" });
+    const events = await busy.subscribe(["load.>"]);
+    let streaming = true;
+    const load = (async () => {
+      let rounds = 0;
+      while (streaming) {
+        let chunks = 0;
+        for await (const _ of busy.stream({ type: "count", n: 2_000 })) chunks++;
+        assert.equal(chunks, 2_000);
+        await busy.request({ type: "publish", topic: "load.tick", data: rounds++ });
+      }
+      return rounds;
+    })();
+    for (let i = 0; i < 5; i++) {
+      const ok = await run("py");
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(ok.stdout)), {
+        status: "ok",
+        message: "received",
+        protocol_version: "1",
+        result: { type: "echo" },
+      });
+    }
+    streaming = false;
+    assert.ok(await load > 0);
+    const first = await events[Symbol.asyncIterator]().next();
+    assert.deepEqual(first.value, { kind: "event", topic: "load.tick", data: 0 });
     const refused = JSON.parse(
       new TextDecoder().decode((await run("bad")).stdout),
     );

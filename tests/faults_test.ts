@@ -23,12 +23,12 @@ Deno.test("a server killed with SIGKILL under a client: pending requests reject 
     port,
     reconnect: { initialDelay: 20, maxDelay: 200 },
   });
-  assert.deepEqual(await client.request({ n: 1 }), { n: 1 });
+  assert.deepEqual(await client.request({ type: "echo", n: 1 }), { type: "echo", n: 1 });
   // Requests the echo server answers at once can race the kill; flood it so
   // some are surely pending.
   const pending = Array.from(
     { length: 2_000 },
-    (_, n) => client.request({ n }).then(() => "ok", (e) => e),
+    (_, n) => client.request({ type: "echo", n }).then(() => "ok", (e) => e),
   );
   const killed = first.stop("SIGKILL");
   const killedAt = performance.now();
@@ -48,7 +48,8 @@ Deno.test("a server killed with SIGKILL under a client: pending requests reject 
   );
   const second = await startExampleServer([], { port });
   try {
-    assert.deepEqual(await client.request({ back: true }, { timeout: 5_000 }), {
+    assert.deepEqual(await client.request({ type: "echo", back: true }, { timeout: 5_000 }), {
+      type: "echo",
       back: true,
     });
   } finally {

@@ -436,7 +436,7 @@ Deno.test("the example server works under --allow-net=127.0.0.1:<port> alone", a
   const { port, firstLine } = server;
   try {
     assert.equal(firstLine, `listening on 127.0.0.1:${port}`);
-    const response = await send({ port }, { type: "message", text: "narrow" });
+    const response = await send({ port }, { type: "echo", text: "narrow" });
     assert.equal(
       response.status,
       "ok",

@@ -473,7 +473,7 @@ Deno.test("examples/server.ts never runs open when SOCKETBRIDGE_TOKEN is set but
   try {
     const port = Number((await reader.read()).value!.match(/:(\d+)/)![1]);
     assert.equal((await send({ port }, {})).code, "unauthorized");
-    assert.equal((await send({ port, token: "abc" }, {})).status, "ok");
+    assert.equal((await send({ port, token: "abc" }, { type: "echo" })).status, "ok");
   } finally {
     child.kill("SIGINT");
     await reader.cancel();

@@ -74,17 +74,17 @@ Deno.test("examples/client.ts sends a JSON payload from --json or stdin, with --
     "--port",
     port,
     "--json",
-    '{"a":[1,2]}',
+    '{"type":"echo","a":[1,2]}',
   ]);
   assert.equal(fromFlag.code, 0, fromFlag.stderr);
-  assert.deepEqual(JSON.parse(fromFlag.stdout).result, { a: [1, 2] });
+  assert.deepEqual(JSON.parse(fromFlag.stdout).result, { type: "echo", a: [1, 2] });
   const fromStdin = await run(
     "examples/client.ts",
     ["--port", port, "--json", "-", "--timeout", "5000"],
-    '{"from":"stdin"}',
+    '{"type":"echo","from":"stdin"}',
   );
   assert.equal(fromStdin.code, 0, fromStdin.stderr);
-  assert.deepEqual(JSON.parse(fromStdin.stdout).result, { from: "stdin" });
+  assert.deepEqual(JSON.parse(fromStdin.stdout).result, { type: "echo", from: "stdin" });
   const notJson = await run("examples/client.ts", [
     "--port",
     port,

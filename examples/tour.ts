@@ -1,0 +1,91 @@
+/**
+ * The request types of the example server, a tour of what SocketBridge
+ * does: `echo` (a plain answer), `count` (a streamed result), `sleep`
+ * (cancellation), `publish` (events to subscribers). `$describe` lists them
+ * with their JSON Schemas.
+ *
+ * @module
+ */
+
+import { PayloadError, type RequestInfo, requestTypes, type TypedHandler } from "../mod.ts";
+
+/** The most numbers one `count` request streams. */
+export const MAX_COUNT = 10_000;
+
+/** Makes the tour's handler; `publish` sends an event to the server's subscribers. */
+export function tourTypes(publish: (topic: string, data: unknown) => number): TypedHandler {
+  return requestTypes({
+    echo: {
+      description: "Answers with the request's payload as its result.",
+      schema: { type: "object", properties: { type: { const: "echo" } } },
+      handler: (payload: Record<string, unknown>) => payload,
+    },
+    count: {
+      description:
+        `Streams the numbers 1 to n (at most ${MAX_COUNT}), each a chunk; the result is "done".`,
+      schema: {
+        type: "object",
+        properties: { n: { type: "integer", minimum: 0, maximum: MAX_COUNT } },
+        required: ["n"],
+      },
+      handler: (payload: { n?: unknown }) => {
+        const n = payload.n;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > MAX_COUNT) {
+          throw new PayloadError(`n must be a whole number from 0 to ${MAX_COUNT}`);
+        }
+        return countTo(n);
+      },
+    },
+    sleep: {
+      description: 'Answers "slept" after ms milliseconds; stops early when cancelled.',
+      schema: {
+        type: "object",
+        properties: { ms: { type: "number", minimum: 0 } },
+        required: ["ms"],
+      },
+      handler: (payload: { ms?: unknown }, { signal }: RequestInfo) => {
+        const ms = payload.ms;
+        if (typeof ms !== "number" || !(ms >= 0) || !Number.isFinite(ms)) {
+          throw new PayloadError("ms must be a non-negative number");
+        }
+        return sleep(ms, signal);
+      },
+    },
+    publish: {
+      description:
+        "Publishes data on topic to every subscriber; the result is how many connections it reached.",
+      schema: {
+        type: "object",
+        properties: { topic: { type: "string" }, data: {} },
+        required: ["topic"],
+      },
+      handler: (payload: { topic?: unknown; data?: unknown }) => {
+        if (typeof payload.topic !== "string") throw new PayloadError("topic must be a string");
+        try {
+          return publish(payload.topic, payload.data ?? null);
+        } catch (error) {
+          throw new PayloadError(error instanceof Error ? error.message : String(error));
+        }
+      },
+    },
+  });
+}
+
+async function* countTo(n: number): AsyncGenerator<number, string> {
+  for (let i = 1; i <= n; i++) yield i;
+  return "done";
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve("slept");
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
