@@ -2,7 +2,8 @@
 // arrives for its patterns), and the router that shares one server-side
 // subscription per pattern among them. Pure: no Deno APIs.
 
-import { topicMatches } from "./_topics.ts";
+import { Queue } from "./_queue.ts";
+import { PatternSet } from "./_topics.ts";
 
 /**
  * What a subscription yields: an event, a count of events the server
@@ -69,8 +70,11 @@ export class EventStream<Data = unknown>
   /** The patterns this subscription receives events for. */
   readonly patterns: readonly string[];
   readonly #owner: SubscriptionOwner;
-  #queue: BridgeEvent<Data>[] = [];
-  #lost = 0;
+  readonly #matcher = new PatternSet();
+  readonly #queue = new Queue<BridgeEvent<Data>>();
+  // The loss entry at the queue's tail, if the last thing queued was one:
+  // further losses add to it, so each is told in order, before later events.
+  #tailLoss?: { kind: "dropped"; count: number };
   #waiting?: {
     resolve: (step: IteratorResult<BridgeEvent<Data>>) => void;
     reject: (error: unknown) => void;
@@ -87,6 +91,7 @@ export class EventStream<Data = unknown>
   constructor(patterns: readonly string[], owner: SubscriptionOwner) {
     this.patterns = Object.freeze([...patterns]);
     this.#owner = owner;
+    for (const pattern of patterns) this.#matcher.add(pattern);
   }
 
   /** Whether it has ended (unsubscribed, or its client closed). */
@@ -96,20 +101,32 @@ export class EventStream<Data = unknown>
 
   /** Whether any of its patterns matches `topic`. */
   wants(topic: string): boolean {
-    return this.patterns.some((pattern) => topicMatches(pattern, topic));
+    return this.#matcher.matches(topic);
   }
 
   /** Hands over what arrived; held for the loop when it is not waiting. */
   push(entry: BridgeEvent<Data>): void {
     if (this.#ended) return;
     const waiting = this.#waiting;
-    if (waiting !== undefined && this.#queue.length === 0 && this.#lost === 0) {
+    if (waiting !== undefined && this.#queue.length === 0) {
       this.#waiting = undefined;
       waiting.resolve({ value: entry, done: false });
-    } else if (this.#queue.length >= MAX_QUEUED_EVENTS) {
-      this.#lost += entry.kind === "dropped" ? entry.count : entry.kind === "event" ? 1 : 0;
+      return;
+    }
+    const lost = entry.kind === "dropped"
+      ? entry.count
+      : entry.kind === "event" && this.#queue.length >= MAX_QUEUED_EVENTS
+      ? 1
+      : 0;
+    if (lost > 0) {
+      if (this.#tailLoss !== undefined) this.#tailLoss.count += lost;
+      else {
+        this.#tailLoss = { kind: "dropped", count: lost };
+        this.#queue.push(this.#tailLoss);
+      }
     } else {
       this.#queue.push(entry);
+      this.#tailLoss = undefined;
     }
   }
 
@@ -129,7 +146,7 @@ export class EventStream<Data = unknown>
   unsubscribe(): void {
     if (this.#ended) return;
     this.end();
-    this.#queue = [];
+    this.#queue.clear();
     this.#owner.leave(this as EventStream<unknown>);
   }
 
@@ -152,13 +169,9 @@ export class EventStream<Data = unknown>
 
   #next(): Promise<IteratorResult<BridgeEvent<Data>>> {
     if (this.#queue.length > 0) {
-      const value = this.#queue.shift()!;
+      const value = this.#queue.take()!;
+      if (value === this.#tailLoss) this.#tailLoss = undefined;
       return Promise.resolve({ value, done: false });
-    }
-    if (this.#lost > 0) {
-      const count = this.#lost;
-      this.#lost = 0;
-      return Promise.resolve({ value: { kind: "dropped", count }, done: false });
     }
     if (this.#ended) {
       return this.#failure === undefined

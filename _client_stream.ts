@@ -1,6 +1,8 @@
 // A streamed request on the client: an async iterable of its chunks, with
 // its final result beside it. Pure: no Deno APIs.
 
+import { Queue } from "./_queue.ts";
+
 /**
  * The answer to `client.stream()`: iterate it for the chunks as they come;
  * `result` resolves with the final result once the stream ends. Leaving
@@ -36,7 +38,7 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
   readonly result: Promise<Result>;
   readonly #cancel: (reason?: unknown) => void;
   #settleResult!: { resolve: (value: Result) => void; reject: (error: unknown) => void };
-  #queue: Chunk[] = [];
+  readonly #queue = new Queue<Chunk>();
   #waiting?: {
     resolve: (step: IteratorResult<Chunk>) => void;
     reject: (error: unknown) => void;
@@ -114,7 +116,7 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
     return {
       next: () => {
         if (this.#queue.length > 0) {
-          return Promise.resolve({ value: this.#queue.shift()!, done: false });
+          return Promise.resolve({ value: this.#queue.take()!, done: false });
         }
         if (this.#ended) {
           return this.#failure === undefined
@@ -125,7 +127,7 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
       },
       return: () => {
         this.cancel();
-        this.#queue = [];
+        this.#queue.clear();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

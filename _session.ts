@@ -14,6 +14,7 @@ import { RequestScheduler } from "./_scheduler.ts";
 import type { ErrorContext, Settings } from "./_settings.ts";
 import { foreignProtocol, HTTP_REFUSAL } from "./_sniff.ts";
 import { Deadline, startTimer, yieldToEventLoop } from "./_timers.ts";
+import { ReadDeadlines } from "./_read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 import type { EventHub } from "./_events.ts";
@@ -55,12 +56,9 @@ export class Session {
   readonly #decoder: FrameDecoder;
   readonly #scheduler: RequestScheduler;
   readonly #twoWay: TwoWay;
-  readonly #frameDeadline = new Deadline(() => this.#frameExpired());
-  readonly #idleDeadline = new Deadline(() => this.#idleExpired());
-  readonly #authDeadline = new Deadline(() => this.#authExpired());
+  readonly #deadlines: ReadDeadlines;
   readonly #endingDeadline = new Deadline(() => this.#close());
   #proven = false;
-  #lastActive = 0;
   #framesRead = 0;
   #framesThisTurn = 0;
   #charged = 0;
@@ -93,6 +91,15 @@ export class Session {
       this.#close();
     };
     this.#reader = new ChunkReader(conn);
+    this.#deadlines = new ReadDeadlines({
+      settings: this.#settings,
+      busy: () =>
+        !this.#scheduler.idle || this.#writer.bufferedBytes > 0 || !this.#decoder.idle ||
+        this.#twoWay.subscribed,
+      report: (error) => this.#report(error),
+      endAfterAnswers: () => this.#endAfterAnswers(),
+      close: () => this.#close(),
+    });
     this.#decoder = new FrameDecoder({
       maxBytes: this.#settings.maxBytes,
       onOversized: (size) => this.#oversized(size),
@@ -142,11 +149,7 @@ export class Session {
   async run(): Promise<void> {
     try {
       if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
-      if (!this.#ending) {
-        this.#authDeadline.start(this.#settings.authTimeout);
-        this.#lastActive = performance.now();
-        this.#idleDeadline.start(this.#settings.idleTimeout);
-      }
+      if (!this.#ending) this.#deadlines.start();
       await this.#readLoop();
     } catch (error) {
       // A reset or a failed TLS handshake: the peer is gone, stop its handlers.
@@ -173,9 +176,9 @@ export class Session {
         else if (this.#scheduler.backlogFull) pause = this.#waitForSlot();
         else if (budget.exhausted) pause = this.#until(budget.ready());
         if (pause !== undefined) {
-          this.#frameDeadline.stop();
+          this.#deadlines.frameStopped();
           await pause;
-          if (!this.#decoder.idle) this.#frameDeadline.start(this.#settings.frameTimeout);
+          if (!this.#decoder.idle) this.#deadlines.frameStarted();
           continue;
         }
       }
@@ -195,10 +198,10 @@ export class Session {
         this.#scheduler.admit(body);
       });
       if (this.#ending) continue;
-      if (this.#decoder.idle) this.#frameDeadline.stop();
-      else if (this.#framesRead !== before || !this.#frameDeadline.armed) {
+      if (this.#decoder.idle) this.#deadlines.frameStopped();
+      else if (this.#framesRead !== before || !this.#deadlines.frameArmed) {
         // A frame is under way: its deadline runs from its first byte.
-        this.#frameDeadline.start(this.#settings.frameTimeout);
+        this.#deadlines.frameStarted();
       }
       this.#recharge();
       if (this.#draining && this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
@@ -250,7 +253,7 @@ export class Session {
     if (this.#closed || this.#ending) return;
     this.#last = last;
     this.#ending = true;
-    this.#stopReadDeadlines();
+    this.#deadlines.stop();
     this.#endingDeadline.start(this.#settings.writeTimeout + LINGER_MS);
     this.#finishEnding();
   }
@@ -270,7 +273,7 @@ export class Session {
   async #finish(): Promise<void> {
     // An ending keeps its deadline: it bounds the wait for a peer that reads nothing.
     if (!this.#ending) {
-      this.#stopReadDeadlines();
+      this.#deadlines.stop();
     }
     // Every accepted request gets its answer before the socket closes; once
     // closed, aborted handlers settle at once and queued ones never start.
@@ -285,7 +288,7 @@ export class Session {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopReadDeadlines();
+    this.#deadlines.stop();
     this.#endingDeadline.stop();
     closeQuietly(this.#conn);
     this.#twoWay.close();
@@ -320,13 +323,6 @@ export class Session {
     if (readFinished) await this.#until(slot);
   }
 
-  /** Stops the deadlines that watch the peer's input (not the ending's). */
-  #stopReadDeadlines(): void {
-    this.#frameDeadline.stop();
-    this.#idleDeadline.stop();
-    this.#authDeadline.stop();
-  }
-
   /** Waits for `event`, or for the connection to close. */
   #until(event: Promise<void>): Promise<void> {
     return Promise.race([event, this.#closing]);
@@ -351,10 +347,9 @@ export class Session {
   }
 
   #authorized(): void {
-    if (this.#settings.idleTimeout > 0) this.#lastActive = performance.now();
+    this.#deadlines.authorized();
     if (this.#proven) return;
     this.#proven = true;
-    this.#authDeadline.stop();
     this.#host.proven(this);
   }
 
@@ -372,38 +367,6 @@ export class Session {
       if (this.#draining && this.#decoder.idle) this.#endAfterAnswers();
       this.#finishEnding();
     }
-  }
-
-  #frameExpired(): void {
-    const ms = this.#settings.frameTimeout;
-    this.#report(new SocketBridgeError("timeout", `Frame incomplete after ${ms} ms; closing`));
-    // Requests accepted before the stalled frame still get their answers.
-    this.#endAfterAnswers();
-  }
-
-  #idleExpired(): void {
-    const { idleTimeout } = this.#settings;
-    const quietFor = performance.now() - this.#lastActive;
-    const busy = !this.#scheduler.idle || this.#writer.bufferedBytes > 0 ||
-      !this.#decoder.idle || this.#twoWay.subscribed;
-    if (busy || quietFor < idleTimeout) {
-      this.#idleDeadline.start(busy ? idleTimeout : idleTimeout - quietFor);
-      return;
-    }
-    this.#report(
-      new SocketBridgeError("timeout", `Connection idle for ${idleTimeout} ms; closing`),
-    );
-    this.#endAfterAnswers();
-  }
-
-  #authExpired(): void {
-    this.#report(
-      new SocketBridgeError(
-        "timeout",
-        `No authorised request within ${this.#settings.authTimeout} ms of connecting; closing`,
-      ),
-    );
-    this.#close();
   }
 
   #oversized(size: number): void {

@@ -26,6 +26,7 @@ import {
   targetTable,
 } from "./_report.ts";
 import { runClient, runServer } from "./_rows.ts";
+import { measureTwoWay, type TwoWayRound, twoWayTable } from "./_two_way.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -206,7 +207,7 @@ async function orchestrate(): Promise<void> {
     // The JSON floor always runs: every ratio is taken against it.
     ? [
       "floor-json",
-      ...values.only.split(",").filter((k) => k !== "floor-json") as Kind[],
+      ...values.only.split(",").filter((k) => k !== "floor-json" && k !== "two-way") as Kind[],
     ]
     : [
       "floor-json",
@@ -227,6 +228,13 @@ async function orchestrate(): Promise<void> {
   }
   notes.forEach((n) => console.log(n));
   const rows: Row[] = [];
+  const twoWay: TwoWayRound[] = [];
+  const natsServer = natsServerPath();
+  if (natsServer === undefined) {
+    notes.push(
+      "nats fan-out row skipped: the nats-server Debian package is not installed (`apt-get install nats-server`).",
+    );
+  }
   for (let round = 1; round <= rounds; round++) {
     // Interleave: each round runs every row once, in a rotated order.
     const order = kinds.map((_, i) => kinds[(i + round - 1) % kinds.length]);
@@ -234,14 +242,23 @@ async function orchestrate(): Promise<void> {
       console.error(`round ${round}: ${kind}`);
       rows.push(...await measureRow(kind, round, seconds));
     }
+    if (values.only === undefined || values.only.includes("two-way")) {
+      console.error(`round ${round}: two-way`);
+      twoWay.push(
+        await measureTwoWay(round, seconds, natsServer, freePort, waitForPort),
+      );
+    }
   }
   const summaries = summarise(rows, kinds);
   const report = table(summaries);
   const goals = targetTable(targets(rows));
   const codec = values.quick ? "" : await codecTable();
+  const twoWayReport = twoWay.length === 0 ? "" : twoWayTable(twoWay);
   console.log(report);
   console.log();
   console.log(goals);
+  console.log();
+  console.log(twoWayReport);
   console.log();
   console.log(codec);
   if (values["no-write"] || values.quick) return;
@@ -287,6 +304,17 @@ column is the same ratio for the raw-bytes floor (no JSON, no checks): what the 
 allows against that baseline in this run.
 
 ${goals}
+
+## Two-way rows: events, streams, cancellation
+
+Same run, ${rounds} rounds. Fan-out: the SocketBridge server process publishes (no broker); a
+second process holds ${100} \`connect()\` subscribers. For NATS, a publisher process and a
+subscriber process of ${100} connections, both on the \`nats\` npm package, around the Debian
+\`nats-server\` (a third process). Each system first publishes flat out (events delivered per
+second, counted until the last one lands), then at a paced rate, where latency is the path itself
+rather than a queue. Timestamps cross processes on one host's clock.
+
+${twoWayReport}
 ${analysis === "" ? "" : `\n${analysis.trim()}\n`}
 ## Codec alone
 
