@@ -116,6 +116,23 @@ export function okBody(result: unknown, requestId: RequestId | undefined): strin
   return `${text}}`;
 }
 
+/** The JSON text of an application's own error answer (never a protocol code). */
+export function applicationErrorBody(
+  code: string,
+  message: string,
+  data: unknown,
+  requestId: RequestId | undefined,
+): string {
+  return JSON.stringify({
+    status: "error",
+    message,
+    code,
+    protocol_version: PROTOCOL_VERSION,
+    request_id: requestId,
+    data,
+  });
+}
+
 /** The JSON text of an error answer. */
 export function errorBody(
   code: WireErrorCode,

@@ -4,7 +4,7 @@
 // answers, and answers one request at a time). No answer a peer sends can
 // corrupt it: whatever does not match is a ProtocolError.
 
-import { ProtocolError, RemoteError } from "./errors.ts";
+import { ApplicationError, isApplicationCode, ProtocolError, RemoteError } from "./errors.ts";
 import { type BridgeResponse, errorCodeOf, type RequestId } from "./protocol.ts";
 import type { TimerHandle } from "./_timers.ts";
 
@@ -62,7 +62,9 @@ export class Pending {
     if (!this.#settle()) return;
     if (!this.#unwrap) this.#resolve(response);
     else if (response.status === "ok") this.#resolve(this.#collected ?? response.result);
-    else this.#reject(new RemoteError(errorCodeOf(response), String(response.message)));
+    else if (isApplicationCode(response.code)) {
+      this.#reject(new ApplicationError(response.code, String(response.message), response.data));
+    } else this.#reject(new RemoteError(errorCodeOf(response), String(response.message)));
   }
 
   fail(error: unknown): void {

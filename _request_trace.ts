@@ -28,7 +28,7 @@ export class Trace {
   record(
     hook: (record: RequestRecord) => void,
     remoteAddr: Deno.Addr,
-    code: "ok" | WireErrorCode,
+    code: "ok" | WireErrorCode | (string & Record<never, never>),
     body: string,
   ): void {
     try {

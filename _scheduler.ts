@@ -6,6 +6,7 @@
 // other request but never reach the handler.
 
 import {
+  ApplicationError,
   CancelledError,
   ConnectionClosedError,
   type ErrorCode,
@@ -14,6 +15,7 @@ import {
 } from "./errors.ts";
 import { ERROR_MESSAGES, type RequestId, type WireErrorCode } from "./protocol.ts";
 import {
+  applicationErrorBody,
   type Envelope,
   errorBody,
   okBody,
@@ -379,6 +381,19 @@ export class RequestScheduler {
   }
 
   #handlerFailed(error: unknown, requestId: RequestId | undefined, trace?: Trace): string {
+    if (error instanceof ApplicationError) {
+      // An answer the application chose, not a failure of the server.
+      let body: string;
+      try {
+        body = applicationErrorBody(error.code, error.message, error.data, requestId);
+      } catch (cause) {
+        return this.#handlerFailed(cause, requestId, trace);
+      }
+      if (trace !== undefined) {
+        trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, error.code, body);
+      }
+      return body;
+    }
     // A handler may refuse its payload, or name an unknown type, itself.
     if (
       error instanceof SocketBridgeError &&

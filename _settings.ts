@@ -56,8 +56,8 @@ export interface RequestRecord {
   readonly requestId?: RequestId;
   /** The peer. */
   readonly remoteAddr: Deno.Addr;
-  /** `"ok"`, or the error code answered. */
-  readonly code: "ok" | WireErrorCode;
+  /** `"ok"`, the error code answered, or an application's own code. */
+  readonly code: "ok" | WireErrorCode | (string & Record<never, never>);
   /** Milliseconds from reading the request to queuing its answer. */
   readonly duration: number;
   /** Bytes of the request body. */

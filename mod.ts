@@ -62,6 +62,7 @@ export {
   type WireErrorCode,
 } from "./protocol.ts";
 export {
+  ApplicationError,
   CancelledError,
   ConnectError,
   ConnectionClosedError,

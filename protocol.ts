@@ -148,7 +148,9 @@ export interface BridgeResponse<Result = unknown> {
   /** On success, what the handler returned, when it returned something. */
   result?: Result;
   /** On error, the stable code (absent from an original server's answers). */
-  code?: WireErrorCode;
+  code?: WireErrorCode | (string & Record<never, never>);
+  /** On an application's own error, its details (any JSON value). */
+  data?: unknown;
 }
 
 /**
@@ -169,7 +171,7 @@ export interface BridgeResponse<Result = unknown> {
  */
 export function errorCodeOf(response: BridgeResponse): WireErrorCode {
   if (response.code !== undefined && response.code in ERROR_MESSAGES) {
-    return response.code;
+    return response.code as WireErrorCode;
   }
   for (const [code, text] of Object.entries(ERROR_MESSAGES)) {
     if (response.message === text) return code as WireErrorCode;

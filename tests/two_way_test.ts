@@ -3,7 +3,7 @@
 // says `$hello` sees exactly what it saw before.
 
 import assert from "node:assert/strict";
-import { CancelledError, type RequestInfo, requestTypes, serve } from "../mod.ts";
+import { ApplicationError, CancelledError, type RequestInfo, requestTypes, serve } from "../mod.ts";
 import { delay, portOf, RawPeer } from "./_helpers.ts";
 
 type Frame = Record<string, unknown>;
@@ -357,4 +357,29 @@ Deno.test("declared types: dispatch on type, unknown_type, invalid_payload, and 
     }],
   });
   assert.throws(() => requestTypes({ $x: { description: "", handler: () => 1 } }), TypeError);
+});
+
+Deno.test("an ApplicationError is answered with its own code and data; a bad one is a TypeError", async () => {
+  await using server = serve({ port: 0, onError() {} }, (payload: { data?: unknown }) => {
+    throw new ApplicationError("not_found", "no such file", payload.data);
+  });
+  await using peer = await RawPeer.connect(portOf(server));
+  assert.deepEqual(await peer.call({ data: { path: "/x" }, request_id: 1 }), {
+    status: "error",
+    message: "no such file",
+    code: "not_found",
+    protocol_version: "1",
+    request_id: 1,
+    data: { path: "/x" },
+  });
+  // Without data, no data key: what a peer that does not know it expects.
+  assert.deepEqual(Object.keys((await peer.call({})) ?? {}), [
+    "status",
+    "message",
+    "code",
+    "protocol_version",
+  ]);
+  assert.throws(() => new ApplicationError("timeout", "x"), TypeError);
+  assert.throws(() => new ApplicationError("Not-Found", "x"), TypeError);
+  assert.equal(server.stats().errors.handler_error, undefined);
 });
