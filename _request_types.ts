@@ -3,6 +3,7 @@
 
 import { SocketBridgeError } from "./errors.ts";
 import type { Handler, RequestInfo } from "./_handler_info.ts";
+import { isStandardSchema, jsonSchemaOf, type StandardSchemaLike, validate } from "./_schema.ts";
 
 /**
  * One declared request type: what it does, the JSON Schema of its payload
@@ -26,8 +27,19 @@ import type { Handler, RequestInfo } from "./_handler_info.ts";
 export interface RequestType<Payload = Record<string, unknown>, Result = unknown> {
   /** One line on what the type does, for people and agents reading `$describe`. */
   description: string;
-  /** The JSON Schema of the payload, as `$describe` shows it; `null` when absent. */
-  schema?: Record<string, unknown>;
+  /**
+   * The payload's schema: a Standard Schema validator (zod, valibot,
+   * arktype...), which checks every payload (one it rejects is answered
+   * `invalid_payload` with each issue's path and message, and the handler
+   * gets the validated value), or a plain JSON Schema object, shown by
+   * `$describe` but not enforced.
+   */
+  schema?: StandardSchemaLike<Payload> | Record<string, unknown>;
+  /**
+   * The JSON Schema `$describe` shows, when `schema` is a validator that
+   * cannot give one itself (Standard JSON Schema).
+   */
+  jsonSchema?: Record<string, unknown>;
   /**
    * Answers requests of this type. It may refuse a payload with
    * {@linkcode PayloadError} (`invalid_payload`), and return an async
@@ -118,11 +130,26 @@ export function requestTypes(
     if (typeof spec?.handler !== "function") {
       throw new TypeError(`Cannot declare request type "${name}": its handler must be a function`);
     }
-    handlers.set(name, spec.handler);
+    const schema = spec.schema;
+    if (isStandardSchema(schema)) {
+      const handler = spec.handler;
+      handlers.set(name, (payload, info) => {
+        const valid = validate(name, schema, payload);
+        return valid instanceof Promise
+          ? valid.then((value) => handler(value, info))
+          : handler(valid, info);
+      });
+    } else {
+      handlers.set(name, spec.handler);
+    }
     descriptions.push({
       type: name,
       description: String(spec.description ?? ""),
-      schema: spec.schema ?? null,
+      schema: spec.jsonSchema ??
+        (isStandardSchema(schema)
+          ? jsonSchemaOf(schema)
+          : schema as Record<string, unknown> | undefined) ??
+        null,
     });
   }
   const dispatch = (payload: Record<string, unknown>, info: RequestInfo): unknown => {

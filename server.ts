@@ -44,6 +44,7 @@ export {
   type TypeDescription,
   type TypedHandler,
 } from "./_request_types.ts";
+export type { SchemaResult, StandardSchemaLike } from "./_schema.ts";
 export type { Server, ServerStats } from "./_server_types.ts";
 export type {
   ErrorContext,

@@ -1,0 +1,93 @@
+// Declared types validated by a real Standard Schema library (zod), and by
+// validators that misbehave.
+
+import assert from "node:assert/strict";
+// A real Standard Schema library, for these tests only (the library itself depends on none).
+// deno-lint-ignore no-import-prefix
+import { z } from "npm:zod@4.6.7";
+import { connect, PayloadError, requestTypes, serve, type StandardSchemaLike } from "../mod.ts";
+import { portOf, RawPeer } from "./_helpers.ts";
+
+const Add = z.object({ type: z.literal("add"), a: z.number(), b: z.number().int() });
+const Trim = z.object({ text: z.string().transform((text) => text.trim()) });
+
+Deno.test("a zod schema checks every payload, hands the handler its output, and describes itself", async () => {
+  const seen: unknown[] = [];
+  await using server = serve(
+    { port: 0 },
+    requestTypes({
+      add: { description: "Adds a and b", schema: Add, handler: ({ a, b }) => a + b },
+      trim: {
+        description: "Trims text",
+        schema: Trim,
+        handler: (payload) => {
+          seen.push(payload);
+          return payload.text;
+        },
+      },
+    }),
+  );
+  await using client = await connect({ port: portOf(server) });
+  assert.equal(await client.request({ type: "add", a: 2, b: 3 }), 5);
+  assert.equal(await client.request({ type: "trim", text: "  hi  " }), "hi");
+  // The handler got zod's output (transformed, unknown keys stripped).
+  assert.deepEqual(seen, [{ text: "hi" }]);
+  await using peer = await RawPeer.connect(portOf(server));
+  const refused = await peer.call({ type: "add", a: "2", b: 1.5 });
+  assert.equal(refused?.code, "invalid_payload");
+  assert.match(String(refused?.message), /^invalid payload: a: .*number.*; b: .*int/);
+  const described = await client.describe();
+  assert.equal(described[0].schema?.type, "object");
+  assert.deepEqual(described[0].schema?.required, ["type", "a", "b"]);
+});
+
+Deno.test("a validator that throws or answers asynchronously is handled; a jsonSchema given alongside wins", async () => {
+  const throwing: StandardSchemaLike = {
+    "~standard": {
+      version: 1,
+      vendor: "test",
+      validate: () => {
+        throw new Error("validator bug");
+      },
+    },
+  };
+  const slow: StandardSchemaLike<{ n: number }> = {
+    "~standard": {
+      version: 1,
+      vendor: "test",
+      validate: (value) =>
+        Promise.resolve(
+          typeof (value as { n?: unknown }).n === "number"
+            ? { value: value as { n: number } }
+            : { issues: [{ message: "n is required", path: [{ key: "n" }] }] },
+        ),
+    },
+  };
+  const errors: unknown[] = [];
+  await using server = serve(
+    { port: 0, onError: (error) => errors.push(error) },
+    requestTypes({
+      broken: { description: "", schema: throwing, handler: () => "never" },
+      slow: {
+        description: "",
+        schema: slow,
+        jsonSchema: { type: "object", required: ["n"] },
+        handler: ({ n }) => n + 1,
+      },
+    }),
+  );
+  await using peer = await RawPeer.connect(portOf(server));
+  const broken = await peer.call({ type: "broken" });
+  assert.equal(broken?.code, "handler_error");
+  assert.match(String(broken?.message), /the schema of "broken" threw: validator bug/);
+  assert.equal((await peer.call({ type: "slow", n: 1 }))?.result, 2);
+  assert.equal((await peer.call({ type: "slow" }))?.message, "invalid payload: n: n is required");
+  assert.deepEqual((await peer.call({ type: "$describe" }))?.result, {
+    types: [
+      { type: "broken", description: "", schema: null },
+      { type: "slow", description: "", schema: { type: "object", required: ["n"] } },
+    ],
+  });
+  assert.ok(errors.some((error) => String(error).includes("validator bug")));
+  assert.ok(new PayloadError("x") instanceof Error);
+});
