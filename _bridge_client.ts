@@ -164,8 +164,16 @@ export class BridgeClient extends EventTarget
     const subscription = new EventStream<Data>(patterns, this);
     const added = this.#router.add(subscription as EventStream<unknown>);
     try {
-      if (added.length > 0) {
-        await this.#control({ type: "$subscribe", topics: added }, options);
+      // Live from the answer on, in the same turn: an event right behind the
+      // answer is the first of this subscription; events before it may sit
+      // on either side of an earlier subscription's unsubscribe.
+      if (added.length === 0) subscription.goLive();
+      else {
+        await this.#control(
+          { type: "$subscribe", topics: added },
+          options,
+          () => subscription.goLive(),
+        );
       }
     } catch (error) {
       subscription.unsubscribe();
@@ -196,9 +204,14 @@ export class BridgeClient extends EventTarget
   }
 
   /** Sends one of the protocol's control requests; it is not counted as pending. */
-  #control(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
+  #control(
+    payload: Record<string, unknown>,
+    options?: RequestOptions,
+    onAnswer?: () => void,
+  ): Promise<unknown> {
     return this.#submit(payload, options ?? NO_OPTIONS, true, true, undefined, (entry) => {
       entry.internal = true;
+      entry.onAnswer = onAnswer;
     });
   }
 

@@ -81,6 +81,9 @@ export class EventStream<Data = unknown>
   };
   #ended = false;
   #failure: unknown = undefined;
+  // Set once the server has confirmed the subscription: what came before
+  // may sit on either side of an unsubscribe by an earlier subscription.
+  #live = false;
 
   /**
    * Made by the client's `subscribe()`.
@@ -94,14 +97,24 @@ export class EventStream<Data = unknown>
     for (const pattern of patterns) this.#matcher.add(pattern);
   }
 
+  /** Whether the server has confirmed it. */
+  get live(): boolean {
+    return this.#live;
+  }
+
   /** Whether it has ended (unsubscribed, or its client closed). */
   get closed(): boolean {
     return this.#ended;
   }
 
-  /** Whether any of its patterns matches `topic`. */
+  /** Whether any of its patterns matches `topic` (and it is live). */
   wants(topic: string): boolean {
-    return this.#matcher.matches(topic);
+    return this.#live && this.#matcher.matches(topic);
+  }
+
+  /** The server has the subscription: events from now on are its. */
+  goLive(): void {
+    this.#live = true;
   }
 
   /** Hands over what arrived; held for the loop when it is not waiting. */
@@ -232,7 +245,11 @@ export class EventRouter {
 
   /** The server dropped events: any subscription may have lost them. */
   dropped(count: number): void {
-    for (const subscription of this.#subscriptions) subscription.push({ kind: "dropped", count });
+    for (const subscription of this.#subscriptions) {
+      if (subscription.live) {
+        subscription.push({ kind: "dropped", count });
+      }
+    }
   }
 
   /** The connection was re-established: events published meanwhile are lost. */

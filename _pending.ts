@@ -34,6 +34,8 @@ export class Pending {
   timer: TimerHandle;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** Called as an ok answer arrives, before the frames behind it are read. */
+  onAnswer?: () => void;
   /** Takes the request's chunk frames (a stream); without it they are collected. */
   onChunk?: (value: unknown) => void;
   /** Chunks of a plain request: its result is then their array, as a collecting server sends. */
@@ -60,6 +62,7 @@ export class Pending {
 
   answer(response: BridgeResponse): void {
     if (!this.#settle()) return;
+    if (response.status === "ok") this.onAnswer?.();
     if (!this.#unwrap) this.#resolve(response);
     else if (response.status === "ok") this.#resolve(this.#collected ?? response.result);
     else if (isApplicationCode(response.code)) {

@@ -11,7 +11,16 @@ import {
   type RequestInfo,
   serve,
 } from "../mod.ts";
-import { delay, freePort, portOf, PYTHON, rawServer, startOriginalServer } from "./_helpers.ts";
+import { encodeMessage } from "../codec.ts";
+import {
+  concat,
+  delay,
+  freePort,
+  portOf,
+  PYTHON,
+  rawServer,
+  startOriginalServer,
+} from "./_helpers.ts";
 
 async function* count({ n }: { n: number }): AsyncGenerator<number, string> {
   for (let i = 1; i <= n; i++) yield i;
@@ -209,4 +218,25 @@ Deno.test({
     assert.match(refused.message, /does not speak the two-way protocol/);
     await assert.rejects(client.describe(), ProtocolError);
   },
+});
+
+Deno.test("events that arrive before the server confirms a subscription are not that subscription's", async () => {
+  // A peer that plays the race out: events still on their way from before an
+  // unsubscribe arrive after the new subscription was made, then a hole (the
+  // server had no subscription for a moment), then the answer, then more.
+  const frame = (value: unknown) => encodeMessage(value as Record<string, unknown>);
+  const event = (n: number) => frame({ event: "tick", data: n, protocol_version: "1" });
+  const ok = (id: unknown, result: unknown) =>
+    frame({ status: "ok", message: "received", protocol_version: "1", request_id: id, result });
+  await using peer = rawServer(async (request, conn) => {
+    const id = request.request_id;
+    if (request.type === "$hello") await conn.write(ok(id, { features: ["events"] }));
+    if (request.type === "$subscribe") {
+      await conn.write(concat([event(1), event(2), ok(id, { topics: ["tick"] }), event(7)]));
+    }
+  });
+  await using client = await connect({ port: peer.port });
+  const events = await client.subscribe<number>(["tick"]);
+  const first = await events[Symbol.asyncIterator]().next();
+  assert.deepEqual(first.value, { kind: "event", topic: "tick", data: 7 });
 });
