@@ -19,6 +19,7 @@ import type {
   RequestOptions,
 } from "./_client_options.ts";
 import { addressOf, checkDialOptions, dial } from "./_dial.ts";
+import { resolveName } from "./_discovery.ts";
 import { checkPayload, envelopeOf } from "./_request_text.ts";
 import { Pending } from "./_pending.ts";
 import { checkDuration, startTimer } from "./_timers.ts";
@@ -54,7 +55,9 @@ export class BridgeClient extends EventTarget
     super();
     checkDialOptions(options);
     this.#options = options;
-    this.#envelope = envelopeOf(options.token);
+    this.#envelope = envelopeOf(
+      options.token ?? (options.name === undefined ? undefined : resolveName(options.name).token),
+    );
     this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
     this.#twoWay = reconnect && options.twoWay !== false;
     this.#linkHost = {

@@ -37,6 +37,14 @@ export interface ConnectionOptions {
   /** Connect to this Unix domain socket path instead of TCP. */
   path?: string;
   /**
+   * Connect to the server published under this name (`serve({ name })`):
+   * its address, and its token unless `token` is given, come from its
+   * discovery file, read again before each reconnection. Not with
+   * `hostname`, `port` or `path`. Needs `--allow-env=XDG_RUNTIME_DIR,TMPDIR`,
+   * `--allow-sys=uid` and read access to the discovery directory.
+   */
+  name?: string;
+  /**
    * Speak TLS: `true` trusts the system's roots, an object may add
    * `caCerts` (PEM) to trust a private certificate authority or a
    * self-signed certificate. The certificate must name `hostname`.

@@ -4,18 +4,21 @@
 import { ConnectError } from "./errors.ts";
 import { DEFAULT_PORT } from "./protocol.ts";
 import { closeQuietly } from "./_transport.ts";
+import { resolveName } from "./_discovery.ts";
 
 /** Where a client connects. */
 export interface DialOptions {
   hostname?: string;
   port?: number;
   path?: string;
+  name?: string;
   tls?: boolean | { caCerts?: string[] };
 }
 
 /** `host:port` or the socket path, as errors name it. */
 export function addressOf(options: DialOptions): string {
   if (options.path !== undefined) return options.path;
+  if (options.name !== undefined && options.port === undefined) return `"${options.name}"`;
   const hostname = options.hostname ?? "127.0.0.1";
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return `${host}:${options.port ?? DEFAULT_PORT}`;
@@ -23,6 +26,14 @@ export function addressOf(options: DialOptions): string {
 
 /** Refuses options that contradict each other, before anything is opened. */
 export function checkDialOptions(options: DialOptions): void {
+  if (
+    options.name !== undefined &&
+    (options.path !== undefined || options.port !== undefined || options.hostname !== undefined)
+  ) {
+    throw new TypeError(
+      "Cannot connect: name (a published server) goes without hostname, port and path",
+    );
+  }
   if (options.path !== undefined) {
     if (options.port !== undefined || options.hostname !== undefined) {
       throw new TypeError(
@@ -43,6 +54,11 @@ export function checkDialOptions(options: DialOptions): void {
 /** Connects, or throws a ConnectError (or the signal's reason). */
 export async function dial(options: DialOptions, signal?: AbortSignal): Promise<Deno.Conn> {
   signal?.throwIfAborted();
+  if (options.name !== undefined) {
+    // Read again for every dial: a restarted server may listen elsewhere.
+    const { token: _, ...where } = resolveName(options.name);
+    options = { ...where, tls: options.tls ?? where.tls };
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? DEFAULT_PORT;
   const tls = options.tls;

@@ -195,6 +195,16 @@ export interface ServeOptions<Addr extends Deno.Addr = Deno.Addr> {
    * @default {134217728}
    */
   maxBufferedBytes?: number;
+  /**
+   * Publish the server under this name: a discovery file (mode 0600, in
+   * `$XDG_RUNTIME_DIR/socketbridge/`, else `/tmp/socketbridge-UID/`, a
+   * 0700 directory) holds its address and token, so processes of the same
+   * user reach it with `connect({ name })`. Removed at shutdown; a file
+   * left by a dead process is replaced; a live server's name is refused.
+   * Needs `--allow-env=XDG_RUNTIME_DIR,TMPDIR`, `--allow-sys=uid` and read
+   * and write access to that directory.
+   */
+  name?: string;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
   /** Called once the server listens, with its address. Prints nothing by default. */
@@ -318,7 +328,7 @@ export function resolveSettings(options: AnyServeOptions): Settings {
       }
     }
   }
-  const tokenText = options.token ?? readGrantedEnv("SOCKETBRIDGE_TOKEN") ?? "";
+  const tokenText = tokenOf(options);
   const allowText = options.allowlist ??
     readGrantedEnv("SOCKETBRIDGE_ALLOWLIST")?.split(",");
   const envMaxBytes = readGrantedEnv("SOCKETBRIDGE_MAX_BYTES");
@@ -355,6 +365,11 @@ export function resolveSettings(options: AnyServeOptions): Settings {
 /** The port to bind, checked. */
 export function portOf(options: AnyServeOptions): number {
   return wholeNumber("port", options.port ?? DEFAULT_PORT, 65_535);
+}
+
+/** The token a server uses: its option, else SOCKETBRIDGE_TOKEN when readable; "" for none. */
+export function tokenOf(options: AnyServeOptions): string {
+  return options.token ?? readGrantedEnv("SOCKETBRIDGE_TOKEN") ?? "";
 }
 
 /** Why a non-loopback bind without a token is refused, naming how to set one. */

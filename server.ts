@@ -32,9 +32,11 @@ import {
   type ServeTcpOptions,
   type ServeUnixOptions,
   type Settings,
+  tokenOf,
 } from "./_settings.ts";
 import type { Server, ServerStats } from "./_server_types.ts";
 import { bindUnix, type UnixBinding } from "./_unix.ts";
+import { checkName, publishDiscovery } from "./_discovery.ts";
 import { closeQuietly, isClosedByUs } from "./_transport.ts";
 
 export type { Handler, RequestInfo } from "./_handler_info.ts";
@@ -192,6 +194,7 @@ class BridgeServer implements Server {
   readonly #unix?: UnixBinding;
   #shuttingDown = false;
   #shutdown?: Promise<void>;
+  #unpublish?: () => void;
 
   constructor(options: AnyServeOptions, handler: RequestHandler) {
     this.handler = handler;
@@ -205,6 +208,20 @@ class BridgeServer implements Server {
       this.#listener = listenTcp(options, this.settings.token !== undefined);
     }
     this.addr = this.#listener.addr;
+    if (options.name !== undefined) {
+      try {
+        this.#unpublish = publishDiscovery(
+          checkName(options.name),
+          this.addr,
+          options.cert !== undefined,
+          tokenOf(options) || undefined,
+        );
+      } catch (error) {
+        this.#closeListener();
+        this.#unix?.release();
+        throw error;
+      }
+    }
     options.onListen?.(this.addr);
     this.finished = this.#acceptLoop();
     const signal = options.signal;
@@ -317,6 +334,7 @@ class BridgeServer implements Server {
     }
     await Promise.all(admitted);
     this.#unix?.release();
+    this.#unpublish?.();
   }
 
   #closeListener(): void {

@@ -23,6 +23,8 @@ Options:
   --host HOST        the server's host (default 127.0.0.1)
   --port PORT        the server's TCP port (default 7002)
   --path PATH        connect to this Unix socket instead of TCP
+  --name NAME        connect to the server published under NAME (its address
+                     and token come from its discovery file)
   --text TEXT        send {"type": "echo", "text": TEXT} (default "hello")
   --json JSON        send this JSON object instead; "-" reads it from stdin
   --stream           print the chunks of a streamed result as they come
@@ -42,6 +44,7 @@ const flags = parseFlags({
   host: { type: "string" },
   port: { type: "string" },
   path: { type: "string" },
+  name: { type: "string" },
   text: { type: "string" },
   json: { type: "string" },
   token: { type: "string" },
@@ -77,10 +80,14 @@ const token = flags.token ?? (envReadable ? Deno.env.get("SOCKETBRIDGE_TOKEN") :
 const ca = readFlagFile("ca", flags.ca);
 const timeout = numberFlag("timeout", flags.timeout, 0, Number.MAX_SAFE_INTEGER);
 const where: ConnectionOptions = {
-  ...(flags.path !== undefined ? { path: flags.path } : {
-    hostname: flags.host ?? "127.0.0.1",
-    port: numberFlag("port", flags.port, 1, 65_535) ?? 7002,
-  }),
+  ...(flags.name !== undefined
+    ? { name: flags.name }
+    : flags.path !== undefined
+    ? { path: flags.path }
+    : {
+      hostname: flags.host ?? "127.0.0.1",
+      port: numberFlag("port", flags.port, 1, 65_535) ?? 7002,
+    }),
   token,
   tls: ca === undefined ? undefined : { caCerts: [ca] },
 };

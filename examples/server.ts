@@ -28,6 +28,9 @@ Options:
   --host HOST        address to bind (default 127.0.0.1)
   --port PORT        TCP port; 0 picks a free one (default 7002)
   --path PATH        serve on this Unix socket instead of TCP
+  --name NAME        publish a discovery file, so clients connect with --name
+                     (needs --allow-env=XDG_RUNTIME_DIR,TMPDIR --allow-sys=uid
+                     and read/write access to the discovery directory)
   --token TOKEN      the auth token (default: SOCKETBRIDGE_TOKEN)
   --no-token         serve without a token even if SOCKETBRIDGE_TOKEN cannot be read
   --max-bytes N      largest request body (default: SOCKETBRIDGE_MAX_BYTES, else 1048576)
@@ -46,6 +49,7 @@ const flags = parseFlags({
   host: { type: "string" },
   port: { type: "string" },
   path: { type: "string" },
+  name: { type: "string" },
   token: { type: "string" },
   "no-token": { type: "boolean" },
   "max-bytes": { type: "string" },
@@ -71,6 +75,7 @@ const common = {
   token: flags["no-token"] ? "" : flags.token,
   maxBytes,
   allowlist: flags.allow?.split(","),
+  name: flags.name,
 };
 const onListen = (addr: Deno.NetAddr | Deno.UnixAddr): void => {
   console.log(
