@@ -240,3 +240,26 @@ export function resolveName(
     token: record.token,
   };
 }
+
+/** Every discovery file of this user, with whether a live server holds it. */
+export function listDiscovery(): { record: DiscoveryRecord; live: boolean }[] {
+  let dir: string;
+  try {
+    dir = discoveryDir(false);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const found: { record: DiscoveryRecord; live: boolean }[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.name.endsWith(".json")) continue;
+    const name = entry.name.slice(0, -".json".length);
+    try {
+      const record = readDiscovery(name, dir);
+      if (record !== undefined) found.push({ record, live: held(`${dir}/${name}.lock`) });
+    } catch {
+      // Not a file of ours (wrong mode, not JSON): not listed.
+    }
+  }
+  return found.sort((a, b) => a.record.name.localeCompare(b.record.name));
+}

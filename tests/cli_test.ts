@@ -1,0 +1,198 @@
+// The CLI as a shell uses it: real processes, a tour server found by name,
+// exit statuses, and `serve --exec` with commands that misbehave.
+
+import assert from "node:assert/strict";
+import { DENO, ROOT, spawnDeno } from "./_helpers.ts";
+
+const runtime = Deno.makeTempDirSync({ prefix: "socketbridge-cli-" });
+const ENV = { XDG_RUNTIME_DIR: runtime, NO_COLOR: "1" };
+const CLI_FLAGS = [
+  "run",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  "--allow-sys=uid",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "cli.ts",
+];
+
+async function cli(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(DENO, {
+    args: [...CLI_FLAGS, ...args],
+    cwd: ROOT,
+    env: ENV,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+async function startTour(name: string) {
+  const { child, firstLine, rest } = await spawnDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-env",
+    "--allow-sys=uid",
+    "--allow-read",
+    "--allow-write",
+    "examples/server.ts",
+    "--port",
+    "0",
+    "--no-token",
+    "--name",
+    name,
+  ], ENV);
+  assert.match(firstLine, /listening on 127\.0\.0\.1:\d+/);
+  return {
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGINT");
+      await rest;
+      await child.status;
+    },
+  };
+}
+
+Deno.test("the CLI reaches the tour server by name: describe, call, stream, ping, ls", async () => {
+  await using _tour = await startTour("tour");
+  const described = await cli(["describe", "--name", "tour"]);
+  assert.equal(described.code, 0, described.stderr);
+  assert.match(described.stdout, /^echo\s+Answers with the request's payload/m);
+  assert.match(described.stdout, /^count\s+Streams the numbers/m);
+  const json = JSON.parse((await cli(["describe", "--json", "--name", "tour"])).stdout);
+  assert.deepEqual(json.map((entry: { type: string }) => entry.type), [
+    "echo",
+    "count",
+    "sleep",
+    "publish",
+  ]);
+  const called = await cli(["call", "echo", '{"a":1}', "--name", "tour"]);
+  assert.equal(called.code, 0, called.stderr);
+  assert.deepEqual(JSON.parse(called.stdout).result, { type: "echo", a: 1 });
+  const fromStdin = await cli(["call", "echo", "-", "--name", "tour"], '{"b":2}');
+  assert.deepEqual(JSON.parse(fromStdin.stdout).result, { type: "echo", b: 2 });
+  const streamed = await cli(["stream", "count", '{"n":3}', "--name", "tour"]);
+  assert.equal(streamed.code, 0, streamed.stderr);
+  assert.deepEqual(streamed.stdout.trim().split("\n").map((line) => JSON.parse(line)), [
+    { chunk: 1 },
+    { chunk: 2 },
+    { chunk: 3 },
+    { status: "ok", message: "received", protocol_version: "1", result: "done" },
+  ]);
+  const pinged = JSON.parse((await cli(["ping", "--name", "tour"])).stdout);
+  assert.match(pinged.server, /^socketbridge-deno\//);
+  assert.ok(pinged.ms >= 0);
+  const listed = JSON.parse((await cli(["ls", "--json"])).stdout);
+  assert.deepEqual(
+    listed.map((entry: { name: string; live: boolean }) => [entry.name, entry.live]),
+    [["tour", true]],
+  );
+});
+
+Deno.test("cli sub prints events until interrupted", async () => {
+  await using _tour = await startTour("events");
+  const sub = new Deno.Command(DENO, {
+    args: [...CLI_FLAGS, "sub", "news.>", "--name", "events"],
+    cwd: ROOT,
+    env: ENV,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = sub.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  // Publish until the subscriber has subscribed and printed the event.
+  let text = "";
+  const reading = (async () => {
+    while (!text.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+  })();
+  for (let i = 0; i < 100 && !text.includes("\n"); i++) {
+    await cli(["call", "publish", '{"topic":"news.today","data":{"hi":1}}', "--name", "events"]);
+  }
+  await reading;
+  assert.deepEqual(JSON.parse(text.split("\n")[0]), { event: "news.today", data: { hi: 1 } });
+  sub.kill("SIGINT");
+  await lines.cancel();
+  await sub.stderr.cancel();
+  assert.equal((await sub.status).code, 0);
+});
+
+Deno.test("cli exit statuses: error answer 1, bad usage 2 naming the flag, no answer 3", async () => {
+  await using _tour = await startTour("statuses");
+  const unknown = await cli(["call", "teleport", "--name", "statuses"]);
+  assert.equal(unknown.code, 1);
+  assert.equal(JSON.parse(unknown.stdout).code, "unknown_type");
+  const badFlag = await cli(["call", "echo", "--token", "secret", "--name", "statuses"]);
+  assert.equal(badFlag.code, 2);
+  assert.match(badFlag.stderr, /Unknown option '--token'/);
+  const badJson = await cli(["call", "echo", "{nope", "--name", "statuses"]);
+  assert.equal(badJson.code, 2);
+  assert.match(badJson.stderr, /not JSON/);
+  const nobody = await cli(["call", "echo", "--name", "nobody-here"]);
+  assert.equal(nobody.code, 3);
+  assert.match(nobody.stderr, /no server of that name/);
+  const help = await cli(["call", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: socketbridge call TYPE/);
+  assert.equal((await cli(["frobnicate"])).code, 2);
+});
+
+Deno.test("cli serve --exec turns a command into a server, and survives commands that misbehave", async () => {
+  const script = `
+    read line
+    case "$line" in
+      *fail*) echo "first line" >&2; echo "it broke" >&2; exit 3 ;;
+      *hang*) sleep 30 ;;
+      *silent*) exit 0 ;;
+      *garbage*) echo "not json" ;;
+      *flood*) head -c 2000000 /dev/zero | tr '\\0' 'x' ;;
+      *) echo "{\\"got\\": $line}" ;;
+    esac`;
+  const { child, firstLine, rest } = await spawnDeno([
+    ...CLI_FLAGS,
+    "serve",
+    "--port",
+    "0",
+    "--name",
+    "exec",
+    "--timeout",
+    "500",
+    "--exec",
+    "sh",
+    "-c",
+    script,
+  ], ENV);
+  try {
+    assert.match(firstLine, /listening on/);
+    const call = async (payload: string) =>
+      JSON.parse((await cli(["send", payload, "--name", "exec"])).stdout);
+    assert.deepEqual((await call('{"n":1}')).result, { got: { n: 1 } });
+    const failed = await call('{"fail":1}');
+    assert.equal(failed.code, "handler_error");
+    assert.match(failed.message, /exited with code 3: it broke$/);
+    const hung = await call('{"hang":1}');
+    assert.match(hung.message, /took longer than 500 ms/);
+    assert.equal((await call('{"silent":1}')).code, "no_output");
+    assert.equal((await call('{"garbage":1}')).code, "bad_output");
+    assert.match((await call('{"flood":1}')).message, /wrote too much/);
+    // Still serving after all that.
+    assert.deepEqual((await call('{"n":2}')).result, { got: { n: 2 } });
+  } finally {
+    child.kill("SIGINT");
+    await rest;
+    await child.status;
+  }
+});
