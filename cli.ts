@@ -84,6 +84,8 @@ Commands:
   ls                      list the running servers published by name
   serve --exec CMD...     serve: each request's payload goes to CMD's stdin as
                           JSON, its stdout (JSON) is the result
+  mcp                     an MCP server over stdio offering the server's types
+                          as tools (for agents)
 
 Run "socketbridge COMMAND --help" for a command's options.
 Exit status: 0 ok, 1 error answer, 2 bad usage, 3 no answer.`,
@@ -121,6 +123,14 @@ ${CONNECTION_HELP}`,
   ping: `Usage: socketbridge ping [options]
 
 Sends one $hello and prints {"server": NAME, "ms": ROUND_TRIP}.
+
+${CONNECTION_HELP}`,
+  mcp: `Usage: socketbridge mcp [options]
+
+Runs an MCP server over stdin/stdout that offers every request type the
+SocketBridge server declares as an MCP tool: tools/call sends a request,
+streamed chunks arrive as progress notifications, and cancelling the call
+sends $cancel. Point an agent's MCP configuration at this command.
 
 ${CONNECTION_HELP}`,
   ls: `Usage: socketbridge ls [--json]
@@ -247,6 +257,13 @@ async function run(
     return EXIT.ok;
   }
   if (command === "ls") return list(flags.json === true, output);
+  if (command === "mcp") {
+    if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"`);
+    // Loaded only here: the rest of the CLI never needs the MCP SDK.
+    const { serveMcp } = await import("./mcp.ts");
+    await serveMcp({ ...connection(flags), signal });
+    return EXIT.ok;
+  }
   if (command === "serve") {
     if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"`);
     return await serveExec(flags, execCommand, output, signal);
