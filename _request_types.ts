@@ -82,9 +82,14 @@ export interface TypeDescription {
  * assert.ok(handler.types[0].type === "ping");
  * ```
  */
-export interface TypedHandler extends Handler<Record<string, unknown>, unknown> {
+export interface TypedHandler<
+  // deno-lint-ignore no-explicit-any
+  Types extends Record<string, RequestType<any, any>> = Record<string, RequestType<any, any>>,
+> extends Handler<Record<string, unknown>, unknown> {
   /** The declared types, in declaration order. */
   readonly types: readonly TypeDescription[];
+  /** Never set: carries the declarations' types, for {@linkcode TypedClient}. */
+  readonly declared?: Types;
 }
 
 /**
@@ -115,10 +120,10 @@ export interface TypedHandler extends Handler<Record<string, unknown>, unknown> 
  * assert.deepEqual(described.map((entry) => entry.type), ["add", "ping"]);
  * ```
  */
-export function requestTypes(
-  // deno-lint-ignore no-explicit-any
-  types: Record<string, RequestType<any, any>>,
-): TypedHandler {
+// deno-lint-ignore no-explicit-any
+export function requestTypes<Types extends Record<string, RequestType<any, any>>>(
+  types: Types,
+): TypedHandler<Types> {
   const handlers = new Map<string, Handler<Record<string, unknown>, unknown>>();
   const descriptions: TypeDescription[] = [];
   for (const [name, spec] of Object.entries(types)) {
@@ -163,7 +168,37 @@ export function requestTypes(
     }
     return handler(payload, info);
   };
-  return Object.assign(dispatch, { types: Object.freeze(descriptions) });
+  return Object.assign(dispatch, { types: Object.freeze(descriptions) }) as TypedHandler<Types>;
+}
+
+/**
+ * Declares one request type with its payload and result types inferred
+ * from its schema and handler, so that a {@linkcode TypedClient} checks
+ * calls against them.
+ *
+ * @typeParam Payload What the schema's validation outputs (the handler's input).
+ * @typeParam Result What the handler returns, or an async iterable it streams.
+ * @param spec The description, the Standard Schema validator and the handler.
+ * @returns The same declaration, typed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestType, type StandardSchemaLike } from "@socketbridge/core";
+ * const numbers: StandardSchemaLike<{ a: number; b: number }> = {
+ *   "~standard": { version: 1, vendor: "example", validate: (value) => ({ value: value as { a: number; b: number } }) },
+ * };
+ * const add = requestType({ description: "Adds", schema: numbers, handler: ({ a, b }) => a + b });
+ * assert.ok(add.description === "Adds");
+ * ```
+ */
+export function requestType<Payload, Result>(spec: {
+  description: string;
+  schema: StandardSchemaLike<Payload>;
+  jsonSchema?: Record<string, unknown>;
+  handler: Handler<Payload, Result>;
+}): RequestType<Payload, Result> {
+  return spec;
 }
 
 /** The types a handler declares, for `$describe`; none for a plain function. */

@@ -27,6 +27,15 @@ import { checkDuration, startTimer } from "./_timers.ts";
 
 export { type BridgeEvent, EventStream } from "./_client_events.ts";
 export { ResultStream } from "./_client_stream.ts";
+export {
+  type ChunkOf,
+  type DeclaredTypes,
+  type FinalOf,
+  type PayloadOf,
+  type ResultOf,
+  type TypedClient,
+  typedClient,
+} from "./_typed_client.ts";
 export type { TypeDescription } from "./_request_types.ts";
 export type {
   Client,

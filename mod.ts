@@ -26,16 +26,23 @@
 
 export {
   type BridgeEvent,
+  type ChunkOf,
   type Client,
   connect,
   type ConnectionOptions,
   type ConnectOptions,
+  type DeclaredTypes,
   EventStream,
+  type FinalOf,
+  type PayloadOf,
   type ReconnectOptions,
   type RequestOptions,
+  type ResultOf,
   ResultStream,
   send,
   type SendOptions,
+  type TypedClient,
+  typedClient,
 } from "./client.ts";
 export {
   type ErrorContext,
@@ -43,6 +50,7 @@ export {
   type RequestInfo,
   type RequestRecord,
   type RequestType,
+  requestType,
   requestTypes,
   type SchemaResult,
   serve,

@@ -42,6 +42,7 @@ import { closeQuietly, isClosedByUs } from "./_transport.ts";
 export type { Handler, RequestInfo } from "./_handler_info.ts";
 export {
   type RequestType,
+  requestType,
   requestTypes,
   type TypeDescription,
   type TypedHandler,

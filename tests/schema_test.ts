@@ -5,7 +5,16 @@ import assert from "node:assert/strict";
 // A real Standard Schema library, for these tests only (the library itself depends on none).
 // deno-lint-ignore no-import-prefix
 import { z } from "npm:zod@4.6.7";
-import { connect, PayloadError, requestTypes, serve, type StandardSchemaLike } from "../mod.ts";
+import {
+  connect,
+  PayloadError,
+  RemoteError,
+  requestType,
+  requestTypes,
+  serve,
+  type StandardSchemaLike,
+  typedClient,
+} from "../mod.ts";
 import { portOf, RawPeer } from "./_helpers.ts";
 
 const Add = z.object({ type: z.literal("add"), a: z.number(), b: z.number().int() });
@@ -90,4 +99,33 @@ Deno.test("a validator that throws or answers asynchronously is handled; a jsonS
   });
   assert.ok(errors.some((error) => String(error).includes("validator bug")));
   assert.ok(new PayloadError("x") instanceof Error);
+});
+
+Deno.test("end-to-end types: a client typed by the server's declarations (checked by deno check)", async () => {
+  const handler = requestTypes({
+    add: requestType({ description: "Adds", schema: Add, handler: ({ a, b }) => a + b }),
+    count: requestType({
+      description: "Streams 1..n",
+      schema: z.object({ n: z.number().int() }),
+      handler: async function* ({ n }) {
+        for (let i = 1; i <= n; i++) yield i;
+        return "done" as const;
+      },
+    }),
+  });
+  await using server = serve({ port: 0 }, handler);
+  await using client = await connect({ port: portOf(server) });
+  const typed = typedClient<typeof handler>(client);
+  const sum: number = await typed.call("add", { a: 2, b: 3 });
+  assert.equal(sum, 5);
+  const stream = typed.stream("count", { n: 2 });
+  const seen: number[] = [];
+  for await (const n of stream) seen.push(n);
+  const final: "done" = await stream.result;
+  assert.deepEqual([seen, final], [[1, 2], "done"]);
+  // The compiler refuses what the server would refuse.
+  // @ts-expect-error: b must be a number
+  await assert.rejects(typed.call("add", { a: 2, b: "3" }), RemoteError);
+  // @ts-expect-error: no such type
+  await assert.rejects(typed.call("subtract", {}), RemoteError);
 });
