@@ -27,6 +27,7 @@ import {
 } from "./_report.ts";
 import { runClient, runServer } from "./_rows.ts";
 import { measureTwoWay, type TwoWayRound, twoWayTable } from "./_two_way.ts";
+import { measureAgents } from "./_agents.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -207,7 +208,9 @@ async function orchestrate(): Promise<void> {
     // The JSON floor always runs: every ratio is taken against it.
     ? [
       "floor-json",
-      ...values.only.split(",").filter((k) => k !== "floor-json" && k !== "two-way") as Kind[],
+      ...values.only.split(",").filter((k) =>
+        k !== "floor-json" && k !== "two-way" && k !== "agents"
+      ) as Kind[],
     ]
     : [
       "floor-json",
@@ -254,11 +257,20 @@ async function orchestrate(): Promise<void> {
   const goals = targetTable(targets(rows));
   const codec = values.quick ? "" : await codecTable();
   const twoWayReport = twoWay.length === 0 ? "" : twoWayTable(twoWay);
+  let agentsReport = "";
+  if (values.only === undefined || values.only.includes("agents")) {
+    console.error("agents' toolkit rows");
+    const agents = await measureAgents(seconds, values.quick);
+    agentsReport = agents.table;
+    notes.push(...agents.notes);
+  }
   console.log(report);
   console.log();
   console.log(goals);
   console.log();
   console.log(twoWayReport);
+  console.log();
+  console.log(agentsReport);
   console.log();
   console.log(codec);
   if (values["no-write"] || values.quick) return;
@@ -315,6 +327,15 @@ second, counted until the last one lands), then at a paced rate, where latency i
 rather than a queue. Timestamps cross processes on one host's clock.
 
 ${twoWayReport}
+
+## The agents' toolkit
+
+The CLI's \`call\` as a shell script runs it, one Deno process per call (start-up included), next
+to \`curl\` against a \`Deno.serve\` endpoint; \`serve --exec cat\` (a process per request)
+next to the same request answered by a handler in the server; and what declaring types and
+validating payloads with a small zod schema cost on the pipelined row.
+
+${agentsReport}
 ${analysis === "" ? "" : `\n${analysis.trim()}\n`}
 ## Codec alone
 
