@@ -12,18 +12,14 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import type { BridgeResponse, RequestId } from "./protocol.ts";
-import type {
-  Client,
-  ConnectOptions,
-  ReconnectOptions,
-  RequestOptions,
-} from "./_client_options.ts";
+import type { Client, ConnectOptions, RequestOptions } from "./_client_options.ts";
 import { addressOf, checkDialOptions, dial } from "./_dial.ts";
 import { resolveName } from "./_discovery.ts";
 import { checkPayload, envelopeOf } from "./_request_text.ts";
 import { Pending } from "./_pending.ts";
 import { checkDuration, startTimer } from "./_timers.ts";
 import { Link, type LinkHost } from "./_client_link.ts";
+import { Backoff } from "./_backoff.ts";
 import { EventRouter, EventStream, type SubscriptionOwner } from "./_client_events.ts";
 import { ResultStream } from "./_client_stream.ts";
 import type { TypeDescription } from "./_request_types.ts";
@@ -35,7 +31,7 @@ const NO_OPTIONS: RequestOptions = Object.freeze({});
 export class BridgeClient extends EventTarget
   implements Client<Record<string, unknown>, unknown>, SubscriptionOwner {
   readonly #options: ConnectOptions;
-  readonly #reconnect?: Required<ReconnectOptions>;
+  readonly #backoff?: Backoff;
   readonly #maxOutboundBytes: number;
   readonly #defaultTimeout?: number;
   readonly #envelope: string;
@@ -46,7 +42,6 @@ export class BridgeClient extends EventTarget
   #linking?: Promise<Link | undefined>;
   #nextId = 1;
   #closed = false;
-  #wakeBackoff?: () => void;
   readonly #twoWay: boolean;
   readonly #router = new EventRouter();
   readonly #linkHost: LinkHost;
@@ -75,20 +70,12 @@ export class BridgeClient extends EventTarget
       this.#defaultTimeout = checkDuration("timeout", options.timeout);
     }
     const wanted = reconnect ? options.reconnect : undefined;
-    if (wanted) {
-      const given = wanted === true ? {} : wanted;
-      this.#reconnect = {
-        initialDelay: checkDuration("initialDelay", given.initialDelay ?? 100),
-        maxDelay: checkDuration("maxDelay", given.maxDelay ?? 5_000),
-        maxAttempts: given.maxAttempts ?? Infinity,
-        retryFirstConnect: given.retryFirstConnect ?? false,
-      };
-    }
+    if (wanted) this.#backoff = new Backoff(wanted);
   }
 
   static async open(options: ConnectOptions, reconnect: boolean): Promise<BridgeClient> {
     const client = new BridgeClient(options, reconnect);
-    if (client.#reconnect?.retryFirstConnect) {
+    if (client.#backoff?.options.retryFirstConnect) {
       const link = await client.#redial(options.signal, 0);
       if (link === undefined) {
         options.signal?.throwIfAborted();
@@ -351,7 +338,7 @@ export class BridgeClient extends EventTarget
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#wakeBackoff?.();
+    this.#backoff?.wake();
     const link = this.#link;
     const closing = new ConnectionClosedError("Client closed");
     if (link !== undefined && !link.closed) await link.cancelAll();
@@ -378,7 +365,7 @@ export class BridgeClient extends EventTarget
     this.#link = undefined;
     link.close(error);
     this.dispatchEvent(new CustomEvent("close", { detail: { error } }));
-    if (!this.#closed && this.#reconnect !== undefined) {
+    if (!this.#closed && this.#backoff !== undefined) {
       this.#linking = this.#redial(undefined, 1);
     } else {
       this.#failUnsent(error);
@@ -400,28 +387,19 @@ export class BridgeClient extends EventTarget
 
   /** Dials until connected, with exponential backoff and full jitter. */
   async #redial(signal: AbortSignal | undefined, firstDelayed: number): Promise<Link | undefined> {
-    const { initialDelay, maxDelay, maxAttempts } = this.#reconnect!;
-    const onAbort = () => this.#wakeBackoff?.();
+    const backoff = this.#backoff!;
+    const { maxAttempts } = backoff.options;
+    const onAbort = () => backoff.wake();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       for (let attempt = 0; attempt < maxAttempts && !this.#closed; attempt++) {
         if (signal?.aborted) return undefined;
         if (attempt + firstDelayed > 0) {
-          const ceiling = Math.min(maxDelay, initialDelay * 2 ** (attempt + firstDelayed - 1));
-          // Between half and all of the ceiling: clients that lost the same
-          // server at the same moment do not come back at the same moment.
-          const wait = ceiling * (0.5 + Math.random() / 2);
+          const wait = backoff.delay(attempt + firstDelayed - 1);
           this.dispatchEvent(
             new CustomEvent("reconnecting", { detail: { attempt: attempt + 1, delay: wait } }),
           );
-          await new Promise<void>((resolve) => {
-            const timer = startTimer(resolve, wait);
-            this.#wakeBackoff = () => {
-              if (timer !== undefined) clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.#wakeBackoff = undefined;
+          await backoff.wait(wait);
           if (this.#closed || signal?.aborted) break;
         }
         try {
