@@ -6,28 +6,20 @@
 // other request but never reach the handler.
 
 import {
-  ApplicationError,
   CancelledError,
   ConnectionClosedError,
   type ErrorCode,
-  SocketBridgeError,
+  type SocketBridgeError,
   TimeoutError,
 } from "./errors.ts";
-import { ERROR_MESSAGES, type RequestId, type WireErrorCode } from "./protocol.ts";
-import {
-  applicationErrorBody,
-  type Envelope,
-  errorBody,
-  okBody,
-  openEnvelope,
-  parseRequest,
-  Refusal,
-} from "./_envelope.ts";
+import type { RequestId, WireErrorCode } from "./protocol.ts";
+import { type Envelope, openEnvelope, parseRequest, Refusal } from "./_envelope.ts";
 import type { Settings } from "./_settings.ts";
 import { startTimer, type TimerHandle } from "./_timers.ts";
 import { HandlerInfo, type RequestHandler } from "./_handler_info.ts";
-import { type ControlPeer, isCancelWithId, isControl, runControl } from "./_control.ts";
+import { type ControlPeer, isCancelWithId, isControl } from "./_control.ts";
 import { Trace } from "./_request_trace.ts";
+import { Answers } from "./_answers.ts";
 import { isAsyncIterable, type StreamOutlet, StreamRun } from "./_stream.ts";
 
 /** What the scheduler needs from its connection. */
@@ -86,9 +78,11 @@ export class RequestScheduler {
   #abandoned?: SocketBridgeError;
 
   readonly #outlet: StreamOutlet;
+  readonly #answers: Answers;
 
   constructor(host: SchedulerHost) {
     this.#host = host;
+    this.#answers = new Answers(host);
     this.#outlet = {
       send: (frame) => host.send(frame),
       congested: () => host.congested(),
@@ -225,16 +219,22 @@ export class RequestScheduler {
   #startQueued(envelope: Envelope, queued: number, trace?: Trace): string | Promise<string> {
     const abandoned = this.#abandoned;
     if (abandoned instanceof ConnectionClosedError) return "";
-    if (abandoned !== undefined) return this.#errorText("shutting_down", undefined, trace);
+    if (abandoned !== undefined) return this.#answers.error("shutting_down", undefined, trace);
     const waited = performance.now() - queued;
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
-      return this.#errorText("timeout", undefined, trace);
+      return this.#answers.error("timeout", undefined, trace);
     }
     return this.#execute(envelope, waited, trace);
   }
 
   #refuse(refusal: Refusal, trace?: Trace, cause?: Error): void {
-    const body = this.#errorText(refusal.code, refusal.requestId, trace, refusal.message, cause);
+    const body = this.#answers.error(
+      refusal.code,
+      refusal.requestId,
+      trace,
+      refusal.message,
+      cause,
+    );
     if (refusal.requestId !== undefined || this.#orderedPending === 0) this.#host.send(body);
     else this.#inOrder(() => body);
   }
@@ -286,16 +286,16 @@ export class RequestScheduler {
    */
   #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
     const { payload, requestId, timeoutMs } = envelope;
-    if (isControl(payload)) return this.#control(payload, requestId, trace);
+    if (isControl(payload)) return this.#answers.control(payload, requestId, trace);
     const info = new HandlerInfo(this.#host.remoteAddr, requestId);
     let result: unknown;
     try {
       result = this.#host.handler(payload, info);
     } catch (error) {
-      return this.#handlerFailed(error, requestId, trace);
+      return this.#answers.failed(error, requestId, trace);
     }
     if (!isThenable(result) && !isAsyncIterable(result)) {
-      return this.#okText(result, requestId, trace);
+      return this.#answers.ok(result, requestId, trace);
     }
     const running = HandlerInfo.controllerOf(info);
     const signal = running.signal;
@@ -327,7 +327,7 @@ export class RequestScheduler {
           : reason instanceof CancelledError
           ? "cancelled"
           : "shutting_down";
-        settle(() => this.#errorText(code, requestId, trace));
+        settle(() => this.#answers.error(code, requestId, trace));
       };
       const pull = (iterable: AsyncIterable<unknown>): Promise<unknown> => {
         stream = new StreamRun(iterable);
@@ -341,96 +341,13 @@ export class RequestScheduler {
         ? pull(result)
         : Promise.resolve(result).then((value) => isAsyncIterable(value) ? pull(value) : value);
       work.then(
-        (value) => settle(() => this.#okText(value, requestId, trace)),
-        (error) => settle(() => this.#handlerFailed(error, requestId, trace)),
+        (value) => settle(() => this.#answers.ok(value, requestId, trace)),
+        (error) => settle(() => this.#answers.failed(error, requestId, trace)),
       );
     });
-  }
-
-  #okText(result: unknown, requestId: RequestId | undefined, trace?: Trace): string {
-    let body: string;
-    try {
-      body = okBody(result, requestId);
-    } catch (error) {
-      this.#host.report(error, "handler_error");
-      return this.#errorText(
-        "handler_error",
-        requestId,
-        trace,
-        `handler error: result is not JSON-serializable: ${describe(error)}`,
-      );
-    }
-    if (trace !== undefined) {
-      trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, "ok", body);
-    }
-    return body;
-  }
-
-  /** Answers a control request: they are synchronous and never reach the handler. */
-  #control(
-    payload: Record<string, unknown>,
-    requestId: RequestId | undefined,
-    trace?: Trace,
-  ): string {
-    try {
-      return this.#okText(runControl(payload, requestId, this.#host.control), requestId, trace);
-    } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      return this.#errorText(error.code, requestId, trace, error.message);
-    }
-  }
-
-  #handlerFailed(error: unknown, requestId: RequestId | undefined, trace?: Trace): string {
-    if (error instanceof ApplicationError) {
-      // An answer the application chose, not a failure of the server.
-      let body: string;
-      try {
-        body = applicationErrorBody(error.code, error.message, error.data, requestId);
-      } catch (cause) {
-        return this.#handlerFailed(cause, requestId, trace);
-      }
-      if (trace !== undefined) {
-        trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, error.code, body);
-      }
-      return body;
-    }
-    // A handler may refuse its payload, or name an unknown type, itself.
-    if (
-      error instanceof SocketBridgeError &&
-      (error.code === "invalid_payload" || error.code === "unknown_type")
-    ) {
-      return this.#errorText(error.code, requestId, trace, error.message, error);
-    }
-    this.#host.report(error, "handler_error");
-    return this.#errorText("handler_error", requestId, trace, `handler error: ${describe(error)}`);
-  }
-
-  #errorText(
-    code: WireErrorCode,
-    requestId: RequestId | undefined,
-    trace?: Trace,
-    message?: string,
-    cause?: Error,
-  ): string {
-    const body = errorBody(code, requestId, message);
-    // Handler failures are reported where they are caught, with the thrown value.
-    if (code !== "handler_error") {
-      this.#host.report(
-        cause ?? new SocketBridgeError(code, message ?? ERROR_MESSAGES[code]),
-        code,
-      );
-    }
-    if (trace !== undefined) {
-      trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, code, body);
-    }
-    return body;
   }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
