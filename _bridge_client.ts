@@ -20,16 +20,15 @@ import { Pending } from "./_pending.ts";
 import { checkDuration, startTimer } from "./_timers.ts";
 import { Link, type LinkHost } from "./_client_link.ts";
 import { Backoff } from "./_backoff.ts";
-import { EventRouter, EventStream, type SubscriptionOwner } from "./_client_events.ts";
+import type { EventRouter, EventStream } from "./_client_events.ts";
+import { ClientSubscriptions } from "./_client_subscriptions.ts";
 import { ResultStream } from "./_client_stream.ts";
 import type { TypeDescription } from "./_request_types.ts";
-import { patternProblem } from "./_topics.ts";
 
 const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
 const NO_OPTIONS: RequestOptions = Object.freeze({});
 
-export class BridgeClient extends EventTarget
-  implements Client<Record<string, unknown>, unknown>, SubscriptionOwner {
+export class BridgeClient extends EventTarget implements Client<Record<string, unknown>, unknown> {
   readonly #options: ConnectOptions;
   readonly #backoff?: Backoff;
   readonly #maxOutboundBytes: number;
@@ -43,7 +42,8 @@ export class BridgeClient extends EventTarget
   #nextId = 1;
   #closed = false;
   readonly #twoWay: boolean;
-  readonly #router = new EventRouter();
+  readonly #subscriptions: ClientSubscriptions;
+  readonly #router: EventRouter;
   readonly #linkHost: LinkHost;
 
   private constructor(options: ConnectOptions, reconnect: boolean) {
@@ -55,6 +55,14 @@ export class BridgeClient extends EventTarget
     );
     this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
     this.#twoWay = reconnect && options.twoWay !== false;
+    this.#subscriptions = new ClientSubscriptions({
+      address: addressOf(options),
+      connected: () => this.#link !== undefined,
+      features: (what) => this.#helloAnswer(what),
+      control: (payload, requestOptions, onAnswer) =>
+        this.#control(payload, requestOptions, onAnswer),
+    });
+    this.#router = this.#subscriptions.router;
     this.#linkHost = {
       address: addressOf(options),
       maxBytes: options.maxBytes,
@@ -134,55 +142,11 @@ export class BridgeClient extends EventTarget
     return stream;
   }
 
-  async subscribe<Data = unknown>(
+  subscribe<Data = unknown>(
     patterns: readonly string[],
     options?: { signal?: AbortSignal },
   ): Promise<EventStream<Data>> {
-    if (!Array.isArray(patterns) || patterns.length === 0) {
-      throw new TypeError("Cannot subscribe: expected a non-empty array of topic patterns");
-    }
-    for (const pattern of patterns) {
-      const problem = patternProblem(pattern);
-      if (problem !== undefined) throw new TypeError(`Cannot subscribe: ${problem}`);
-    }
-    const features = await this.#helloAnswer("subscribe");
-    if (!features.has("events")) {
-      throw new ProtocolError(
-        `Cannot subscribe: the server at ${addressOf(this.#options)} does not offer events`,
-      );
-    }
-    const subscription = new EventStream<Data>(patterns, this);
-    const added = this.#router.add(subscription as EventStream<unknown>);
-    try {
-      // Live from the answer on, in the same turn: an event right behind the
-      // answer is the first of this subscription; events before it may sit
-      // on either side of an earlier subscription's unsubscribe.
-      if (added.length === 0) subscription.goLive();
-      else {
-        await this.#control(
-          { type: "$subscribe", topics: added },
-          options,
-          () => subscription.goLive(),
-        );
-      }
-    } catch (error) {
-      subscription.unsubscribe();
-      throw error;
-    }
-    const signal = options?.signal;
-    if (signal !== undefined) {
-      const onAbort = () => subscription.unsubscribe();
-      signal.addEventListener("abort", onAbort, { once: true });
-      if (signal.aborted) onAbort();
-    }
-    return subscription;
-  }
-
-  leave(subscription: EventStream): void {
-    const removed = this.#router.remove(subscription);
-    if (removed.length > 0 && this.#link !== undefined) {
-      this.#control({ type: "$unsubscribe", topics: removed }).catch(() => {});
-    }
+    return this.#subscriptions.subscribe<Data>(patterns, options);
   }
 
   async describe(options?: RequestOptions): Promise<TypeDescription[]> {
@@ -281,21 +245,6 @@ export class BridgeClient extends EventTarget
     return answer;
   }
 
-  /** Subscribes a new link to every pattern in use; the subscriptions hear of the gap. */
-  async #renewSubscriptions(link: Link): Promise<void> {
-    const features = await link.hello;
-    if (this.#link !== link) return;
-    try {
-      if (!features?.has("events")) {
-        throw new ProtocolError("Cannot renew subscriptions: the server no longer offers events");
-      }
-      await this.#control({ type: "$subscribe", topics: this.#router.patterns() });
-      this.#router.gap();
-    } catch (error) {
-      if (this.#link === link) this.#router.endAll(error);
-    }
-  }
-
   /** Moves waiting requests into the writer while it has room. */
   async #pump(link: Link): Promise<void> {
     if (this.#pumping) return;
@@ -355,7 +304,9 @@ export class BridgeClient extends EventTarget
   #attach(conn: Deno.Conn, reconnected: boolean): void {
     const link = new Link(conn, this.#linkHost);
     this.#link = link;
-    if (reconnected && this.#router.size > 0) this.#renewSubscriptions(link);
+    if (reconnected && this.#router.size > 0) {
+      link.hello.then((features) => this.#subscriptions.renew(features, () => this.#link === link));
+    }
     this.dispatchEvent(new CustomEvent("open", { detail: { reconnected } }));
     this.#pump(link);
   }
