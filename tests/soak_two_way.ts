@@ -88,13 +88,18 @@ export async function runTwoWaySoak(options: TwoWaySoakOptions): Promise<TwoWayS
   };
   try {
     const port = Number(await line());
-    // Warm up with the same load, so the baseline RSS is the busy plateau:
-    // measured, RSS climbs over the first three runs (allocator pools, V8's
-    // grown spaces; the heap after GC stays near 5 MiB) and is flat after.
-    for (let round = 1; round <= 3; round++) {
+    // Warm up with the same load until RSS reaches its busy plateau (it
+    // climbs over the first runs: allocator pools, V8's grown spaces; the
+    // heap after GC stays near 5 MiB), so the check below sees growth that
+    // the load itself causes, not the process settling in.
+    let previous = 0;
+    for (let round = 1; round <= 8; round++) {
       await drive(port, { ...options, seed: options.seed + round });
+      await delay(200);
+      const { rssMiB } = await report();
+      if (round >= 3 && rssMiB < previous * 1.02) break;
+      previous = rssMiB;
     }
-    await delay(200);
     const before = await report();
     const result = await drive(port, options);
     await delay(200);
