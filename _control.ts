@@ -9,6 +9,9 @@ import { patternProblem } from "./_topics.ts";
 /** The server's name and version in a `$hello` answer (kept equal to deno.json's). */
 export const SERVER_NAME = "socketbridge-deno/0.1.0";
 
+/** Patterns one connection may hold: each costs the server memory and matching. */
+export const MAX_PATTERNS = 1_024;
+
 /** The features a connection may opt into with `$hello`. */
 export const FEATURES: readonly string[] = ["chunks", "events"];
 
@@ -21,6 +24,8 @@ export interface ControlPeer {
   /** Aborts a request still running; false when none has that id. */
   cancel(target: RequestId): boolean;
   subscribe(patterns: readonly string[]): string[];
+  /** Patterns the connection holds now. */
+  patternCount(): number;
   unsubscribe(patterns: readonly string[]): string[];
   describe(): readonly TypeDescription[];
 }
@@ -65,6 +70,9 @@ export function runControl(
       for (const pattern of topics) {
         const problem = patternProblem(pattern);
         if (problem !== undefined) throw invalid(requestId, problem);
+      }
+      if (type === "$subscribe" && peer.patternCount() + topics.length > MAX_PATTERNS) {
+        throw invalid(requestId, `at most ${MAX_PATTERNS} topic patterns per connection`);
       }
       const now = type === "$subscribe" ? peer.subscribe(topics) : peer.unsubscribe(topics);
       return { topics: now };

@@ -53,6 +53,8 @@ interface Queued {
   readonly arrived: number;
   /** Cancelled by `$cancel` before it started: it never will. */
   cancelled?: boolean;
+  /** Its request_id (null: none), read once when a `$cancel` first looks for it. */
+  id?: RequestId | null;
 }
 
 // Frames that may wait for a slot before the reader pauses, at least.
@@ -174,8 +176,14 @@ export class RequestScheduler {
     for (let i = this.#head; i < this.#backlog.length; i++) {
       const queued = this.#backlog[i];
       if (queued.cancelled) continue;
-      const message = parseRequest(queued.body);
-      if (!(message instanceof Refusal) && message.request_id === target) {
+      // Each waiting frame is parsed at most once for this, however many
+      // cancels a peer sends: a cancel must not cost a parse of the backlog.
+      if (queued.id === undefined) {
+        const message = parseRequest(queued.body);
+        const id = message instanceof Refusal ? undefined : message.request_id;
+        queued.id = typeof id === "string" || typeof id === "number" ? id : null;
+      }
+      if (queued.id === target) {
         queued.cancelled = true;
         return true;
       }

@@ -64,6 +64,10 @@ export class TwoWay implements ControlPeer {
     return this.#outlet.patterns.list();
   }
 
+  patternCount(): number {
+    return this.#outlet?.patterns.size ?? 0;
+  }
+
   unsubscribe(patterns: readonly string[]): string[] {
     const outlet = this.#outlet;
     if (outlet === undefined) return [];

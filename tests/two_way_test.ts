@@ -383,3 +383,19 @@ Deno.test("an ApplicationError is answered with its own code and data; a bad one
   assert.throws(() => new ApplicationError("Not-Found", "x"), TypeError);
   assert.equal(server.stats().errors.handler_error, undefined);
 });
+
+Deno.test("a connection holds at most 1,024 topic patterns; past it, invalid_message and nothing added", async () => {
+  await using server = serve({ port: 0 }, () => "ok");
+  await using peer = await RawPeer.connect(portOf(server));
+  await hello(peer, ["events"]);
+  const many = Array.from({ length: 1_000 }, (_, i) => `t.${i}`);
+  const first = await peer.call({ type: "$subscribe", topics: many, request_id: 1 });
+  assert.equal((first?.result as { topics: string[] }).topics.length, 1_000);
+  const more = Array.from({ length: 25 }, (_, i) => `u.${i}`);
+  const refused = await peer.call({ type: "$subscribe", topics: more, request_id: 2 });
+  assert.equal(refused?.code, "invalid_message");
+  assert.match(String(refused?.message), /at most 1024 topic patterns per connection/);
+  assert.equal(server.publish("u.1", 1), 0, "none of the refused patterns was added");
+  assert.equal(server.publish("t.1", 1), 1);
+  assert.deepEqual(await receive(peer), { event: "t.1", data: 1, protocol_version: "1" });
+});
