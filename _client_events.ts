@@ -2,7 +2,7 @@
 // arrives for its patterns), and the router that shares one server-side
 // subscription per pattern among them. Pure: no Deno APIs.
 
-import { Queue } from "./_queue.ts";
+import { AsyncQueue } from "./_queue.ts";
 import { PatternSet } from "./_topics.ts";
 
 /**
@@ -71,16 +71,7 @@ export class EventStream<Data = unknown>
   readonly patterns: readonly string[];
   readonly #owner: SubscriptionOwner;
   readonly #matcher = new PatternSet();
-  readonly #queue = new Queue<BridgeEvent<Data>>();
-  // The loss entry at the queue's tail, if the last thing queued was one:
-  // further losses add to it, so each is told in order, before later events.
-  #tailLoss?: { kind: "dropped"; count: number };
-  #waiting?: {
-    resolve: (step: IteratorResult<BridgeEvent<Data>>) => void;
-    reject: (error: unknown) => void;
-  };
-  #ended = false;
-  #failure: unknown = undefined;
+  readonly #entries = new AsyncQueue<BridgeEvent<Data>>();
   // Set once the server has confirmed the subscription: what came before
   // may sit on either side of an unsubscribe by an earlier subscription.
   #live = false;
@@ -104,7 +95,7 @@ export class EventStream<Data = unknown>
 
   /** Whether it has ended (unsubscribed, or its client closed). */
   get closed(): boolean {
-    return this.#ended;
+    return this.#entries.ended;
   }
 
   /** Whether any of its patterns matches `topic` (and it is live). */
@@ -119,47 +110,32 @@ export class EventStream<Data = unknown>
 
   /** Hands over what arrived; held for the loop when it is not waiting. */
   push(entry: BridgeEvent<Data>): void {
-    if (this.#ended) return;
-    const waiting = this.#waiting;
-    if (waiting !== undefined && this.#queue.length === 0) {
-      this.#waiting = undefined;
-      waiting.resolve({ value: entry, done: false });
-      return;
-    }
+    if (this.#entries.ended) return;
+    const queued = this.#entries.items;
     const lost = entry.kind === "dropped"
       ? entry.count
-      : entry.kind === "event" && this.#queue.length >= MAX_QUEUED_EVENTS
+      : entry.kind === "event" && queued.length >= MAX_QUEUED_EVENTS
       ? 1
       : 0;
-    if (lost > 0) {
-      if (this.#tailLoss !== undefined) this.#tailLoss.count += lost;
-      else {
-        this.#tailLoss = { kind: "dropped", count: lost };
-        this.#queue.push(this.#tailLoss);
-      }
-    } else {
-      this.#queue.push(entry);
-      this.#tailLoss = undefined;
-    }
+    // A loss right behind another loss adds to it: each is told once, in
+    // order, before the events that came after it.
+    const tail = queued.last;
+    if (lost > 0 && tail?.kind === "dropped") tail.count += lost;
+    else if (lost > 0 && entry.kind !== "dropped") {
+      this.#entries.push({ kind: "dropped", count: lost });
+    } else this.#entries.push(entry);
   }
 
   /** Ends it: the loop finishes, or throws `error` when given. */
   end(error?: unknown): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#failure = error;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    if (waiting === undefined) return;
-    if (error === undefined) waiting.resolve({ value: undefined, done: true });
-    else waiting.reject(error);
+    this.#entries.end(error);
   }
 
   /** Stops receiving; the server is told when no other subscription needs the patterns. */
   unsubscribe(): void {
-    if (this.#ended) return;
+    if (this.#entries.ended) return;
     this.end();
-    this.#queue.clear();
+    this.#entries.items.clear();
     this.#owner.leave(this as EventStream<unknown>);
   }
 
@@ -172,26 +148,12 @@ export class EventStream<Data = unknown>
   /** Yields what arrives until unsubscribed; leaving the loop unsubscribes. */
   [Symbol.asyncIterator](): AsyncIterator<BridgeEvent<Data>> {
     return {
-      next: () => this.#next(),
+      next: () => this.#entries.next(),
       return: () => {
         this.unsubscribe();
         return Promise.resolve({ value: undefined, done: true });
       },
     };
-  }
-
-  #next(): Promise<IteratorResult<BridgeEvent<Data>>> {
-    if (this.#queue.length > 0) {
-      const value = this.#queue.take()!;
-      if (value === this.#tailLoss) this.#tailLoss = undefined;
-      return Promise.resolve({ value, done: false });
-    }
-    if (this.#ended) {
-      return this.#failure === undefined
-        ? Promise.resolve({ value: undefined, done: true })
-        : Promise.reject(this.#failure);
-    }
-    return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
   }
 }
 

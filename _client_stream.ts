@@ -1,7 +1,7 @@
 // A streamed request on the client: an async iterable of its chunks, with
 // its final result beside it. Pure: no Deno APIs.
 
-import { Queue } from "./_queue.ts";
+import { AsyncQueue } from "./_queue.ts";
 
 /**
  * The answer to `client.stream()`: iterate it for the chunks as they come;
@@ -38,13 +38,7 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
   readonly result: Promise<Result>;
   readonly #cancel: (reason?: unknown) => void;
   #settleResult!: { resolve: (value: Result) => void; reject: (error: unknown) => void };
-  readonly #queue = new Queue<Chunk>();
-  #waiting?: {
-    resolve: (step: IteratorResult<Chunk>) => void;
-    reject: (error: unknown) => void;
-  };
-  #ended = false;
-  #failure: unknown = undefined;
+  readonly #chunks = new AsyncQueue<Chunk>();
   #sawChunk = false;
   #iterated = false;
 
@@ -70,43 +64,25 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
   /** A chunk frame arrived. */
   chunk(value: Chunk): void {
     this.#sawChunk = true;
-    if (this.#ended) return;
-    const waiting = this.#waiting;
-    if (waiting !== undefined) {
-      this.#waiting = undefined;
-      waiting.resolve({ value, done: false });
-    } else {
-      this.#queue.push(value);
-    }
+    this.#chunks.push(value);
   }
 
   /** The final answer arrived; `items`, when given, are yielded before the end. */
   finish(result: Result, items?: readonly Chunk[]): void {
     if (items !== undefined) { for (const item of items) this.chunk(item); }
     this.#settleResult.resolve(result);
-    this.#end(undefined);
+    this.#chunks.end();
   }
 
   /** The request failed. */
   fail(error: unknown): void {
     this.#settleResult.reject(error);
-    this.#end(error);
+    this.#chunks.end(error);
   }
 
   /** Cancels the request unless it already ended. */
   cancel(reason?: unknown): void {
-    if (!this.#ended) this.#cancel(reason);
-  }
-
-  #end(error: unknown): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#failure = error;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    if (waiting === undefined) return;
-    if (error === undefined) waiting.resolve({ value: undefined, done: true });
-    else waiting.reject(error);
+    if (!this.#chunks.ended) this.#cancel(reason);
   }
 
   /** Yields each chunk; leaving the loop early cancels the request. */
@@ -114,20 +90,10 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
     if (this.#iterated) throw new TypeError("A stream can be iterated only once");
     this.#iterated = true;
     return {
-      next: () => {
-        if (this.#queue.length > 0) {
-          return Promise.resolve({ value: this.#queue.take()!, done: false });
-        }
-        if (this.#ended) {
-          return this.#failure === undefined
-            ? Promise.resolve({ value: undefined, done: true })
-            : Promise.reject(this.#failure);
-        }
-        return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
-      },
+      next: () => this.#chunks.next(),
       return: () => {
         this.cancel();
-        this.#queue.clear();
+        this.#chunks.items.clear();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

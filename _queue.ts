@@ -1,6 +1,7 @@
-// A first-in first-out queue with O(1) take: Array.prototype.shift() copies
+// A first-in first-out queue with O(1) take (Array.prototype.shift() copies
 // the whole array, which made a consumer that lags behind a fast stream
-// quadratic. Pure: no Deno APIs.
+// quadratic), and the pull side of a stream built on it: what a `for await`
+// loop reads while frames push items in. Pure: no Deno APIs.
 
 export class Queue<T> {
   #items: T[] = [];
@@ -8,6 +9,11 @@ export class Queue<T> {
 
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** The newest item; undefined when empty. */
+  get last(): T | undefined {
+    return this.length > 0 ? this.#items[this.#items.length - 1] : undefined;
   }
 
   push(item: T): void {
@@ -31,5 +37,59 @@ export class Queue<T> {
   clear(): void {
     this.#items = [];
     this.#head = 0;
+  }
+}
+
+/**
+ * Items pushed by one side, read by a `for await` loop on the other: an
+ * item goes straight to a waiting read, or waits in the queue; once ended,
+ * reads drain the queue, then finish (or throw the error it ended with).
+ */
+export class AsyncQueue<T> {
+  readonly items: Queue<T> = new Queue<T>();
+  #waiting?: {
+    resolve: (step: IteratorResult<T>) => void;
+    reject: (error: unknown) => void;
+  };
+  #ended = false;
+  #failure: unknown = undefined;
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Hands an item to a waiting read, or queues it. Ignored once ended. */
+  push(item: T): void {
+    if (this.#ended) return;
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting.resolve({ value: item, done: false });
+    } else {
+      this.items.push(item);
+    }
+  }
+
+  /** No more items: reads finish after the queued ones, or throw `error`. */
+  end(error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#failure = error;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting === undefined) return;
+    if (error === undefined) waiting.resolve({ value: undefined, done: true });
+    else waiting.reject(error);
+  }
+
+  /** The next item, once there is one. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length > 0) return Promise.resolve({ value: this.items.take()!, done: false });
+    if (this.#ended) {
+      return this.#failure === undefined
+        ? Promise.resolve({ value: undefined, done: true })
+        : Promise.reject(this.#failure);
+    }
+    return new Promise((resolve, reject) => this.#waiting = { resolve, reject });
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Queue } from "../_queue.ts";
+import { AsyncQueue, Queue } from "../_queue.ts";
 
 Deno.test("Queue takes in order across its compaction, and empties cleanly", () => {
   const queue = new Queue<number>();
@@ -17,4 +17,18 @@ Deno.test("Queue takes in order across its compaction, and empties cleanly", () 
   queue.push(7);
   queue.clear();
   assert.equal(queue.length, 0);
+});
+
+Deno.test("AsyncQueue hands items to a waiting read, drains what is queued after end, then throws its error", async () => {
+  const queue = new AsyncQueue<number>();
+  const waiting = queue.next();
+  queue.push(1);
+  assert.deepEqual(await waiting, { value: 1, done: false });
+  queue.push(2);
+  queue.push(3);
+  queue.end(new Error("gone"));
+  queue.push(4); // after the end: ignored
+  assert.deepEqual(await queue.next(), { value: 2, done: false });
+  assert.deepEqual(await queue.next(), { value: 3, done: false });
+  await assert.rejects(queue.next(), /gone/);
 });
