@@ -4,7 +4,7 @@
 
 import { ApplicationError, type ErrorCode, SocketBridgeError } from "./errors.ts";
 import { ERROR_MESSAGES, type RequestId, type WireErrorCode } from "./protocol.ts";
-import { applicationErrorBody, errorBody, okBody, Refusal } from "./_envelope.ts";
+import { errorBody, okBody, Refusal } from "./_envelope.ts";
 import { type ControlPeer, runControl } from "./_control.ts";
 import type { Trace } from "./_request_trace.ts";
 import type { Settings } from "./_settings.ts";
@@ -62,7 +62,7 @@ export class Answers {
       // An answer the application chose, not a failure of the server.
       let body: string;
       try {
-        body = applicationErrorBody(error.code, error.message, error.data, requestId);
+        body = errorBody(error.code, requestId, error.message, error.data);
       } catch (cause) {
         return this.failed(cause, requestId, trace);
       }

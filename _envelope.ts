@@ -116,12 +116,15 @@ export function okBody(result: unknown, requestId: RequestId | undefined): strin
   return `${text}}`;
 }
 
-/** The JSON text of an application's own error answer (never a protocol code). */
-export function applicationErrorBody(
-  code: string,
-  message: string,
-  data: unknown,
+/**
+ * The JSON text of an error answer: a protocol code (its text by default),
+ * or an application's own code with its `data` (protocol errors carry none).
+ */
+export function errorBody(
+  code: WireErrorCode | (string & Record<never, never>),
   requestId: RequestId | undefined,
+  message: string = ERROR_MESSAGES[code as WireErrorCode],
+  data?: unknown,
 ): string {
   return JSON.stringify({
     status: "error",
@@ -130,20 +133,5 @@ export function applicationErrorBody(
     protocol_version: PROTOCOL_VERSION,
     request_id: requestId,
     data,
-  });
-}
-
-/** The JSON text of an error answer. */
-export function errorBody(
-  code: WireErrorCode,
-  requestId: RequestId | undefined,
-  message: string = ERROR_MESSAGES[code],
-): string {
-  return JSON.stringify({
-    status: "error",
-    message,
-    code,
-    protocol_version: PROTOCOL_VERSION,
-    request_id: requestId,
   });
 }

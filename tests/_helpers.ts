@@ -159,6 +159,77 @@ export function seeded(seed: number): () => number {
 export const DENO = Deno.execPath();
 export const ROOT = new URL("../", import.meta.url).pathname;
 
+/**
+ * A soak's server process (`deno run --expose-gc SCRIPT server ...args`),
+ * spoken to by lines: it prints its port first, then one JSON line per
+ * `report` command.
+ */
+export class SoakChild implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #input: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: ReadableStreamDefaultReader<string>;
+  #buffered = "";
+
+  constructor(script: string, args: string[]) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.1", "--v8-flags=--expose-gc", script, "server", ...args],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    this.#input = this.#child.stdin.getWriter();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** The next line it prints. */
+  async line(): Promise<string> {
+    while (!this.#buffered.includes("\n")) {
+      const { value, done } = await this.#lines.read();
+      if (done) throw new Error("The soak server exited");
+      this.#buffered += value;
+    }
+    const at = this.#buffered.indexOf("\n");
+    const first = this.#buffered.slice(0, at);
+    this.#buffered = this.#buffered.slice(at + 1);
+    return first;
+  }
+
+  /** Its counts, after a full GC. */
+  async report<Report>(): Promise<Report> {
+    await this.#input.write(new TextEncoder().encode("report\n"));
+    return JSON.parse(await this.line());
+  }
+
+  /** Closes its stdin (it shuts down) and waits for it to exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#input.close().catch(() => {});
+    await this.#lines.cancel();
+    await this.#child.status;
+  }
+}
+
+/** Runs `deno ARGS` from the repository's root to its end, with `stdin` fed in if given. */
+export async function runDeno(
+  args: string[],
+  { stdin, env }: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(DENO, {
+    args,
+    cwd: ROOT,
+    env,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
 /** Starts `deno run` on a script and resolves once it printed its first line. */
 export async function spawnDeno(
   args: string[],
@@ -343,14 +414,19 @@ export function exists(path: string): boolean {
   }
 }
 
-/** Whether python3 runs here (the original-protocol fixtures need it). */
-export const PYTHON = (() => {
-  try {
-    return new Deno.Command("python3", { args: ["--version"] }).outputSync().success;
-  } catch {
-    return false;
+let python: boolean | undefined;
+
+/** Whether python3 runs here (the original-protocol fixtures need it); asked once. */
+export function hasPython(): boolean {
+  if (python === undefined) {
+    try {
+      python = new Deno.Command("python3", { args: ["--version"] }).outputSync().success;
+    } catch {
+      python = false;
+    }
   }
-})();
+  return python;
+}
 
 /** The Part A fixture server (tests/fixtures/original_server.py) on a free port. */
 export async function startOriginalServer(

@@ -2,51 +2,32 @@
 // exit statuses, and `serve --exec` with commands that misbehave.
 
 import assert from "node:assert/strict";
-import { DENO, ROOT, spawnDeno } from "./_helpers.ts";
+import { DENO, ROOT, runDeno, spawnDeno } from "./_helpers.ts";
 
 const runtime = Deno.makeTempDirSync({ prefix: "socketbridge-cli-" });
 const ENV = { XDG_RUNTIME_DIR: runtime, NO_COLOR: "1" };
-const CLI_FLAGS = [
-  "run",
+// What the CLI and a named tour server need: loopback, the discovery
+// directory (env, uid, read, write), and, for the CLI's serve --exec, run.
+const NAMED = [
   "--allow-net=127.0.0.1",
   "--allow-env",
   "--allow-sys=uid",
   "--allow-read",
   "--allow-write",
-  "--allow-run",
-  "cli.ts",
 ];
+const CLI_FLAGS = ["run", ...NAMED, "--allow-run", "cli.ts"];
 
-async function cli(
+function cli(
   args: string[],
   stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(DENO, {
-    args: [...CLI_FLAGS, ...args],
-    cwd: ROOT,
-    env: ENV,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+  return runDeno([...CLI_FLAGS, ...args], { stdin, env: ENV });
 }
 
 async function startTour(name: string) {
   const { child, firstLine, rest } = await spawnDeno([
     "run",
-    "--allow-net=127.0.0.1",
-    "--allow-env",
-    "--allow-sys=uid",
-    "--allow-read",
-    "--allow-write",
+    ...NAMED,
     "examples/server.ts",
     "--port",
     "0",

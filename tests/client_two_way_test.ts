@@ -16,8 +16,8 @@ import {
   concat,
   delay,
   freePort,
+  hasPython,
   portOf,
-  PYTHON,
   rawServer,
   startOriginalServer,
 } from "./_helpers.ts";
@@ -203,7 +203,7 @@ Deno.test("twoWay: false sends no $hello; such a client cannot subscribe", async
 Deno.test({
   name:
     "against the original server: requests work, streams collect, subscribe and describe say why not",
-  ignore: !PYTHON,
+  ignore: !hasPython(),
   async fn() {
     await using original = await startOriginalServer("orig");
     await using client = await connect({ port: original.port, token: "orig" });

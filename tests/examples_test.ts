@@ -3,16 +3,14 @@
 
 import assert from "node:assert/strict";
 import { connect, send } from "../client.ts";
-import { DENO, RawPeer, ROOT, startExampleServer } from "./_helpers.ts";
-
-const python = (() => {
-  try {
-    return new Deno.Command("python3", { args: ["--version"] }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-})();
+import {
+  DENO,
+  hasPython,
+  RawPeer,
+  ROOT,
+  startExampleServer,
+  startOriginalServer,
+} from "./_helpers.ts";
 
 Deno.test("deno task demo runs end to end with an empty cache and no registry", async () => {
   // A user's first command must never fetch a benchmark's npm packages.
@@ -196,7 +194,7 @@ Deno.test("examples/server.ts refuses a non-loopback host without a token, clear
 
 Deno.test({
   name: "a client with the original's framing (Python) talks to our server unchanged",
-  ignore: !python,
+  ignore: !hasPython(),
   async fn() {
     await using server = await startExampleServer(["--token", "py"]);
     const run = (token: string) =>
@@ -245,74 +243,62 @@ Deno.test({
 Deno.test({
   name:
     "examples/client.ts and connect() get status ok from an original server that knows only Part A",
-  ignore: !python,
+  ignore: !hasPython(),
   async fn() {
-    const child = new Deno.Command("python3", {
-      args: [`${ROOT}tests/fixtures/original_server.py`, "orig"],
-      stdout: "piped",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    try {
-      const banner = (await reader.read()).value!;
-      const port = banner.match(/:(\d+)/)![1];
-      const output = await new Deno.Command(DENO, {
-        args: [
-          "run",
-          `--allow-net=127.0.0.1:${port}`,
-          "examples/client.ts",
-          "--port",
-          port,
-          "--token",
-          "orig",
-          "--text",
-          "hi",
-        ],
-        cwd: ROOT,
-      }).output();
-      assert.ok(output.success, new TextDecoder().decode(output.stderr));
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
-        status: "ok",
-        message: "received",
-        protocol_version: "1",
-      });
-      // The original answers unauthorized with "request_id": null.
-      const refused = await new Deno.Command(DENO, {
-        args: [
-          "run",
-          `--allow-net=127.0.0.1:${port}`,
-          "--no-prompt",
-          "examples/client.ts",
-          "--port",
-          port,
-          "--token",
-          "wrong",
-        ],
-        cwd: ROOT,
-      }).output();
-      assert.equal(refused.code, 1, new TextDecoder().decode(refused.stderr));
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(refused.stdout)), {
-        status: "error",
-        message: "unauthorized",
-        protocol_version: "1",
-        request_id: null,
-      });
-      const sent = await send({ port: Number(port), token: "wrong" }, {});
-      assert.equal(sent.message, "unauthorized");
-      await using client = await connect({ port: Number(port), token: "orig" });
-      const results = await Promise.all(
-        [1, 2, 3].map((n) => client.request({ n })),
-      );
-      assert.deepEqual(results, [undefined, undefined, undefined]);
-      await using wrong = await connect({ port: Number(port), token: "nope" });
-      await assert.rejects(
-        wrong.request({}),
-        (e: Error & { code: string }) => e.code === "unauthorized",
-      );
-    } finally {
-      child.kill();
-      await reader.cancel();
-      await child.status;
-    }
+    await using original = await startOriginalServer("orig");
+    const port = String(original.port);
+    const output = await new Deno.Command(DENO, {
+      args: [
+        "run",
+        `--allow-net=127.0.0.1:${port}`,
+        "examples/client.ts",
+        "--port",
+        port,
+        "--token",
+        "orig",
+        "--text",
+        "hi",
+      ],
+      cwd: ROOT,
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+      status: "ok",
+      message: "received",
+      protocol_version: "1",
+    });
+    // The original answers unauthorized with "request_id": null.
+    const refused = await new Deno.Command(DENO, {
+      args: [
+        "run",
+        `--allow-net=127.0.0.1:${port}`,
+        "--no-prompt",
+        "examples/client.ts",
+        "--port",
+        port,
+        "--token",
+        "wrong",
+      ],
+      cwd: ROOT,
+    }).output();
+    assert.equal(refused.code, 1, new TextDecoder().decode(refused.stderr));
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(refused.stdout)), {
+      status: "error",
+      message: "unauthorized",
+      protocol_version: "1",
+      request_id: null,
+    });
+    const sent = await send({ port: Number(port), token: "wrong" }, {});
+    assert.equal(sent.message, "unauthorized");
+    await using client = await connect({ port: Number(port), token: "orig" });
+    const results = await Promise.all(
+      [1, 2, 3].map((n) => client.request({ n })),
+    );
+    assert.deepEqual(results, [undefined, undefined, undefined]);
+    await using wrong = await connect({ port: Number(port), token: "nope" });
+    await assert.rejects(
+      wrong.request({}),
+      (e: Error & { code: string }) => e.code === "unauthorized",
+    );
   },
 });

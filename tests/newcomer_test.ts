@@ -5,32 +5,14 @@ import assert from "node:assert/strict";
 import { connect, send } from "../client.ts";
 import { ConnectError } from "../errors.ts";
 import { type RequestRecord, serve } from "../server.ts";
-import { delay, DENO, freePort, ROOT, startExampleServer } from "./_helpers.ts";
+import { delay, DENO, freePort, ROOT, runDeno, startExampleServer } from "./_helpers.ts";
 
-async function run(
+function run(
   script: string,
   args: string[],
   stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(DENO, {
-    args: ["run", "--allow-net=127.0.0.1", "--no-prompt", script, ...args],
-    cwd: ROOT,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return {
-    code: output.code,
-    stdout: decode(output.stdout),
-    stderr: decode(output.stderr),
-  };
+  return runDeno(["run", "--allow-net=127.0.0.1", "--no-prompt", script, ...args], { stdin });
 }
 
 Deno.test("the examples print usage for --help and one line for bad usage, never a stack", async (t) => {

@@ -15,7 +15,7 @@
 
 import { connect, RemoteError, serve } from "../mod.ts";
 import { ConnectionClosedError } from "../errors.ts";
-import { delay, seeded } from "./_helpers.ts";
+import { delay, seeded, SoakChild } from "./_helpers.ts";
 
 export interface SoakOptions {
   connections: number;
@@ -58,36 +58,8 @@ type Payload = { n: number; pad: string; sleep: number; fail: boolean };
 
 /** Runs the soak against a fresh server child; resolves with both sides' counts. */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--v8-flags=--expose-gc",
-      new URL(import.meta.url).pathname,
-      "server",
-      String(options.cap),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const input = child.stdin.getWriter();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  const line = async (): Promise<string> => {
-    while (!pending.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("The soak server exited");
-      pending += value;
-    }
-    const at = pending.indexOf("\n");
-    const first = pending.slice(0, at);
-    pending = pending.slice(at + 1);
-    return first;
-  };
-  const report = async (): Promise<ServerReport> => {
-    await input.write(new TextEncoder().encode("report\n"));
-    return JSON.parse(await line());
-  };
+  await using server = new SoakChild(new URL(import.meta.url).pathname, [String(options.cap)]);
+  const report = () => server.report<ServerReport>();
   let clientUnhandled = 0;
   const onUnhandled = (event: PromiseRejectionEvent): void => {
     clientUnhandled++;
@@ -95,7 +67,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   };
   globalThis.addEventListener("unhandledrejection", onUnhandled);
   try {
-    const port = Number(await line());
+    const port = Number(await server.line());
     // Warm up with the same load, so the baseline RSS includes what any
     // server this busy keeps committed (V8's grown heap spaces, JIT code,
     // allocator pools): measured here, the heap in use after a GC stays at a
@@ -114,9 +86,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     return { ...result, clientUnhandled, before, after, seconds };
   } finally {
     globalThis.removeEventListener("unhandledrejection", onUnhandled);
-    await input.close().catch(() => {});
-    await lines.cancel();
-    await child.status;
   }
 }
 

@@ -22,7 +22,7 @@ import {
   requestTypes,
   serve,
 } from "../mod.ts";
-import { delay, seeded } from "./_helpers.ts";
+import { delay, seeded, SoakChild } from "./_helpers.ts";
 
 export interface TwoWaySoakOptions {
   clients: number;
@@ -57,59 +57,26 @@ export interface TwoWaySoakResult {
 
 /** Runs the two-way soak against a fresh server child. */
 export async function runTwoWaySoak(options: TwoWaySoakOptions): Promise<TwoWaySoakResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--v8-flags=--expose-gc",
-      new URL(import.meta.url).pathname,
-      "server",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const input = child.stdin.getWriter();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const line = async (): Promise<string> => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("The soak server exited");
-      buffered += value;
-    }
-    const at = buffered.indexOf("\n");
-    const first = buffered.slice(0, at);
-    buffered = buffered.slice(at + 1);
-    return first;
-  };
-  const report = async (): Promise<ServerReport> => {
-    await input.write(new TextEncoder().encode("report\n"));
-    return JSON.parse(await line());
-  };
-  try {
-    const port = Number(await line());
-    // Warm up with the same load until RSS reaches its busy plateau (it
-    // climbs over the first runs: allocator pools, V8's grown spaces; the
-    // heap after GC stays near 5 MiB), so the check below sees growth that
-    // the load itself causes, not the process settling in.
-    let previous = 0;
-    for (let round = 1; round <= 8; round++) {
-      await drive(port, { ...options, seed: options.seed + round });
-      await delay(200);
-      const { rssMiB } = await report();
-      if (round >= 3 && rssMiB < previous * 1.02) break;
-      previous = rssMiB;
-    }
-    const before = await report();
-    const result = await drive(port, options);
+  await using server = new SoakChild(new URL(import.meta.url).pathname, []);
+  const report = () => server.report<ServerReport>();
+  const port = Number(await server.line());
+  // Warm up with the same load until RSS reaches its busy plateau (it
+  // climbs over the first runs: allocator pools, V8's grown spaces; the
+  // heap after GC stays near 5 MiB), so the check below sees growth that
+  // the load itself causes, not the process settling in.
+  let previous = 0;
+  for (let round = 1; round <= 8; round++) {
+    await drive(port, { ...options, seed: options.seed + round });
     await delay(200);
-    const after = await report();
-    return { ...result, before, after };
-  } finally {
-    await input.close().catch(() => {});
-    await lines.cancel();
-    await child.status;
+    const { rssMiB } = await report();
+    if (round >= 3 && rssMiB < previous * 1.02) break;
+    previous = rssMiB;
   }
+  const before = await report();
+  const result = await drive(port, options);
+  await delay(200);
+  const after = await report();
+  return { ...result, before, after };
 }
 
 async function drive(port: number, options: TwoWaySoakOptions) {
