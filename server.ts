@@ -18,7 +18,6 @@
  */
 
 import { ERROR_MESSAGES, type WireErrorCode } from "./protocol.ts";
-import { isLoopback } from "./_policy.ts";
 import { MemoryBudget } from "./_budget.ts";
 import { EventHub } from "./_events.ts";
 import type { Handler, RequestHandler } from "./_handler_info.ts";
@@ -26,8 +25,6 @@ import { Session } from "./_session.ts";
 import {
   type AnyServeOptions,
   type ErrorContext,
-  missingTokenMessage,
-  portOf,
   resolveSettings,
   type ServeTcpOptions,
   type ServeUnixOptions,
@@ -36,6 +33,7 @@ import {
 } from "./_settings.ts";
 import type { Server, ServerStats } from "./_server_types.ts";
 import { bindUnix, type UnixBinding } from "./_unix.ts";
+import { listenTcp } from "./_listen.ts";
 import { checkName, publishDiscovery } from "./_discovery.ts";
 import { closeQuietly, isClosedByUs } from "./_transport.ts";
 
@@ -380,36 +378,5 @@ class BridgeServer implements Server {
       "Every slot is taken: closing the oldest connection with no authorised request",
     );
     return true;
-  }
-}
-
-function listenTcp(options: AnyServeOptions, hasToken: boolean): Deno.Listener {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = portOf(options);
-  if (!isLoopback(hostname) && !hasToken && !options.allowRemoteWithoutToken) {
-    throw new TypeError(missingTokenMessage(hostname));
-  }
-  if ((options.cert === undefined) !== (options.key === undefined)) {
-    throw new TypeError("Cannot serve TLS: cert and key go together");
-  }
-  const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-  try {
-    if (options.cert !== undefined && options.key !== undefined) {
-      return Deno.listenTls({ hostname, port, cert: options.cert, key: options.key });
-    }
-    return Deno.listen({ hostname, port });
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new Deno.errors.AddrInUse(`Cannot serve on ${where}: the address is already in use`, {
-        cause: error,
-      });
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new Deno.errors.AddrNotAvailable(
-        `Cannot serve on ${where}: no interface of this host has that address`,
-        { cause: error },
-      );
-    }
-    throw error;
   }
 }

@@ -26,7 +26,8 @@ import {
   targetTable,
 } from "./_report.ts";
 import { runClient, runServer } from "./_rows.ts";
-import { measureTwoWay, type TwoWayRound, twoWayTable } from "./_two_way.ts";
+import { measureTwoWay, type TwoWayRound } from "./_two_way.ts";
+import { twoWayTable } from "./_two_way_report.ts";
 import { measureAgents } from "./_agents.ts";
 
 const encoder = new TextEncoder();
