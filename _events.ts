@@ -60,10 +60,17 @@ export class EventOutlet {
   }
 }
 
+/**
+ * Watches what the server publishes, with the data already as JSON text:
+ * how a bridge carries the server's events beyond its own connections.
+ */
+export type PublishTap = (topic: string, dataText: string) => void;
+
 /** The server's publisher: every connection with at least one pattern. */
 export class EventHub {
   readonly counters: EventCounters = { published: 0, delivered: 0, dropped: 0 };
   readonly #outlets = new Set<EventOutlet>();
+  readonly #taps = new Set<PublishTap>();
 
   /** Adds or removes an outlet as its patterns become some or none. */
   update(outlet: EventOutlet): void {
@@ -75,9 +82,15 @@ export class EventHub {
     this.#outlets.delete(outlet);
   }
 
+  /** Adds a tap; the returned function removes it. */
+  tap(tap: PublishTap): () => void {
+    this.#taps.add(tap);
+    return () => this.#taps.delete(tap);
+  }
+
   /**
    * Publishes `data` on `topic` to every matching outlet, in the calling
-   * turn: never waits for a slow connection.
+   * turn: never waits for a slow connection. Taps see it too.
    *
    * @returns How many connections it was queued for.
    * @throws {TypeError} For a bad topic or data that is not JSON.
@@ -85,7 +98,19 @@ export class EventHub {
   publish(topic: string, data: unknown): number {
     const problem = topicProblem(topic);
     if (problem !== undefined) throw new TypeError(`Cannot publish: ${problem}`);
-    const frame = eventFrame(topic, data);
+    const text = dataText(data);
+    for (const tap of this.#taps) tap(topic, text);
+    return this.publishLocal(topic, text);
+  }
+
+  /**
+   * Publishes JSON text already checked (by a bridge, from outside) to the
+   * local subscribers only: taps never see it, so nothing loops back out.
+   */
+  publishLocal(topic: string, dataText: string): number {
+    const frame = `{"event":${
+      JSON.stringify(topic)
+    },"data":${dataText},"protocol_version":"${PROTOCOL_VERSION}"}`;
     this.counters.published++;
     let reached = 0;
     for (const outlet of this.#outlets) {
@@ -95,8 +120,8 @@ export class EventHub {
   }
 }
 
-/** The JSON text of an event frame. */
-export function eventFrame(topic: string, data: unknown): string {
+/** The JSON text of an event's data (`null` for undefined). */
+function dataText(data: unknown): string {
   let text: string | undefined;
   try {
     text = JSON.stringify(data);
@@ -107,9 +132,7 @@ export function eventFrame(topic: string, data: unknown): string {
       }`,
     );
   }
-  return `{"event":${JSON.stringify(topic)},"data":${
-    text ?? "null"
-  },"protocol_version":"${PROTOCOL_VERSION}"}`;
+  return text ?? "null";
 }
 
 function droppedFrame(count: number): string {

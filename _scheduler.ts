@@ -55,6 +55,8 @@ interface Queued {
   cancelled?: boolean;
   /** Its request_id (null: none), read once when a `$cancel` first looks for it. */
   id?: RequestId | null;
+  /** The request type its transport named (a NATS subject's), if any. */
+  type?: string;
 }
 
 // Frames that may wait for a slot before the reader pauses, at least.
@@ -125,18 +127,23 @@ export class RequestScheduler {
     return this.#inFlight === 0 && !this.backlogged;
   }
 
-  /** Takes one request frame: runs it now, or queues it for a slot. */
-  admit(body: Uint8Array): void {
+  /**
+   * Takes one request frame: runs it now, or queues it for a slot. A
+   * transport that names the request's type outside the body (a NATS
+   * subject) passes it as `type`: the payload gets it, and a payload naming
+   * another type is refused.
+   */
+  admit(body: Uint8Array, type?: string): void {
     if (this.#abandoned instanceof ConnectionClosedError) return;
     if (this.backlogged || this.#inFlight >= this.#maxInFlight || this.#host.congested()) {
       // A `$cancel` goes ahead of the frames waiting for a slot, or it would
       // wait behind the very work it cancels.
       if (isCancelWithId(body)) return this.#start(body, undefined);
       // The body may be a view of the read buffer, reused by the next read.
-      this.#backlog.push({ body: body.slice(), arrived: performance.now() });
+      this.#backlog.push({ body: body.slice(), arrived: performance.now(), type });
       this.#backlogBytes += body.length;
     } else {
-      this.#start(body, undefined);
+      this.#start(body, undefined, false, type);
     }
   }
 
@@ -191,9 +198,10 @@ export class RequestScheduler {
     return false;
   }
 
-  #start(body: Uint8Array, arrived: number | undefined, cancelled = false): void {
+  #start(body: Uint8Array, arrived: number | undefined, cancelled = false, type?: string): void {
     const hook = this.#host.settings.onRequest !== undefined;
-    const message = parseRequest(body);
+    let message = parseRequest(body);
+    if (type !== undefined && !(message instanceof Refusal)) message = withType(message, type);
     if (message instanceof Refusal) {
       return this.#refuse(message, hook ? new Trace(undefined, body, arrived) : undefined);
     }
@@ -276,9 +284,9 @@ export class RequestScheduler {
     while (
       this.#head < backlog.length && this.#inFlight < this.#maxInFlight && !this.#host.congested()
     ) {
-      const { body, arrived, cancelled } = backlog[this.#head++];
+      const { body, arrived, cancelled, type } = backlog[this.#head++];
       this.#backlogBytes -= body.length;
-      this.#start(body, arrived, cancelled);
+      this.#start(body, arrived, cancelled, type);
     }
     if (this.#head === backlog.length && this.#head > 0) {
       this.#backlog = [];
@@ -354,6 +362,25 @@ export class RequestScheduler {
       );
     });
   }
+}
+
+/** The message with the transport's type, or a refusal when it names another. */
+function withType(
+  message: Record<string, unknown>,
+  type: string,
+): Record<string, unknown> | Refusal {
+  if (message.type === undefined) message.type = type;
+  else if (message.type !== type) {
+    const id = message.request_id;
+    return new Refusal(
+      "invalid_message",
+      typeof id === "string" || typeof id === "number" ? id : undefined,
+      `invalid message: the payload's type ${JSON.stringify(message.type)} is not the subject's ${
+        JSON.stringify(type)
+      }`,
+    );
+  }
+  return message;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

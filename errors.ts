@@ -9,7 +9,8 @@
 /**
  * The stable codes an error response may carry on the wire, plus the codes of
  * local failures (`connection_closed`, `connect_failed`, `protocol_error`,
- * `incomplete_frame`).
+ * `incomplete_frame`) and of a bridge's transport reporting a change of its
+ * state (`bridge_status`: a NATS disconnect, reconnect or permission error).
  *
  * @example Branching on a failure
  * ```ts
@@ -39,7 +40,8 @@ export type ErrorCode =
   | "connection_closed"
   | "connect_failed"
   | "protocol_error"
-  | "incomplete_frame";
+  | "incomplete_frame"
+  | "bridge_status";
 
 /**
  * The base class of every error this library throws on purpose.

@@ -90,7 +90,7 @@ export type RequestId = string | number;
  */
 export type WireErrorCode = Exclude<
   ErrorCode,
-  "connection_closed" | "connect_failed" | "protocol_error" | "incomplete_frame"
+  "connection_closed" | "connect_failed" | "protocol_error" | "incomplete_frame" | "bridge_status"
 >;
 
 /**

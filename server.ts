@@ -36,6 +36,7 @@ import { bindUnix, type UnixBinding } from "./_unix.ts";
 import { listenTcp } from "./_listen.ts";
 import { checkName, publishDiscovery } from "./_discovery.ts";
 import { closeQuietly, isClosedByUs } from "./_transport.ts";
+import { registerCore } from "./_server_core.ts";
 
 export type { Handler, RequestInfo } from "./_handler_info.ts";
 export {
@@ -223,6 +224,7 @@ class BridgeServer implements Server {
     }
     options.onListen?.(this.addr);
     this.finished = this.#acceptLoop();
+    registerCore(this, this);
     const signal = options.signal;
     if (signal?.aborted) {
       this.shutdown();

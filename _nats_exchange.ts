@@ -1,0 +1,133 @@
+// One request that arrived over NATS, from its message to its answer: it
+// runs through the same RequestScheduler as a socket's frames (envelope
+// checks, token, version, timeout_ms, streams, error codes), as a
+// connection that carries exactly one request and answers to the message's
+// reply subject.
+
+import type { ErrorCode, SocketBridgeError } from "./errors.ts";
+import type { RequestId, WireErrorCode } from "./protocol.ts";
+import { RequestScheduler } from "./_scheduler.ts";
+import type { ControlPeer } from "./_control.ts";
+import type { RequestHandler } from "./_handler_info.ts";
+import type { Settings } from "./_settings.ts";
+import { describedTypes } from "./_request_types.ts";
+import type { NatsHeadersLike, NatsMessageLike } from "./_nats_types.ts";
+
+/** What an exchange needs from its bridge. */
+export interface ExchangeHost {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  /** Stands in for the peer's address, which NATS does not tell. */
+  readonly remoteAddr: Deno.Addr;
+  report(error: unknown, code?: ErrorCode): void;
+  refusing(): WireErrorCode | undefined;
+  /** The exchange answered: it is no longer in flight. */
+  done(exchange: NatsExchange): void;
+}
+
+/** The header a caller sets to receive chunk messages before the answer. */
+export const FEATURES_HEADER = "SocketBridge-Features";
+
+const encoder = new TextEncoder();
+
+export class NatsExchange implements ControlPeer {
+  readonly #host: ExchangeHost;
+  readonly #msg: NatsMessageLike;
+  readonly #chunks: boolean;
+  readonly #scheduler: RequestScheduler;
+  #answered = false;
+
+  constructor(host: ExchangeHost, msg: NatsMessageLike) {
+    this.#host = host;
+    this.#msg = msg;
+    this.#chunks = wantsChunks(msg.headers);
+    this.#scheduler = new RequestScheduler({
+      settings: host.settings,
+      handler: host.handler,
+      remoteAddr: host.remoteAddr,
+      control: this,
+      send: (body) => this.#send(body),
+      chunks: () => this.#chunks,
+      // NATS takes what it is given; its own client buffers and reports.
+      room: () => Promise.resolve(),
+      congested: () => false,
+      report: (error, code) => host.report(error, code),
+      authorized: () => {},
+      refusing: () => host.refusing(),
+      settled: () => {},
+      dropped: () => {},
+    });
+  }
+
+  /** The subject answers go to: how a `$cancel` over NATS names its target. */
+  get replySubject(): string {
+    return this.#msg.reply ?? "";
+  }
+
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  start(type: string | undefined): void {
+    this.#scheduler.admit(this.#msg.data, type);
+  }
+
+  /** Aborts the handler: its answer is `code: cancelled`, or `reason`'s. */
+  abort(reason: SocketBridgeError): void {
+    this.#scheduler.abandon(reason);
+  }
+
+  #send(body: string): void {
+    if (this.#answered) return;
+    // Chunk frames start with their request_id; every answer with its status.
+    const final = body.startsWith('{"status"');
+    if (final) {
+      this.#answered = true;
+      this.#host.done(this);
+    }
+    if (!this.#msg.reply) return;
+    try {
+      this.#msg.respond(encoder.encode(body));
+    } catch (error) {
+      this.#host.report(error);
+    }
+  }
+
+  // ControlPeer: over NATS a request is its own connection; it has no
+  // features to grant, nothing to subscribe, and cancels go to the bridge.
+  get maxBytes(): number {
+    return this.#host.settings.maxBytes;
+  }
+
+  grant(): string[] {
+    return [];
+  }
+
+  hasFeature(): boolean {
+    return false;
+  }
+
+  cancel(_target: RequestId): boolean {
+    return false;
+  }
+
+  subscribe(): string[] {
+    return [];
+  }
+
+  patternCount(): number {
+    return 0;
+  }
+
+  unsubscribe(): string[] {
+    return [];
+  }
+
+  describe(): ReturnType<typeof describedTypes> {
+    return describedTypes(this.#host.handler);
+  }
+}
+
+function wantsChunks(headers: NatsHeadersLike | undefined): boolean {
+  return headers?.get(FEATURES_HEADER).split(",").some((f) => f.trim() === "chunks") ?? false;
+}

@@ -1,0 +1,422 @@
+// The NATS bridge against a real nats-server: requests on PREFIX.TYPE with
+// the same envelope rules and answers as a socket, streams and cancels,
+// events out and in without loops, the NATS client's troubles in onError.
+
+import assert from "node:assert/strict";
+// deno-lint-ignore no-import-prefix
+import { headers, type NatsConnection } from "npm:nats@^2.29.3";
+import {
+  connect,
+  ConnectError,
+  type ErrorContext,
+  RemoteError,
+  requestTypes,
+  serve,
+  TimeoutError,
+} from "../mod.ts";
+import { connectNats, NatsStatusError, serveNats } from "../nats.ts";
+import { delay, spawnDeno } from "./_helpers.ts";
+import { NatsServer, NO_NATS } from "./_nats.ts";
+
+const TOKEN = "nats-test-token";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function natsTest(name: string, fn: (nats: NatsServer, nc: NatsConnection) => Promise<void>) {
+  Deno.test({
+    name,
+    ignore: NO_NATS,
+    async fn() {
+      await using nats = await NatsServer.start();
+      const nc = await nats.connect();
+      try {
+        await fn(nats, nc);
+      } finally {
+        await nc.close();
+      }
+    },
+  });
+}
+
+async function rawRequest(nc: NatsConnection, subject: string, body: unknown, chunks = false) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const options: { timeout: number; headers?: ReturnType<typeof headers> } = { timeout: 2_000 };
+  if (chunks) {
+    options.headers = headers();
+    options.headers.set("SocketBridge-Features", "chunks");
+  }
+  const msg = await nc.request(subject, encoder.encode(text), options);
+  return JSON.parse(decoder.decode(msg.data));
+}
+
+natsTest("a request over NATS gets the JSON a socket client gets", async (_nats, nc) => {
+  await using server = serve({ port: 0, token: TOKEN }, (payload) => ({ seen: payload }));
+  await using _bridge = serveNats(server, nc, { prefix: "tools" });
+  const request = { text: "hi", auth_token: TOKEN, protocol_version: "1", request_id: 7 };
+  const overNats = await rawRequest(nc, "tools.echo", request);
+  await using client = await connect({ port: server.addr.port, token: TOKEN, twoWay: false });
+  const overSocket = await client.request({ type: "echo", text: "hi" });
+  assert.deepEqual(overNats, {
+    status: "ok",
+    message: "received",
+    protocol_version: "1",
+    request_id: 7,
+    result: overSocket,
+  });
+  assert.deepEqual(overSocket, { seen: { text: "hi", type: "echo" } });
+});
+
+natsTest("the envelope rules hold over NATS, each with its code", async (_nats, nc) => {
+  const errors: string[] = [];
+  await using server = serve(
+    { port: 0, token: TOKEN, maxBytes: 1_024, onError: (_e, { code }) => errors.push(code!) },
+    async (_payload, { signal }) => {
+      await delay(5_000, signal).catch(() => {});
+      return "late";
+    },
+  );
+  await using _bridge = serveNats(server, nc, { prefix: "tools" });
+  const codeOf = async (subject: string, body: unknown) =>
+    (await rawRequest(nc, subject, body)).code;
+  assert.equal(await codeOf("tools.x", { auth_token: "wrong" }), "unauthorized");
+  assert.equal(
+    await codeOf("tools.x", { auth_token: TOKEN, protocol_version: "9" }),
+    "protocol_mismatch",
+  );
+  assert.equal(await codeOf("tools.x", "{not json"), "invalid_json");
+  assert.equal(await codeOf("tools.x", "[1]"), "invalid_message");
+  assert.equal(await codeOf("tools.x", { type: "y", auth_token: TOKEN }), "invalid_message");
+  assert.equal(
+    await codeOf("tools.x", { pad: "x".repeat(2_000), auth_token: TOKEN }),
+    "payload_too_large",
+  );
+  assert.equal(await codeOf("tools.x", { auth_token: TOKEN, timeout_ms: 50 }), "timeout");
+  assert.equal(await codeOf("tools.$nope", { auth_token: TOKEN }), "unknown_type");
+  assert.ok(errors.includes("unauthorized") && errors.includes("payload_too_large"));
+});
+
+natsTest("declared types are served per subject, and $describe lists them", async (_nats, nc) => {
+  await using server = serve(
+    { port: 0, token: TOKEN },
+    requestTypes({
+      add: { description: "a + b", handler: ({ a, b }: { a: number; b: number }) => a + b },
+    }),
+  );
+  await using _bridge = serveNats(server, nc, { prefix: "math" });
+  await using client = connectNats(nc, { prefix: "math", token: TOKEN });
+  assert.equal(await client.request({ type: "add", a: 2, b: 3 }), 5);
+  const described = await rawRequest(nc, "math.$describe", { auth_token: TOKEN });
+  assert.deepEqual(described.result.types.map((t: { type: string }) => t.type), ["add"]);
+  const unknown = await client.request({ type: "sub", a: 1, b: 1 }).catch((e) => e);
+  assert.ok(unknown instanceof RemoteError && unknown.code === "unknown_type");
+});
+
+natsTest(
+  "a client with a wrong token, a timeout, or nobody serving gets a clear error",
+  async (_nats, nc) => {
+    await using server = serve({ port: 0, token: TOKEN }, async (_p, { signal }) => {
+      await delay(2_000, signal).catch(() => {});
+      return "slow";
+    });
+    await using _bridge = serveNats(server, nc, { prefix: "tools" });
+    await using wrong = connectNats(nc, { prefix: "tools", token: "nope" });
+    const refused = await wrong.request({ type: "x" }).catch((e) => e);
+    assert.ok(refused instanceof RemoteError && refused.code === "unauthorized");
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN });
+    const late = await client.request({ type: "x" }, { timeout: 100 }).catch((e) => e);
+    assert.ok(late instanceof TimeoutError);
+    await using nobody = connectNats(nc, { prefix: "nobody", token: TOKEN });
+    const missing = await nobody.request({ type: "x" }).catch((e) => e);
+    assert.ok(missing instanceof ConnectError, String(missing));
+    assert.equal(client.pending + nobody.pending + wrong.pending, 0);
+  },
+);
+
+natsTest(
+  "streams come over NATS as chunks; leaving the loop cancels the handler",
+  async (_nats, nc) => {
+    let stopped!: () => void;
+    const handlerStopped = new Promise<void>((resolve) => stopped = resolve);
+    await using server = serve({ port: 0, token: TOKEN }, async function* (payload) {
+      if (payload.type === "count") {
+        for (let i = 1; i <= 3; i++) yield i;
+        return "done";
+      }
+      try {
+        for (let i = 0;; i++) {
+          yield i;
+          await delay(10);
+        }
+      } finally {
+        stopped();
+      }
+    });
+    await using bridge = serveNats(server, nc, { prefix: "tools" });
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN });
+    const stream = client.stream({ type: "count" });
+    const seen: unknown[] = [];
+    for await (const chunk of stream) seen.push(chunk);
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal(await stream.result, "done");
+    // A plain NATS requester gets the collected result.
+    assert.deepEqual((await rawRequest(nc, "tools.count", { auth_token: TOKEN })).result, [
+      1,
+      2,
+      3,
+    ]);
+    const endless = client.stream<number>({ type: "endless" });
+    for await (const chunk of endless) if (chunk >= 2) break;
+    await handlerStopped;
+    await delay(20);
+    assert.equal(bridge.stats().requests.cancelled, 1);
+    assert.equal(bridge.stats().requests.running, 0);
+  },
+);
+
+natsTest("events go out to NATS and come in from it, never looping", async (_nats, nc) => {
+  await using server = serve({ port: 0, token: TOKEN }, () => "ok");
+  await using bridge = serveNats(server, nc, {
+    prefix: "tools",
+    eventsOut: ["jobs.>"],
+    eventsIn: ["jobs.>", "metrics.*"],
+  });
+  const outside: string[] = [];
+  const watcher = nc.subscribe("jobs.>", {
+    callback: (_e, msg) => outside.push(`${msg.subject} ${decoder.decode(msg.data)}`),
+  });
+  await using client = await connect({ port: server.addr.port, token: TOKEN });
+  await using events = await client.subscribe(["jobs.>", "metrics.*"]);
+  await nc.flush();
+  server.publish("jobs.build.done", { ok: true });
+  server.publish("other.topic", 1); // not a pattern that goes out
+  nc.publish("metrics.cpu", encoder.encode("0.5"));
+  nc.publish("metrics.note", encoder.encode("plain text"));
+  const seen: string[] = [];
+  for await (const entry of events) {
+    if (entry.kind === "event") seen.push(`${entry.topic} ${JSON.stringify(entry.data)}`);
+    if (seen.length === 3) break;
+  }
+  await nc.flush();
+  await delay(50);
+  assert.deepEqual(seen.sort(), [
+    'jobs.build.done {"ok":true}',
+    "metrics.cpu 0.5",
+    'metrics.note "plain text"',
+  ]);
+  // Out once, and not heard back: the local subscriber saw jobs.build.done once.
+  assert.deepEqual(outside, ['jobs.build.done {"ok":true}']);
+  assert.deepEqual(bridge.stats().events, { out: 1, in: 2 });
+  watcher.unsubscribe();
+});
+
+natsTest("two bridges in and out on the same subjects pass each event once", async (_nats, nc) => {
+  await using a = serve({ port: 0, token: TOKEN }, () => "a");
+  await using b = serve({ port: 0, token: TOKEN }, () => "b");
+  const routes = { prefix: "tools", eventsOut: true, eventsIn: ["news.>"] } as const;
+  await using _bridgeA = serveNats(a, nc, routes);
+  await using _bridgeB = serveNats(b, nc, routes);
+  await using clientB = await connect({ port: b.addr.port, token: TOKEN });
+  await using events = await clientB.subscribe(["news.>"]);
+  await nc.flush();
+  a.publish("news.one", 1);
+  a.publish("news.two", 2);
+  const seen: unknown[] = [];
+  for await (const entry of events) {
+    if (entry.kind === "event") seen.push(entry.data);
+    if (seen.length === 2) break;
+  }
+  await nc.flush();
+  await delay(100);
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(b.stats().events.published, 2, "B re-sent nothing and heard nothing twice");
+  assert.equal(a.stats().events.published, 2, "A never heard its own events back");
+});
+
+natsTest("the NATS client's disconnects and reconnects reach onError", async (nats, nc) => {
+  const statuses: string[] = [];
+  const onError = (error: unknown, _context: ErrorContext) => {
+    if (error instanceof NatsStatusError) statuses.push(error.status);
+  };
+  await using server = serve({ port: 0, token: TOKEN, onError }, () => "ok");
+  await using _bridge = serveNats(server, nc, { prefix: "tools" });
+  await nats.stop();
+  for (let i = 0; i < 100 && !statuses.includes("disconnect"); i++) await delay(20);
+  await nats.restart();
+  for (let i = 0; i < 200 && !statuses.includes("reconnect"); i++) await delay(20);
+  assert.ok(statuses.includes("disconnect"), statuses.join());
+  assert.ok(statuses.includes("reconnect"), statuses.join());
+  // And it serves again after the reconnect.
+  await using client = connectNats(nc, { prefix: "tools", token: TOKEN, timeout: 2_000 });
+  assert.equal(await client.request({ type: "x" }), "ok");
+});
+
+natsTest("serving over NATS without a token is refused unless asked for", async (_nats, nc) => {
+  await using server = serve({ port: 0 }, () => "open");
+  assert.throws(() => serveNats(server, nc, { prefix: "tools" }), /without a token/);
+  assert.throws(
+    () => serveNats(server, nc, { prefix: "to ols", allowWithoutToken: true }),
+    /prefix must be/,
+  );
+  await using _bridge = serveNats(server, nc, { prefix: "tools", allowWithoutToken: true });
+  await using client = connectNats(nc, { prefix: "tools" });
+  assert.equal(await client.request({}), "open");
+});
+
+natsTest(
+  "closing the bridge answers what it took, then NATS sends it no more",
+  async (_nats, nc) => {
+    await using server = serve({ port: 0, token: TOKEN }, async () => {
+      await delay(100);
+      return "finished";
+    });
+    const bridge = serveNats(server, nc, { prefix: "tools" });
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN, timeout: 2_000 });
+    const taken = Promise.all([1, 2, 3].map(() => client.request({})));
+    await delay(30);
+    await bridge.close();
+    assert.deepEqual(await taken, ["finished", "finished", "finished"]);
+    assert.deepEqual(bridge.stats().requests, {
+      received: 3,
+      answered: 3,
+      cancelled: 0,
+      running: 0,
+    });
+    const after = await client.request({}).catch((e) => e);
+    assert.ok(after instanceof ConnectError, String(after));
+  },
+);
+
+interface Member {
+  child: Deno.ChildProcess;
+  pid: number;
+}
+
+async function startMember(nats: NatsServer, delayMs: number): Promise<Member> {
+  const { child, firstLine } = await spawnDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    "tests/_nats_member.ts",
+    nats.url,
+    "group",
+    TOKEN,
+    String(delayMs),
+  ]);
+  assert.equal(firstLine, "ready");
+  return { child, pid: child.pid };
+}
+
+async function stopMember(member: Member, signal: Deno.Signal): Promise<void> {
+  try {
+    member.child.kill(signal);
+  } catch {
+    // already gone
+  }
+  await member.child.status;
+}
+
+type Outcome = { started: number; ended: number; pid?: number; error?: unknown };
+
+/** `total` requests, `concurrency` at a time; `during(done)` runs after each settles. */
+async function load(
+  nc: NatsConnection,
+  total: number,
+  concurrency: number,
+  during: (done: number) => void,
+): Promise<Outcome[]> {
+  await using client = connectNats<{ n: number }, { pid: number }>(nc, {
+    prefix: "group",
+    token: TOKEN,
+    timeout: 1_500,
+  });
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < total) {
+      const n = next++;
+      const started = performance.now();
+      try {
+        const { pid } = await client.request({ n });
+        outcomes[n] = { started, ended: performance.now(), pid };
+      } catch (error) {
+        outcomes[n] = { started, ended: performance.now(), error };
+      }
+      during(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  assert.equal(client.pending, 0);
+  return outcomes;
+}
+
+natsTest("two server processes in one queue group share the requests", async (nats, nc) => {
+  const members = [await startMember(nats, 2), await startMember(nats, 2)];
+  try {
+    const outcomes = await load(nc, 200, 16, () => {});
+    const byPid = new Map<number, number>();
+    for (const outcome of outcomes) {
+      assert.equal(outcome.error, undefined);
+      byPid.set(outcome.pid!, (byPid.get(outcome.pid!) ?? 0) + 1);
+    }
+    assert.deepEqual([...byPid.keys()].sort(), members.map((m) => m.pid).sort());
+    for (const count of byPid.values()) assert.ok(count >= 20, `uneven share: ${[...byPid]}`);
+  } finally {
+    for (const member of members) await stopMember(member, "SIGKILL");
+  }
+});
+
+natsTest(
+  "killing one member mid-load loses only what it held; the other takes the rest",
+  async (nats, nc) => {
+    const [victim, survivor] = [await startMember(nats, 5), await startMember(nats, 5)];
+    let killedAt = Infinity;
+    let killing: Promise<void> | undefined;
+    try {
+      const outcomes = await load(nc, 600, 16, (done) => {
+        if (done === 150) {
+          killing = stopMember(victim, "SIGKILL").then(() => {
+            killedAt = performance.now();
+          });
+        }
+      });
+      await killing;
+      assert.equal(outcomes.length, 600);
+      const failed = outcomes.filter((o) => o.error !== undefined);
+      // Only requests the victim held when it died can be lost, each with a clear
+      // timeout: none sent once it was dead (the NATS server routes to live members).
+      for (const outcome of failed) {
+        assert.ok(outcome.error instanceof TimeoutError, String(outcome.error));
+        assert.ok(outcome.started < killedAt, "a request sent after the kill was lost");
+      }
+      assert.ok(failed.length <= 16, `${failed.length} lost: more than were in flight`);
+      const after = outcomes.filter((o) => o.started > killedAt + 100);
+      assert.ok(after.length > 300);
+      assert.ok(
+        after.every((o) => o.pid === survivor.pid),
+        "the survivor answered everything after",
+      );
+      assert.ok(outcomes.some((o) => o.pid === victim.pid), "the victim had a share before");
+    } finally {
+      await stopMember(victim, "SIGKILL");
+      await stopMember(survivor, "SIGKILL");
+    }
+  },
+);
+
+natsTest("a member stopped with SIGTERM drains: no request fails", async (nats, nc) => {
+  const [leaving, staying] = [await startMember(nats, 5), await startMember(nats, 5)];
+  let stopping: Promise<void> | undefined;
+  try {
+    const outcomes = await load(nc, 400, 16, (done) => {
+      if (done === 100) stopping = stopMember(leaving, "SIGTERM");
+    });
+    await stopping;
+    assert.deepEqual(outcomes.filter((o) => o.error !== undefined).map((o) => String(o.error)), []);
+    assert.ok(outcomes.some((o) => o.pid === leaving.pid));
+    assert.ok(outcomes.slice(-100).every((o) => o.pid === staying.pid));
+    assert.equal((await leaving.child.status).code, 0);
+  } finally {
+    await stopMember(leaving, "SIGKILL");
+    await stopMember(staying, "SIGKILL");
+  }
+});
