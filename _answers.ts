@@ -38,7 +38,7 @@ export class Answers {
       );
     }
     if (trace !== undefined) {
-      trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, "ok", body);
+      trace.record(this.#host.settings.onRequest, this.#host.remoteAddr, "ok", body);
     }
     return body;
   }
@@ -67,7 +67,7 @@ export class Answers {
         return this.failed(cause, requestId, trace);
       }
       if (trace !== undefined) {
-        trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, error.code, body);
+        trace.record(this.#host.settings.onRequest, this.#host.remoteAddr, error.code, body);
       }
       return body;
     }
@@ -98,7 +98,7 @@ export class Answers {
       );
     }
     if (trace !== undefined) {
-      trace.record(this.#host.settings.onRequest!, this.#host.remoteAddr, code, body);
+      trace.record(this.#host.settings.onRequest, this.#host.remoteAddr, code, body);
     }
     return body;
   }

@@ -24,6 +24,7 @@ import type { EventRouter, EventStream } from "./_client_events.ts";
 import { ClientSubscriptions } from "./_client_subscriptions.ts";
 import { ResultStream } from "./_client_stream.ts";
 import type { TypeDescription } from "./_request_types.ts";
+import { traceCall, tracer } from "./_tracing.ts";
 
 const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
 const NO_OPTIONS: RequestOptions = Object.freeze({});
@@ -34,6 +35,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   readonly #maxOutboundBytes: number;
   readonly #defaultTimeout?: number;
   readonly #envelope: string;
+  readonly #tracer = tracer();
   // Requests waiting for a link or for room in the outbound queue, in order.
   #unsent: Pending[] = [];
   #pumping = false;
@@ -224,6 +226,9 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     entry.payload = payload;
     entry.announcedTimeout = announcedTimeout;
     prepare?.(entry);
+    if (this.#tracer !== undefined && !entry.internal) {
+      entry.traceparent = traceCall(this.#tracer, payload.type, entry.id, answer, () => entry.size);
+    }
     // The signal and the timeout run from now, waits for room or a link included.
     if (signal !== undefined) {
       entry.signal = signal;

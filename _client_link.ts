@@ -68,7 +68,13 @@ export class Link {
   put(entry: Pending): void {
     let body: string;
     try {
-      body = encodeRequest(entry.payload!, this.#host.envelope, entry.id, entry.announcedTimeout);
+      body = encodeRequest(
+        entry.payload!,
+        this.#host.envelope,
+        entry.id,
+        entry.announcedTimeout,
+        entry.traceparent,
+      );
     } catch (error) {
       entry.fail(error);
       return;

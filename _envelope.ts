@@ -70,6 +70,9 @@ export function openEnvelope(
   // The payload is the message itself, less the envelope. Clients write the
   // envelope last, so deleting in reverse order removes last-added keys, which
   // V8 does without leaving its fast object layout (a rest copy costs more).
+  // Trace context is for the tracer, never the handler (and comes last).
+  if (message.tracestate !== undefined) delete message.tracestate;
+  if (message.traceparent !== undefined) delete message.traceparent;
   if (timeoutMs !== undefined) delete message.timeout_ms;
   if (rawId !== undefined) delete message.request_id;
   if (version !== undefined) delete message.protocol_version;

@@ -20,6 +20,7 @@ import { checkPayload, encodeRequest, envelopeOf } from "./_request_text.ts";
 import { parseAnswer } from "./_answer_text.ts";
 import { ResultStream } from "./_client_stream.ts";
 import { FEATURES_HEADER } from "./_nats_exchange.ts";
+import { traceCall, tracer } from "./_tracing.ts";
 import type {
   NatsClient,
   NatsClientOptions,
@@ -43,6 +44,7 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
   readonly #inbox: string;
   readonly #inboxSub: NatsSubscriptionLike;
   readonly #pending = new Map<number, Pending>();
+  readonly #tracer = tracer();
   #nextId = 1;
   #closed = false;
 
@@ -112,37 +114,47 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     const id = this.#nextId++;
     const timeout = options?.timeout ?? this.#timeout;
     const subject = this.#subjectOf(payload.type);
-    let body: Uint8Array;
-    try {
-      body = encoder.encode(encodeRequest(payload, this.#envelope, id, timeout));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return new Promise((resolve, reject) => {
-      const pending = new Pending(id, true, resolve, reject);
-      streaming?.(pending);
-      const signal = options?.signal;
-      if (signal?.aborted) return pending.fail(signal.reason);
-      this.#pending.set(id, pending);
-      if (signal !== undefined) {
-        pending.signal = signal;
-        pending.onAbort = () => this.#giveUp(pending, signal.reason);
-        signal.addEventListener("abort", pending.onAbort, { once: true });
-      }
-      if (Number.isFinite(timeout)) {
-        pending.timer = setTimeout(() => this.#giveUp(pending, new TimeoutError(timeout)), timeout);
-      }
-      let marks;
-      if (streaming !== undefined) {
-        marks = headers();
-        marks.set(FEATURES_HEADER, "chunks");
-      }
-      try {
-        this.#nc.publish(subject, body, { reply: `${this.#inbox}.${id}`, headers: marks });
-      } catch (error) {
-        this.#settle(pending, error);
-      }
+    let pending!: Pending;
+    const answer = new Promise((resolve, reject) => {
+      pending = new Pending(id, true, resolve, reject);
     });
+    let text = "";
+    const traceparent = this.#tracer === undefined
+      ? undefined
+      : traceCall(this.#tracer, payload.type, id, answer, () => text.length);
+    try {
+      text = encodeRequest(payload, this.#envelope, id, timeout, traceparent);
+    } catch (error) {
+      pending.fail(error);
+      return answer;
+    }
+    const body = encoder.encode(text);
+    streaming?.(pending);
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      pending.fail(signal.reason);
+      return answer;
+    }
+    this.#pending.set(id, pending);
+    if (signal !== undefined) {
+      pending.signal = signal;
+      pending.onAbort = () => this.#giveUp(pending, signal.reason);
+      signal.addEventListener("abort", pending.onAbort, { once: true });
+    }
+    if (Number.isFinite(timeout)) {
+      pending.timer = setTimeout(() => this.#giveUp(pending, new TimeoutError(timeout)), timeout);
+    }
+    let marks;
+    if (streaming !== undefined) {
+      marks = headers();
+      marks.set(FEATURES_HEADER, "chunks");
+    }
+    try {
+      this.#nc.publish(subject, body, { reply: `${this.#inbox}.${id}`, headers: marks });
+    } catch (error) {
+      this.#settle(pending, error);
+    }
+    return answer;
   }
 
   /** PREFIX.TYPE when the type can be a subject's tokens; else PREFIX, the type in the body. */

@@ -26,6 +26,7 @@ const encoder = new TextEncoder();
 
 export class ServerOverNats implements NatsBridge, ExchangeHost {
   readonly closed: Promise<void>;
+  #markClosed!: () => void;
   readonly #core: ServerCore;
   readonly #nc: NatsConnectionLike;
   readonly #prefix: string;
@@ -75,9 +76,8 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     });
     this.#events = new NatsEvents(nc, this.#core.hub, options, (error) => this.report(error));
     this.#stopStatus = this.#watchStatus();
-    this.closed = new Promise((resolve) => {
-      this.#core.finished.then(() => this.close()).then(resolve);
-    });
+    this.closed = new Promise((resolve) => this.#markClosed = resolve);
+    this.#core.finished.then(() => this.close());
   }
 
   get settings(): ServerCore["settings"] {
@@ -205,6 +205,7 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     if (!this.#nc.isClosed()) {
       await this.#nc.flush().catch((error) => this.#reportNats("flush", error));
     }
+    this.#markClosed();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

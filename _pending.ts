@@ -28,6 +28,8 @@ export class Pending {
   payload?: Record<string, unknown>;
   /** The `timeout_ms` to announce. */
   announcedTimeout?: number;
+  /** The `traceparent` to send, while tracing is on. */
+  traceparent?: string;
   /** UTF-16 length of the encoded request, once sent. */
   size = 0;
   sent = false;

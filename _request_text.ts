@@ -25,6 +25,7 @@ export function encodeRequest(
   envelope: string,
   requestId: RequestId | undefined,
   timeout: number | undefined,
+  traceparent?: string,
 ): string {
   const text = JSON.stringify(payload);
   // A payload whose toJSON() does not give an object has no keys to keep.
@@ -38,6 +39,7 @@ export function encodeRequest(
       : `,"request_id":${JSON.stringify(requestId)}`;
   }
   if (timeout !== undefined && Number.isFinite(timeout)) tail += `,"timeout_ms":${timeout}`;
+  if (traceparent !== undefined) tail += `,"traceparent":"${traceparent}"`;
   return text.length === 2 ? `{${tail}}` : `${text.slice(0, -1)},${tail}}`;
 }
 

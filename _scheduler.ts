@@ -19,6 +19,7 @@ import { startTimer, type TimerHandle } from "./_timers.ts";
 import { HandlerInfo, type RequestHandler } from "./_handler_info.ts";
 import { type ControlPeer, isCancelWithId, isControl } from "./_control.ts";
 import { Trace } from "./_request_trace.ts";
+import { inSpan, tracer } from "./_tracing.ts";
 import { Answers } from "./_answers.ts";
 import { isAsyncIterable, type StreamOutlet, StreamRun } from "./_stream.ts";
 
@@ -66,6 +67,9 @@ export class RequestScheduler {
   readonly #host: SchedulerHost;
   readonly #tokenMatches?: (given: unknown) => boolean;
   readonly #maxInFlight: number;
+  // Each request gets a Trace only while a hook is set or tracing is on.
+  readonly #traced: boolean;
+  readonly #tracer = tracer();
   #inFlight = 0;
   // Frames read past maxInFlight wait here, in order, for a free slot.
   #backlog: Queued[] = [];
@@ -95,6 +99,7 @@ export class RequestScheduler {
     const token = host.settings.token;
     this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
     this.#maxInFlight = host.settings.maxInFlight;
+    this.#traced = host.settings.onRequest !== undefined || this.#tracer !== undefined;
   }
 
   /** Requests running or waiting for their turn to answer. */
@@ -199,14 +204,17 @@ export class RequestScheduler {
   }
 
   #start(body: Uint8Array, arrived: number | undefined, cancelled = false, type?: string): void {
-    const hook = this.#host.settings.onRequest !== undefined;
+    const traced = this.#traced;
     let message = parseRequest(body);
     if (type !== undefined && !(message instanceof Refusal)) message = withType(message, type);
     if (message instanceof Refusal) {
-      return this.#refuse(message, hook ? new Trace(undefined, body, arrived) : undefined);
+      return this.#refuse(
+        message,
+        traced ? new Trace(undefined, body, arrived, this.#tracer) : undefined,
+      );
     }
     // Before the envelope is opened: it takes the envelope keys off the message.
-    const trace = hook ? new Trace(message, body, arrived) : undefined;
+    const trace = traced ? new Trace(message, body, arrived, this.#tracer) : undefined;
     const envelope = openEnvelope(message, this.#tokenMatches);
     if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
     this.#host.authorized();
@@ -305,8 +313,11 @@ export class RequestScheduler {
     if (isControl(payload)) return this.#answers.control(payload, requestId, trace);
     const info = new HandlerInfo(this.#host.remoteAddr, requestId);
     let result: unknown;
+    const span = trace?.span;
     try {
-      result = this.#host.handler(payload, info);
+      result = span === undefined
+        ? this.#host.handler(payload, info)
+        : inSpan(span, () => this.#host.handler(payload, info));
     } catch (error) {
       return this.#answers.failed(error, requestId, trace);
     }
@@ -346,8 +357,12 @@ export class RequestScheduler {
         settle(() => this.#answers.error(code, requestId, trace));
       };
       const pull = (iterable: AsyncIterable<unknown>): Promise<unknown> => {
-        stream = new StreamRun(iterable);
-        return stream.run(this.#outlet, this.#host.chunks() ? requestId : undefined);
+        const run = new StreamRun(iterable);
+        stream = run;
+        const chunkId = this.#host.chunks() ? requestId : undefined;
+        return span === undefined
+          ? run.run(this.#outlet, chunkId)
+          : inSpan(span, () => run.run(this.#outlet, chunkId));
       };
       if (this.#abandoned !== undefined) running.abort(this.#abandoned);
       if (signal.aborted) return onAbort();

@@ -47,7 +47,8 @@ export const DEFAULT_PORT = 7002;
 
 /**
  * The request keys that form the envelope. They are removed before the
- * handler sees the payload.
+ * handler sees the payload. `traceparent` and `tracestate` carry W3C trace
+ * context; a client sends them only while tracing is on.
  *
  * @example Checking a payload for reserved keys
  * ```ts
@@ -62,6 +63,8 @@ export const ENVELOPE_KEYS: readonly string[] = [
   "protocol_version",
   "request_id",
   "timeout_ms",
+  "traceparent",
+  "tracestate",
 ];
 
 /**

@@ -274,6 +274,7 @@ natsTest(
     const taken = Promise.all([1, 2, 3].map(() => client.request({})));
     await delay(30);
     await bridge.close();
+    await bridge.closed;
     assert.deepEqual(await taken, ["finished", "finished", "finished"]);
     assert.deepEqual(bridge.stats().requests, {
       received: 3,
