@@ -6,7 +6,7 @@
 
 import type { ErrorCode, SocketBridgeError } from "./errors.ts";
 import type { RequestId, WireErrorCode } from "./protocol.ts";
-import { RequestScheduler } from "./_scheduler.ts";
+import { RequestScheduler, type SchedulerHost } from "./_scheduler.ts";
 import type { ControlPeer } from "./_control.ts";
 import type { RequestHandler } from "./_handler_info.ts";
 import type { Settings } from "./_settings.ts";
@@ -30,7 +30,12 @@ export const FEATURES_HEADER = "SocketBridge-Features";
 
 const encoder = new TextEncoder();
 
-export class NatsExchange implements ControlPeer {
+/**
+ * One request over NATS: its own scheduler's host (a connection of one
+ * request) and its control peer. Methods rather than a literal of closures:
+ * one is made per message.
+ */
+export class NatsExchange implements ControlPeer, SchedulerHost {
   readonly #host: ExchangeHost;
   readonly #msg: NatsMessageLike;
   readonly #chunks: boolean;
@@ -41,23 +46,52 @@ export class NatsExchange implements ControlPeer {
     this.#host = host;
     this.#msg = msg;
     this.#chunks = wantsChunks(msg.headers);
-    this.#scheduler = new RequestScheduler({
-      settings: host.settings,
-      handler: host.handler,
-      remoteAddr: host.remoteAddr,
-      control: this,
-      send: (body) => this.#send(body),
-      chunks: () => this.#chunks,
-      // NATS takes what it is given; its own client buffers and reports.
-      room: () => Promise.resolve(),
-      congested: () => false,
-      report: (error, code) => host.report(error, code),
-      authorized: () => {},
-      refusing: () => host.refusing(),
-      settled: () => {},
-      dropped: () => {},
-    });
+    this.#scheduler = new RequestScheduler(this);
   }
+
+  // SchedulerHost: NATS takes what it is given (its client buffers), so
+  // there is never a lack of room; nothing is queued, so nothing is dropped.
+  get settings(): Settings {
+    return this.#host.settings;
+  }
+
+  get handler(): RequestHandler {
+    return this.#host.handler;
+  }
+
+  get remoteAddr(): Deno.Addr {
+    return this.#host.remoteAddr;
+  }
+
+  get control(): ControlPeer {
+    return this;
+  }
+
+  chunks(): boolean {
+    return this.#chunks;
+  }
+
+  room(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  congested(): boolean {
+    return false;
+  }
+
+  report(error: unknown, code?: ErrorCode): void {
+    this.#host.report(error, code);
+  }
+
+  authorized(): void {}
+
+  refusing(): WireErrorCode | undefined {
+    return this.#host.refusing();
+  }
+
+  settled(): void {}
+
+  dropped(): void {}
 
   /** The subject answers go to: how a `$cancel` over NATS names its target. */
   get replySubject(): string {
@@ -77,7 +111,7 @@ export class NatsExchange implements ControlPeer {
     this.#scheduler.abandon(reason);
   }
 
-  #send(body: string): void {
+  send(body: string): void {
     if (this.#answered) return;
     // Chunk frames start with their request_id; every answer with its status.
     const final = body.startsWith('{"status"');

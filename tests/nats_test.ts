@@ -421,3 +421,17 @@ natsTest("a member stopped with SIGTERM drains: no request fails", async (nats, 
     await stopMember(staying, "SIGKILL");
   }
 });
+
+natsTest(
+  "the bridge closes with its server, and NATS then has nobody to ask",
+  async (_nats, nc) => {
+    const server = serve({ port: 0, token: TOKEN }, () => "up");
+    const bridge = serveNats(server, nc, { prefix: "tools" });
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN, timeout: 2_000 });
+    assert.equal(await client.request({}), "up");
+    await server.shutdown();
+    await bridge.closed;
+    const after = await client.request({}).catch((e) => e);
+    assert.ok(after instanceof ConnectError, String(after));
+  },
+);
