@@ -31,14 +31,22 @@ export const NO_NATS = NATS_SERVER === undefined;
 /** A nats-server process on loopback; restartable on the same port. */
 export class NatsServer implements AsyncDisposable {
   readonly port: number;
+  readonly #config?: string;
   #child?: Deno.ChildProcess;
 
-  private constructor(port: number) {
+  private constructor(port: number, config?: string) {
     this.port = port;
+    this.#config = config;
   }
 
-  static async start(port = freePort()): Promise<NatsServer> {
-    const server = new NatsServer(port);
+  /** Starts one; `config` is nats-server configuration text (users, permissions). */
+  static async start(port = freePort(), config?: string): Promise<NatsServer> {
+    let file: string | undefined;
+    if (config !== undefined) {
+      file = await Deno.makeTempFile({ suffix: ".conf" });
+      await Deno.writeTextFile(file, config);
+    }
+    const server = new NatsServer(port, file);
     await server.restart();
     return server;
   }
@@ -50,7 +58,13 @@ export class NatsServer implements AsyncDisposable {
   /** Starts it (again) and resolves once it accepts clients. */
   async restart(): Promise<void> {
     this.#child = new Deno.Command(NATS_SERVER!, {
-      args: ["-a", "127.0.0.1", "-p", String(this.port)],
+      args: [
+        ...(this.#config === undefined ? [] : ["-c", this.#config]),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        String(this.port),
+      ],
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -78,15 +92,17 @@ export class NatsServer implements AsyncDisposable {
   }
 
   /** A client of it that keeps trying to reconnect (the tests stop it). */
-  connect(): Promise<NatsConnection> {
+  connect(user?: { user: string; pass: string }): Promise<NatsConnection> {
     return natsConnect({
       servers: this.url,
       reconnectTimeWait: 100,
       maxReconnectAttempts: -1,
+      ...user,
     });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+    if (this.#config !== undefined) await Deno.remove(this.#config).catch(() => {});
   }
 }

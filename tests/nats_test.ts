@@ -435,3 +435,41 @@ natsTest(
     assert.ok(after instanceof ConnectError, String(after));
   },
 );
+
+Deno.test({
+  name: "NATS permission errors reach onError, naming what was refused; the bridge goes on",
+  ignore: NO_NATS,
+  async fn() {
+    const config = `authorization {
+  users = [
+    { user: "bridge", password: "pw", permissions: {
+        publish: { allow: ["tools", "tools.>", "_INBOX.>"] },
+        subscribe: { allow: ["tools", "tools.>", "_INBOX.>"] } } }
+  ]
+}
+`;
+    await using nats = await NatsServer.start(undefined, config);
+    const nc = await nats.connect({ user: "bridge", pass: "pw" });
+    try {
+      const seen: string[] = [];
+      const onError = (error: unknown) => {
+        if (error instanceof NatsStatusError) seen.push(error.message);
+      };
+      await using server = serve({ port: 0, token: TOKEN, onError }, () => "still serving");
+      await using _bridge = serveNats(server, nc, {
+        prefix: "tools",
+        eventsOut: ["jobs.>"],
+        eventsIn: ["secret.>"],
+      });
+      server.publish("jobs.done", 1);
+      await nc.flush().catch(() => {});
+      for (let i = 0; i < 100 && seen.length < 2; i++) await delay(20);
+      assert.ok(seen.some((m) => /publish.*jobs\.done/i.test(m)), seen.join(" | "));
+      assert.ok(seen.some((m) => /subscri.*secret\.>/i.test(m)), seen.join(" | "));
+      await using client = connectNats(nc, { prefix: "tools", token: TOKEN, timeout: 2_000 });
+      assert.equal(await client.request({}), "still serving");
+    } finally {
+      await nc.close();
+    }
+  },
+});
