@@ -4,7 +4,6 @@
 // new link), `describe()`, and `$cancel` for requests given up.
 
 import {
-  CancelledError,
   ConnectError,
   ConnectionClosedError,
   ProtocolError,
@@ -22,7 +21,7 @@ import { Link, type LinkHost } from "./_client_link.ts";
 import { Backoff } from "./_backoff.ts";
 import type { EventRouter, EventStream } from "./_client_events.ts";
 import { ClientSubscriptions } from "./_client_subscriptions.ts";
-import { ResultStream } from "./_client_stream.ts";
+import { pendingStream, type ResultStream } from "./_client_stream.ts";
 import type { TypeDescription } from "./_request_types.ts";
 import { traceCall, tracer } from "./_tracing.ts";
 
@@ -117,24 +116,11 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     payload: Record<string, unknown>,
     options?: RequestOptions,
   ): ResultStream<Chunk, Final> {
-    let entry: Pending | undefined;
-    const stream = new ResultStream<Chunk, Final>((reason) => {
-      if (entry !== undefined) {
-        this.#giveUp(entry, reason ?? new CancelledError("Stream left early"));
-      }
-    });
-    const link = this.#link;
-    const answer = this.#submit(
-      payload,
-      options ?? NO_OPTIONS,
-      true,
-      true,
-      undefined,
-      (pending) => {
-        entry = pending;
-        pending.onChunk = (value) => stream.chunk(value as Chunk);
-      },
+    const { stream, attach } = pendingStream<Chunk, Final>((entry, reason) =>
+      this.#giveUp(entry, reason)
     );
+    const link = this.#link;
+    const answer = this.#submit(payload, options ?? NO_OPTIONS, true, true, undefined, attach);
     answer.then(async (result) => {
       // A server that does not stream collects the items into the result.
       const features = stream.sawChunk ? undefined : await link?.hello;

@@ -2,6 +2,8 @@
 // its final result beside it. Pure: no Deno APIs.
 
 import { AsyncQueue } from "./_queue.ts";
+import { CancelledError } from "./errors.ts";
+import type { Pending } from "./_pending.ts";
 
 /**
  * The answer to `client.stream()`: iterate it for the chunks as they come;
@@ -98,4 +100,23 @@ export class ResultStream<Chunk = unknown, Result = unknown> implements AsyncIte
       },
     };
   }
+}
+
+/**
+ * A stream fed by one pending request: `attach` gives it the request once
+ * made (its chunks then go into the stream); leaving the loop early gives
+ * the request up with `giveUp`.
+ */
+export function pendingStream<Chunk, Final>(
+  giveUp: (entry: Pending, reason: unknown) => void,
+): { stream: ResultStream<Chunk, Final>; attach: (entry: Pending) => void } {
+  let attached: Pending | undefined;
+  const stream = new ResultStream<Chunk, Final>((reason) => {
+    if (attached !== undefined) giveUp(attached, reason ?? new CancelledError("Stream left early"));
+  });
+  const attach = (entry: Pending) => {
+    attached = entry;
+    entry.onChunk = (value) => stream.chunk(value as Chunk);
+  };
+  return { stream, attach };
 }

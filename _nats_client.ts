@@ -6,19 +6,13 @@
 
 // deno-lint-ignore no-import-prefix
 import { createInbox, headers } from "npm:nats@^2.29.3";
-import {
-  CancelledError,
-  ConnectError,
-  ConnectionClosedError,
-  ProtocolError,
-  TimeoutError,
-} from "./errors.ts";
+import { ConnectError, ConnectionClosedError, ProtocolError, TimeoutError } from "./errors.ts";
 import type { BridgeResponse } from "./protocol.ts";
 import type { RequestOptions } from "./_client_options.ts";
 import { Pending } from "./_pending.ts";
 import { checkPayload, encodeRequest, envelopeOf } from "./_request_text.ts";
 import { parseAnswer } from "./_answer_text.ts";
-import { ResultStream } from "./_client_stream.ts";
+import { pendingStream, type ResultStream } from "./_client_stream.ts";
 import { FEATURES_HEADER } from "./_nats_exchange.ts";
 import { traceCall, tracer } from "./_tracing.ts";
 import type {
@@ -76,16 +70,11 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     payload: Payload,
     options?: RequestOptions,
   ): ResultStream<Chunk, Final> {
-    let entry: Pending | undefined;
-    const stream = new ResultStream<Chunk, Final>((reason) => {
-      if (entry !== undefined) {
-        this.#giveUp(entry, reason ?? new CancelledError("Stream left early"));
-      }
-    });
-    this.#submit(payload as Record<string, unknown>, options, (pending) => {
-      entry = pending;
-      pending.onChunk = (value) => stream.chunk(value as Chunk);
-    }).then((result) => stream.finish(result as Final), (error) => stream.fail(error));
+    const { stream, attach } = pendingStream<Chunk, Final>((entry, reason) =>
+      this.#giveUp(entry, reason)
+    );
+    this.#submit(payload as Record<string, unknown>, options, attach)
+      .then((result) => stream.finish(result as Final), (error) => stream.fail(error));
     return stream;
   }
 

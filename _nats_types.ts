@@ -44,7 +44,8 @@ export interface ServeNatsOptions {
   eventsIn?: readonly string[];
   /**
    * Requests over NATS running at once, past which new ones are answered
-   * `busy` (so that the others in the queue group are asked next).
+   * `busy` at once (NATS does not hand a refused request to another member
+   * of the queue group: the caller may retry, and a retry may go elsewhere).
    *
    * @default {1024}
    */

@@ -61,6 +61,9 @@ export {
  * streamed result's chunks before the answer; a `$cancel` published on
  * `PREFIX.$cancel` naming a request's reply subject aborts it.
  *
+ * The handler's `info.remoteAddr` is the NATS server's address: NATS does not
+ * tell who published a message.
+ *
  * Reconnects, disconnects, lame-duck notices and permission errors of the
  * NATS client go to the server's `onError` as {@linkcode NatsStatusError}.
  * The bridge closes when the server shuts down, or with `close()`.

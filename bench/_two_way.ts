@@ -7,6 +7,7 @@
 // as `performance.timeOrigin + performance.now()` (one host, one clock).
 
 import { connect, requestTypes, serve } from "../mod.ts";
+import { startBroker } from "./_processes.ts";
 import { ChildServer } from "./_child.ts";
 import { REPLY } from "./_common.ts";
 import { runClient } from "./_rows.ts";
@@ -302,8 +303,6 @@ export async function measureTwoWay(
   round: number,
   seconds: number,
   natsServer: string | undefined,
-  freePort: () => number,
-  waitForPort: (port: number) => Promise<void>,
 ): Promise<TwoWayRound> {
   const server = new ChildServer(SELF, ["server"], FLAGS);
   const port = Number(await server.line());
@@ -328,14 +327,9 @@ export async function measureTwoWay(
     await server.stop();
   }
   if (natsServer !== undefined) {
-    const natsPort = freePort();
-    const broker = new Deno.Command(natsServer, {
-      args: ["-a", "127.0.0.1", "-p", String(natsPort)],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await waitForPort(natsPort);
+    await using broker = await startBroker(natsServer);
+    const natsPort = broker.port;
+    {
       const publisher = new ChildServer(
         SELF,
         ["publisher", String(natsPort)],
@@ -353,9 +347,6 @@ export async function measureTwoWay(
       } finally {
         await publisher.stop();
       }
-    } finally {
-      broker.kill();
-      await broker.status;
     }
   }
   return result;

@@ -17,6 +17,7 @@ import { connect as natsConnect } from "nats";
 import { serve } from "../mod.ts";
 import { connectNats, serveNats } from "../nats.ts";
 import { PIPELINE, REPLY, REQUEST } from "./_common.ts";
+import { firstLine, natsServerPath, startBroker } from "./_processes.ts";
 
 const SELF = new URL(import.meta.url).pathname;
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
@@ -45,37 +46,6 @@ interface Measured {
 
 const decoder = new TextDecoder();
 
-function natsServerPath(): string | undefined {
-  for (
-    const path of ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
-  ) {
-    try {
-      Deno.statSync(path);
-      return path;
-    } catch {
-      // try the next
-    }
-  }
-  return undefined;
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
 /** A helper process that prints one line once it is ready. */
 async function start(
   args: string[],
@@ -88,15 +58,9 @@ async function start(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`helper ${args.join(" ")} ended early`);
-    text += value;
-  }
+  const { line, rest: reader } = await firstLine(child.stdout);
   return {
-    line: text.slice(0, text.indexOf("\n")),
+    line,
     stop: async () => {
       try {
         child.kill();
@@ -172,18 +136,13 @@ async function orchestrate(): Promise<void> {
   });
   const rounds = values.quick ? 1 : Number(values.rounds);
   const seconds = values.quick ? 0.3 : Number(values.seconds);
-  const nats = natsServerPath();
-  if (nats === undefined) {
+  const natsServer = natsServerPath();
+  if (natsServer === undefined) {
     console.error("nats-server is not installed (apt-get install nats-server): cannot measure");
     Deno.exit(1);
   }
-  const natsPort = freePort();
-  const broker = new Deno.Command(nats, {
-    args: ["-a", "127.0.0.1", "-p", String(natsPort)],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await waitForPort(natsPort);
+  await using broker = await startBroker(natsServer);
+  const natsPort = broker.port;
   await using receiver = discardingReceiver();
   const tracing = {
     OTEL_DENO: "true",
@@ -191,47 +150,26 @@ async function orchestrate(): Promise<void> {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.addr.port}`,
   };
   const measured: Measured[] = [];
-  const natsArgs = String(natsPort);
-  try {
+  // A NATS row: `members` responder processes of `server` kind, one client of `client` kind.
+  const nats = (server: string, workMs: number, members: number, client: string) =>
+    natsRow(
+      natsPort,
+      [SELF, "server", server, String(natsPort), String(workMs)],
+      members,
+      client,
+      seconds,
+    );
+  {
     for (let round = 1; round <= rounds; round++) {
       const rows: [RowName, () => Promise<number>][] = [
         ["floor pipelined", () => socketRow("floor-json", seconds)],
         ["socketbridge pipelined, tracing off", () => socketRow("socketbridge", seconds)],
         ["socketbridge pipelined, tracing on", () => socketRow("socketbridge", seconds, tracing)],
-        [
-          "nats.js request/reply",
-          () => natsRow(natsPort, [SELF, "server", "plain", natsArgs, "0"], 1, "plain", seconds),
-        ],
-        [
-          "bridge, connectNats client",
-          () => natsRow(natsPort, [SELF, "server", "bridge", natsArgs, "0"], 1, "bridge", seconds),
-        ],
-        [
-          "bridge, nats.js client",
-          () => natsRow(natsPort, [SELF, "server", "bridge", natsArgs, "0"], 1, "raw", seconds),
-        ],
-        [
-          "queue group, 1 process",
-          () =>
-            natsRow(
-              natsPort,
-              [SELF, "server", "bridge", natsArgs, String(WORK_MS)],
-              1,
-              "bridge",
-              seconds,
-            ),
-        ],
-        [
-          "queue group, 2 processes",
-          () =>
-            natsRow(
-              natsPort,
-              [SELF, "server", "bridge", natsArgs, String(WORK_MS)],
-              2,
-              "bridge",
-              seconds,
-            ),
-        ],
+        ["nats.js request/reply", () => nats("plain", 0, 1, "plain")],
+        ["bridge, connectNats client", () => nats("bridge", 0, 1, "bridge")],
+        ["bridge, nats.js client", () => nats("bridge", 0, 1, "raw")],
+        ["queue group, 1 process", () => nats("bridge", WORK_MS, 1, "bridge")],
+        ["queue group, 2 processes", () => nats("bridge", WORK_MS, 2, "bridge")],
       ];
       for (const [row, run] of rows) {
         const perSecond = await run();
@@ -239,9 +177,6 @@ async function orchestrate(): Promise<void> {
         console.log(`round ${round}: ${row}: ${Math.round(perSecond).toLocaleString("en-US")} /s`);
       }
     }
-  } finally {
-    broker.kill();
-    await broker.status;
   }
   const report = reportOf(measured, rounds, seconds);
   console.log(report);

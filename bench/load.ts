@@ -26,6 +26,7 @@ import {
   targetTable,
 } from "./_report.ts";
 import { runClient, runServer } from "./_rows.ts";
+import { firstLine, natsServerPath, startBroker } from "./_processes.ts";
 import { measureTwoWay, type TwoWayRound } from "./_two_way.ts";
 import { twoWayTable } from "./_two_way_report.ts";
 import { measureAgents } from "./_agents.ts";
@@ -62,39 +63,6 @@ const PERMISSIONS = [
   "--allow-run",
 ];
 
-function natsServerPath(): string | undefined {
-  for (
-    const candidate of [
-      "/usr/bin/nats-server",
-      "/usr/local/bin/nats-server",
-      "/usr/sbin/nats-server",
-    ]
-  ) {
-    try {
-      if (Deno.statSync(candidate).isFile) return candidate;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-async function firstLine(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ line: string; rest: ReadableStreamDefaultReader<string> }> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`Process ended before printing: ${text}`);
-    text += value;
-  }
-  return { line: text.slice(0, text.indexOf("\n")), rest: reader };
-}
-
 async function ask(
   server: {
     stdin: WritableStreamDefaultWriter<Uint8Array>;
@@ -114,17 +82,8 @@ async function measureRow(
   seconds: number,
 ): Promise<Row[]> {
   const extra: string[] = [];
-  let broker: Deno.ChildProcess | undefined;
-  if (kind === "nats") {
-    const port = freePort();
-    broker = new Deno.Command(natsServerPath()!, {
-      args: ["-a", "127.0.0.1", "-p", String(port)],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    await waitForPort(port);
-    extra.push(String(port));
-  }
+  await using broker = kind === "nats" ? await startBroker(natsServerPath()!) : undefined;
+  if (broker !== undefined) extra.push(String(broker.port));
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, SELF, "server", kind, ...extra],
     stdin: "piped",
@@ -171,24 +130,8 @@ async function measureRow(
     await control.stdin.close().catch(() => {});
     await rest.cancel();
     await server.status;
-    if (broker) {
-      broker.kill();
-      await broker.status;
-    }
   }
   return rows;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`Nothing listens on ${port}`);
 }
 
 async function orchestrate(): Promise<void> {
@@ -249,7 +192,7 @@ async function orchestrate(): Promise<void> {
     if (values.only === undefined || values.only.includes("two-way")) {
       console.error(`round ${round}: two-way`);
       twoWay.push(
-        await measureTwoWay(round, seconds, natsServer, freePort, waitForPort),
+        await measureTwoWay(round, seconds, natsServer),
       );
     }
   }
