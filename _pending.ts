@@ -7,6 +7,7 @@
 import { ApplicationError, isApplicationCode, ProtocolError, RemoteError } from "./errors.ts";
 import { type BridgeResponse, errorCodeOf, type RequestId } from "./protocol.ts";
 import type { TimerHandle } from "./_timers.ts";
+import { IdTable } from "./_id_table.ts";
 
 /** Cancelled ids remembered so that their late answers are dropped, not refused. */
 const MAX_LATE_IDS = 65_536;
@@ -95,7 +96,7 @@ export type Match = Pending | RemoteError | undefined;
 
 /** The requests sent on one connection and not yet answered. */
 export class AnswerBook {
-  readonly #byId = new Map<RequestId, Pending>();
+  readonly #byId = new IdTable<Pending>();
   // Sent requests in send order: all of them until the server shows it
   // echoes ids on every answer, then only those without an id.
   #inOrder: Pending[] = [];
@@ -120,7 +121,9 @@ export class AnswerBook {
   /** The ids of the caller's requests still waiting (not the client's own). */
   waitingIds(): RequestId[] {
     const ids: RequestId[] = [];
-    for (const [id, entry] of this.#byId) if (!entry.settled && !entry.internal) ids.push(id);
+    for (const entry of this.#byId.values()) {
+      if (!entry.settled && !entry.internal) ids.push(entry.id!);
+    }
     return ids;
   }
 
