@@ -67,17 +67,14 @@ export function openEnvelope(
   const version = message.protocol_version;
   const rawId = message.request_id;
   const timeoutMs = message.timeout_ms;
-  // The payload is the message itself, less the envelope. Clients write the
-  // envelope last, so deleting in reverse order removes last-added keys, which
-  // V8 does without leaving its fast object layout (a rest copy costs more).
-  // Trace context is for the tracer, never the handler (and comes last).
-  if (message.tracestate !== undefined) delete message.tracestate;
-  if (message.traceparent !== undefined) delete message.traceparent;
-  if (timeoutMs !== undefined) delete message.timeout_ms;
-  if (rawId !== undefined) delete message.request_id;
-  if (version !== undefined) delete message.protocol_version;
-  if (token !== undefined) delete message.auth_token;
-  const payload = message;
+  // The payload is the message less its envelope, copied rather than
+  // deleted from: `delete` on a parsed object cost a pipelined server
+  // about 0.25 us a request, several times this copy of the top-level keys.
+  const payload = token !== undefined || version !== undefined || rawId !== undefined ||
+      timeoutMs !== undefined || message.traceparent !== undefined ||
+      message.tracestate !== undefined
+    ? withoutEnvelope(message)
+    : message;
   const requestId = rawId ?? undefined;
   if (
     requestId !== undefined && typeof requestId !== "string" &&
@@ -104,6 +101,40 @@ export function openEnvelope(
     );
   }
   return { payload, requestId: id, timeoutMs: timeoutMs as number | undefined };
+}
+
+/** A copy of the message without its envelope keys (JSON values are never undefined). */
+function withoutEnvelope(message: Record<string, unknown>): Record<string, unknown> {
+  const payload: Record<string, unknown> = {};
+  for (const key in message) {
+    if (isEnvelopeKey(key)) continue;
+    if (key === "__proto__") {
+      // An own "__proto__" key, as JSON.parse makes it: assigning it would set the prototype.
+      Object.defineProperty(payload, key, {
+        value: message[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      payload[key] = message[key];
+    }
+  }
+  return payload;
+}
+
+function isEnvelopeKey(key: string): boolean {
+  switch (key) {
+    case "auth_token":
+    case "protocol_version":
+    case "request_id":
+    case "timeout_ms":
+    case "traceparent":
+    case "tracestate":
+      return true;
+    default:
+      return false;
+  }
 }
 
 /**

@@ -48,6 +48,27 @@ Deno.test("serve() answers a valid request with status ok, received and the resu
   assert.deepEqual(seen, [{ payload: { type: "ping" }, requestId: "a1" }]);
 });
 
+Deno.test("serve() hands the payload over without any envelope key, in order, an own __proto__ kept as data", async () => {
+  const { server, port, seen } = echoServer({ token: "s3cret" });
+  await using _ = server;
+  await using peer = await RawPeer.connect(port);
+  // Envelope keys first, last and in between; a "__proto__" key as JSON.parse makes it.
+  const text = '{"auth_token":"s3cret","b":1,"request_id":9,"__proto__":{"polluted":true},' +
+    '"timeout_ms":5000,"a":[1,2],"traceparent":"00-0af7651916cd43dd8448eb211c80319c-' +
+    'b7ad6b7169203331-01","tracestate":"x=1","protocol_version":"1"}';
+  await peer.write(encodeFrame(new TextEncoder().encode(text)));
+  const response = await peer.receive();
+  assert.equal(response?.status, "ok");
+  const payload = seen[0].payload;
+  assert.deepEqual(Object.keys(payload), ["b", "__proto__", "a"]);
+  assert.equal(Object.getPrototypeOf(payload), Object.prototype);
+  assert.equal((payload as { polluted?: unknown }).polluted, undefined);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(payload, "__proto__")?.value, {
+    polluted: true,
+  });
+  assert.deepEqual(payload.a, [1, 2]);
+});
+
 Deno.test("serve() accepts a request without protocol_version as version 1", async () => {
   const { server, port } = echoServer();
   await using _ = server;
