@@ -17,7 +17,6 @@ import { foreignProtocol } from "./_sniff.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
 
-const decoder = new TextDecoder();
 const FEATURES_ASKED = ["chunks", "events"];
 const CANCEL_FLUSH_MS = 100;
 
@@ -184,7 +183,7 @@ export class Link {
   #onFrame(body: Uint8Array): void {
     let frame: unknown;
     try {
-      frame = parseAnswer(decoder.decode(body));
+      frame = parseAnswer(body);
     } catch {
       throw new ProtocolError("Peer sent a frame that is not JSON");
     }

@@ -26,7 +26,6 @@ import type {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const SUBJECT_TOKENS = /^[^\s.*>$][^\s.*>]*(\.[^\s.*>]+)*$/;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
   implements NatsClient<Payload, Result> {
@@ -169,7 +168,7 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     }
     let answer: unknown;
     try {
-      answer = parseAnswer(decoder.decode(msg.data));
+      answer = parseAnswer(msg.data);
     } catch (error) {
       return this.#settle(
         pending,

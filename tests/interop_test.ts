@@ -277,6 +277,7 @@ Deno.test("bad timeouts are a TypeError, not a timer that fires at once", async 
 
 Deno.test("the client's fast path reads an answer exactly as JSON.parse does", async () => {
   const { parseAnswer } = await import("../_answer_text.ts");
+  const bytes = (text: string) => new TextEncoder().encode(text);
   const prefix = '{"status":"ok","message":"received","protocol_version":"1","request_id":';
   for (
     const text of [
@@ -289,10 +290,16 @@ Deno.test("the client's fast path reads an answer exactly as JSON.parse does", a
       `${prefix}-1,"result":1}`,
       `${prefix}"s","result":1}`,
       `${prefix}7 ,"result":1}`,
+      `${prefix}0,"result":1}`,
+      `${prefix}123456789012345,"result":"é ✓ 😀"}`,
+      `${prefix}1234567890123456,"result":1}`,
+      `${prefix}7,"result":[1,{"x":"y"}] }`,
       '{"status":"error","message":"unauthorized","protocol_version":"1","request_id":null}',
     ]
   ) {
-    assert.deepEqual(parseAnswer(text), JSON.parse(text), text);
+    assert.deepEqual(parseAnswer(bytes(text)), JSON.parse(text), text);
   }
-  assert.throws(() => parseAnswer(`${prefix}7,"result":}`), SyntaxError);
+  for (const bad of [`${prefix}7,"result":}`, `${prefix}07,"result":1}`, `${prefix}7,"result":1`]) {
+    assert.throws(() => parseAnswer(bytes(bad)), SyntaxError, bad);
+  }
 });
