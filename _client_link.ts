@@ -140,7 +140,11 @@ export class Link {
 
   async #readLoop(): Promise<void> {
     const reader = new ChunkReader(this.conn);
-    const frames = new FrameDecoder({ maxBytes: this.#host.maxBytes ?? DEFAULT_MAX_BYTES });
+    // Each answer is parsed as it arrives: its body may be lent.
+    const frames = new FrameDecoder({
+      maxBytes: this.#host.maxBytes ?? DEFAULT_MAX_BYTES,
+      lendBodies: true,
+    });
     let answered = 0;
     let failure: unknown;
     try {

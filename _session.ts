@@ -100,9 +100,11 @@ export class Session {
       endAfterAnswers: () => this.#endAfterAnswers(),
       close: () => this.#close(),
     });
+    // Bodies are parsed at once, or copied when they must wait for a slot.
     this.#decoder = new FrameDecoder({
       maxBytes: this.#settings.maxBytes,
       onOversized: (size) => this.#oversized(size),
+      lendBodies: true,
     });
     const writer = this.#writer;
     this.#twoWay = new TwoWay({

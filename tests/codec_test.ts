@@ -246,3 +246,30 @@ Deno.test("FrameDecoder on 100,000 random and corrupted inputs yields frames or 
   assert.ok(counts.frames > 10_000, `frames ${counts.frames}`);
   assert.ok(counts.tooLarge > 10_000, `too large ${counts.tooLarge}`);
 });
+
+Deno.test("FrameDecoder lendBodies: the same bodies as without, under random splits, each read inside onFrame", () => {
+  const random = seeded(11);
+  const bodies = Array.from({ length: 60 }, (_, i) => {
+    const size = i % 3 === 0 ? 70_000 + Math.floor(random() * 300_000) : Math.floor(random() * 900);
+    return Uint8Array.from({ length: size }, (_, k) => (k * 31 + i) & 0xff);
+  });
+  const stream = concat(bodies.map((body) => encodeFrame(body)));
+  const plain = new FrameDecoder({ maxBytes: 1 << 20 });
+  const lending = new FrameDecoder({ maxBytes: 1 << 20, lendBodies: true });
+  const fromPlain: Uint8Array[] = [];
+  const fromLending: Uint8Array[] = [];
+  for (let at = 0; at < stream.length;) {
+    const size = 1 + Math.floor(random() * 70_000);
+    const chunk = stream.slice(at, at + size);
+    plain.push(chunk, (body) => fromPlain.push(body));
+    // A lent body is valid only inside onFrame: copy it there.
+    lending.push(chunk, (body) => fromLending.push(body.slice()));
+    at += size;
+  }
+  assert.equal(fromLending.length, bodies.length);
+  for (let i = 0; i < bodies.length; i++) {
+    assert.deepEqual(fromLending[i], bodies[i], `body ${i}`);
+    assert.deepEqual(fromPlain[i], bodies[i], `body ${i}`);
+  }
+  assert.ok(lending.idle);
+});

@@ -1,0 +1,38 @@
+// Buffers for frame bodies that arrive over several reads, lent to one frame
+// at a time and shared by every decoder of the process that asks for them.
+// A fresh large Uint8Array is zero-filled memory straight from the system
+// (a 1 MiB one cost ~0.3 ms on average, against 27 us to copy 1 MiB into a
+// buffer already there). Sizes go by powers of two; a few of each are kept,
+// within a total. Pure: no Deno APIs.
+
+const SMALLEST_CLASS = 14; // 16 KiB
+const KEPT_PER_CLASS = 4;
+const KEPT_TOTAL_BYTES = 16 * 1_048_576;
+
+const kept: Uint8Array<ArrayBuffer>[][] = [];
+let keptBytes = 0;
+
+function classOf(size: number): number {
+  return Math.max(SMALLEST_CLASS, Math.ceil(Math.log2(Math.max(1, size))));
+}
+
+/** A buffer of at least `size` bytes (its contents are whatever it held last). */
+export function borrowBuffer(size: number): Uint8Array<ArrayBuffer> {
+  const sizeClass = classOf(size);
+  const buffer = kept[sizeClass]?.pop();
+  if (buffer !== undefined) {
+    keptBytes -= buffer.length;
+    return buffer;
+  }
+  return new Uint8Array(2 ** sizeClass);
+}
+
+/** Gives a borrowed buffer back; kept for the next borrower if there is room. */
+export function returnBuffer(buffer: Uint8Array<ArrayBuffer>): void {
+  const sizeClass = classOf(buffer.length);
+  if (buffer.length !== 2 ** sizeClass) return;
+  const shelf = kept[sizeClass] ??= [];
+  if (shelf.length >= KEPT_PER_CLASS || keptBytes + buffer.length > KEPT_TOTAL_BYTES) return;
+  shelf.push(buffer);
+  keptBytes += buffer.length;
+}
