@@ -1,8 +1,8 @@
 // One serialized writer per connection: frames never interleave, and every
 // frame queued in the same turn of the event loop goes out in one write.
 
-import { HEADER_BYTES } from "./codec.ts";
-import { writeHeader } from "./_header.ts";
+import { HEADER_BYTES, writeHeader } from "./_header.ts";
+import { borrowBuffer, returnBuffer } from "./_body_pool.ts";
 
 /** The part of `Deno.Conn` the writer needs. */
 export interface Writable {
@@ -11,14 +11,14 @@ export interface Writable {
 
 const SCRATCH_BYTES = 65_536;
 const POOLED_BUFFERS = 64;
-const pools = [4_096, 16_384, SCRATCH_BYTES].map((size) => ({ size, buffers: [] as Uint8Array[] }));
+const pools = [4_096, 16_384, SCRATCH_BYTES].map((size) => ({
+  size,
+  buffers: [] as Uint8Array<ArrayBuffer>[],
+}));
 
-function poolFor(size: number): { size: number; buffers: Uint8Array[] } {
+function poolFor(size: number): { size: number; buffers: Uint8Array<ArrayBuffer>[] } {
   return size <= 4_096 ? pools[0] : size <= 16_384 ? pools[1] : pools[2];
 }
-// Strings up to this many UTF-16 units are encoded straight into the batch
-// (reserving 3 bytes a unit); longer ones are encoded on arrival, exactly.
-const INLINE_STRING_UNITS = 16_384;
 const encoder = new TextEncoder();
 
 export class FrameWriter {
@@ -60,9 +60,8 @@ export class FrameWriter {
    */
   enqueue(body: Uint8Array | string): boolean {
     if (this.#failure !== undefined) return false;
-    if (typeof body === "string" && body.length > INLINE_STRING_UNITS) body = encoder.encode(body);
     this.#queue.push(body);
-    // For a short string its length stands in for its byte count: only the
+    // For a string its length stands in for its byte count: only the
     // high-water mark reads this, and the flush subtracts the same figure.
     this.#bufferedBytes += HEADER_BYTES + body.length;
     if (!this.#writing) {
@@ -97,15 +96,25 @@ export class FrameWriter {
   }
 
   /**
-   * A buffer for one batch. Batches up to SCRATCH_BYTES share pools of
-   * buffers across all connections, by size class (writes are serialized
-   * per connection, and a buffer goes back once its write is done), so an
-   * idle connection holds no write buffer at all.
+   * A buffer for one batch. Batches share pools of buffers across all
+   * connections, by size class (writes are serialized per connection, and a
+   * buffer goes back once its write is done), so an idle connection holds no
+   * write buffer at all; a batch past SCRATCH_BYTES (a large answer or
+   * request) borrows from the pool the frame decoder lends from.
    */
-  #batchBuffer(size: number): Uint8Array {
-    if (size > SCRATCH_BYTES) return new Uint8Array(size);
+  #batchBuffer(size: number): Uint8Array<ArrayBuffer> {
+    if (size > SCRATCH_BYTES) return borrowBuffer(size).subarray(0, size);
     const pool = poolFor(size);
     return (pool.buffers.pop() ?? new Uint8Array(pool.size)).subarray(0, size);
+  }
+
+  #returnBatchBuffer(buffer: Uint8Array<ArrayBuffer>): void {
+    const whole = new Uint8Array(buffer.buffer);
+    if (whole.length > SCRATCH_BYTES) return returnBuffer(whole);
+    const pool = poolFor(whole.length);
+    if (pool.size === whole.length && pool.buffers.length < POOLED_BUFFERS) {
+      pool.buffers.push(whole);
+    }
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -154,10 +163,7 @@ export class FrameWriter {
         }
         if (size > 0) await this.#writeAll(buffer.subarray(0, size));
         total += size;
-        const pool = poolFor(buffer.buffer.byteLength);
-        if (pool.size === buffer.buffer.byteLength && pool.buffers.length < POOLED_BUFFERS) {
-          pool.buffers.push(new Uint8Array(buffer.buffer));
-        }
+        this.#returnBatchBuffer(buffer);
         this.#bufferedBytes -= counted;
         this.onWritten?.(total, batch.length);
         this.#notify();
