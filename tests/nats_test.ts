@@ -473,3 +473,26 @@ Deno.test({
     }
   },
 });
+
+natsTest(
+  "past maxInFlight a bridge answers busy at once, and serves again when free",
+  async (_nats, nc) => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    await using server = serve({ port: 0, token: TOKEN }, async () => {
+      await gate;
+      return "done";
+    });
+    await using bridge = serveNats(server, nc, { prefix: "tools", maxInFlight: 2 });
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN, timeout: 2_000 });
+    const calls = Array.from({ length: 5 }, () => client.request({}).catch((e) => e));
+    await delay(100);
+    release();
+    const outcomes = await Promise.all(calls);
+    const busy = outcomes.filter((o) => o instanceof RemoteError && o.code === "busy");
+    assert.equal(busy.length, 3, outcomes.map(String).join());
+    assert.equal(outcomes.filter((o) => o === "done").length, 2);
+    assert.equal(await client.request({}), "done");
+    assert.equal(bridge.stats().requests.running, 0);
+  },
+);
