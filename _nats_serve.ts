@@ -58,6 +58,8 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.remoteAddr = natsAddr(nc);
+    // First: it refuses a bad event pattern before anything is subscribed.
+    this.#events = new NatsEvents(nc, this.#core.hub, options, (error) => this.report(error));
     const queue = options.queue ?? prefix;
     const onRequest = (type: string | undefined) => (error: Error | null, msg: NatsMessageLike) => {
       if (error !== null) return this.#reportNats("subscription", error);
@@ -74,7 +76,6 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
         this.#cancel(msg);
       },
     });
-    this.#events = new NatsEvents(nc, this.#core.hub, options, (error) => this.report(error));
     this.#stopStatus = this.#watchStatus();
     this.closed = new Promise((resolve) => this.#markClosed = resolve);
     this.#core.finished.then(() => this.close());

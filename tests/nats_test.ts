@@ -257,8 +257,14 @@ natsTest("serving over NATS without a token is refused unless asked for", async 
     () => serveNats(server, nc, { prefix: "to ols", allowWithoutToken: true }),
     /prefix must be/,
   );
+  assert.throws(
+    () => serveNats(server, nc, { prefix: "tools", allowWithoutToken: true, eventsIn: ["a..b"] }),
+    /Cannot bridge events/,
+  );
+  await using client = connectNats(nc, { prefix: "tools", timeout: 2_000 });
+  // A bridge refused for a bad pattern subscribed to nothing.
+  assert.ok((await client.request({}).catch((e) => e)) instanceof ConnectError);
   await using _bridge = serveNats(server, nc, { prefix: "tools", allowWithoutToken: true });
-  await using client = connectNats(nc, { prefix: "tools" });
   assert.equal(await client.request({}), "open");
 });
 
