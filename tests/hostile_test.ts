@@ -7,7 +7,7 @@ import { encodeMessage } from "../codec.ts";
 import { connect, send } from "../client.ts";
 import { TimeoutError } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, DENO, exists, RawPeer, rawServer, ROOT } from "./_helpers.ts";
+import { concat, delay, DENO, exists, RawPeer, rawServer, ROOT } from "./_helpers.ts";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -395,8 +395,9 @@ Deno.test("a queued request whose timeout_ms ran out while it waited never start
     return "ran";
   });
   await using peer = await RawPeer.connect(server.addr.port);
-  // No ids: they run one after another.
-  for (let i = 0; i < 5; i++) await peer.send({ timeout_ms: 100 });
+  // No ids: they run one after another. One write, so that all five arrive
+  // together and each waits in line from the same moment.
+  await peer.write(concat(Array.from({ length: 5 }, () => encodeMessage({ timeout_ms: 100 }))));
   const codes = [];
   for (let i = 0; i < 5; i++) codes.push((await peer.receive())?.code);
   assert.deepEqual(codes, [
