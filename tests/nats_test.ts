@@ -511,3 +511,27 @@ natsTest(
     assert.equal(bridge.stats().requests.running, 0);
   },
 );
+
+natsTest(
+  "aborting a request over NATS aborts its handler on the member running it",
+  async (_nats, nc) => {
+    let aborted!: (reason: unknown) => void;
+    const handlerAborted = new Promise((resolve) => aborted = resolve);
+    await using server = serve({ port: 0, token: TOKEN }, async (_payload, { signal }) => {
+      signal.addEventListener("abort", () => aborted(signal.reason), { once: true });
+      await delay(5_000, signal).catch(() => {});
+      return "too late";
+    });
+    await using bridge = serveNats(server, nc, { prefix: "tools" });
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN });
+    const controller = new AbortController();
+    const call = client.request({ type: "slow" }, { signal: controller.signal }).catch((e) => e);
+    await delay(100);
+    controller.abort(new Error("user gave up"));
+    assert.equal(((await call) as Error).message, "user gave up");
+    const reason = await handlerAborted;
+    assert.equal((reason as Error).name, "CancelledError");
+    assert.equal(bridge.stats().requests.cancelled, 1);
+    assert.equal(client.pending, 0);
+  },
+);
