@@ -2,11 +2,14 @@
 // APIs, so the rules can be read (and tested) apart from the sockets.
 
 import {
+  ENVELOPE_KEYS,
   ERROR_MESSAGES,
   PROTOCOL_VERSION,
   type RequestId,
   type WireErrorCode,
 } from "./protocol.ts";
+
+const ENVELOPE = new Set(ENVELOPE_KEYS);
 
 /** A request that passed the envelope checks. */
 export interface Envelope {
@@ -107,7 +110,7 @@ export function openEnvelope(
 function withoutEnvelope(message: Record<string, unknown>): Record<string, unknown> {
   const payload: Record<string, unknown> = {};
   for (const key in message) {
-    if (isEnvelopeKey(key)) continue;
+    if (ENVELOPE.has(key)) continue;
     if (key === "__proto__") {
       // An own "__proto__" key, as JSON.parse makes it: assigning it would set the prototype.
       Object.defineProperty(payload, key, {
@@ -123,18 +126,26 @@ function withoutEnvelope(message: Record<string, unknown>): Record<string, unkno
   return payload;
 }
 
-function isEnvelopeKey(key: string): boolean {
-  switch (key) {
-    case "auth_token":
-    case "protocol_version":
-    case "request_id":
-    case "timeout_ms":
-    case "traceparent":
-    case "tracestate":
-      return true;
-    default:
-      return false;
+/**
+ * The message with the type its transport named (a NATS subject's), or a
+ * refusal when the payload names another.
+ */
+export function withType(
+  message: Record<string, unknown>,
+  type: string,
+): Record<string, unknown> | Refusal {
+  if (message.type === undefined) message.type = type;
+  else if (message.type !== type) {
+    const id = message.request_id;
+    return new Refusal(
+      "invalid_message",
+      typeof id === "string" || typeof id === "number" ? id : undefined,
+      `invalid message: the payload's type ${JSON.stringify(message.type)} is not the subject's ${
+        JSON.stringify(type)
+      }`,
+    );
   }
+  return message;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import type { RequestId, WireErrorCode } from "./protocol.ts";
-import { type Envelope, openEnvelope, parseRequest, Refusal } from "./_envelope.ts";
+import { type Envelope, openEnvelope, parseRequest, Refusal, withType } from "./_envelope.ts";
 import type { Settings } from "./_settings.ts";
 import { startTimer, type TimerHandle } from "./_timers.ts";
 import { HandlerInfo, type RequestHandler } from "./_handler_info.ts";
@@ -377,25 +377,6 @@ export class RequestScheduler {
       );
     });
   }
-}
-
-/** The message with the transport's type, or a refusal when it names another. */
-function withType(
-  message: Record<string, unknown>,
-  type: string,
-): Record<string, unknown> | Refusal {
-  if (message.type === undefined) message.type = type;
-  else if (message.type !== type) {
-    const id = message.request_id;
-    return new Refusal(
-      "invalid_message",
-      typeof id === "string" || typeof id === "number" ? id : undefined,
-      `invalid message: the payload's type ${JSON.stringify(message.type)} is not the subject's ${
-        JSON.stringify(type)
-      }`,
-    );
-  }
-  return message;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
