@@ -98,12 +98,13 @@ export class NatsExchange implements ControlPeer, SchedulerHost {
     return this.#msg.reply ?? "";
   }
 
-  get answered(): boolean {
-    return this.#answered;
-  }
-
   start(type: string | undefined): void {
     this.#scheduler.admit(this.#msg.data, type);
+  }
+
+  /** Answers a message that cannot be read (oversized) with an error. */
+  refuse(code: WireErrorCode, cause: Error): void {
+    this.#scheduler.refuse(code, cause);
   }
 
   /** Aborts the handler: its answer is `code: cancelled`, or `reason`'s. */

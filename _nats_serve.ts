@@ -3,8 +3,7 @@
 // member, the server's events out to NATS and chosen subjects in, and the
 // NATS client's own troubles reported through the server's onError.
 
-import { CancelledError, SocketBridgeError } from "./errors.ts";
-import { errorBody } from "./_envelope.ts";
+import { CancelledError, FrameTooLargeError, SocketBridgeError } from "./errors.ts";
 import type { WireErrorCode } from "./protocol.ts";
 import { coreOf, type ServerCore } from "./_server_core.ts";
 import type { Server } from "./_server_types.ts";
@@ -22,7 +21,6 @@ import {
 import { parseRequest, Refusal } from "./_envelope.ts";
 
 const DEFAULT_MAX_IN_FLIGHT = 1_024;
-const encoder = new TextEncoder();
 
 export class ServerOverNats implements NatsBridge, ExchangeHost {
   readonly closed: Promise<void>;
@@ -61,13 +59,18 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     // First: it refuses a bad event pattern before anything is subscribed.
     this.#events = new NatsEvents(nc, this.#core.hub, options, (error) => this.report(error));
     const queue = options.queue ?? prefix;
-    const onRequest = (type: string | undefined) => (error: Error | null, msg: NatsMessageLike) => {
-      if (error !== null) return this.#reportNats("subscription", error);
-      this.#request(msg, type ?? msg.subject.slice(prefix.length + 1));
-    };
+    const serveOn = (subject: string, typeOf: (msg: NatsMessageLike) => string | undefined) =>
+      nc.subscribe(subject, {
+        queue,
+        callback: (error, msg) =>
+          error === null
+            ? this.#request(msg, typeOf(msg))
+            : this.#reportNats("subscription", error),
+      });
     this.#requests.push(
-      nc.subscribe(prefix, { queue, callback: onRequest("") }),
-      nc.subscribe(`${prefix}.>`, { queue, callback: onRequest(undefined) }),
+      // On PREFIX the payload names its own type; on PREFIX.TYPE the subject does.
+      serveOn(prefix, () => undefined),
+      serveOn(`${prefix}.>`, (msg) => msg.subject.slice(prefix.length + 1)),
     );
     // Every member hears a cancel: only the one running the target acts on it.
     this.#cancels = nc.subscribe(`${prefix}.$cancel`, {
@@ -112,23 +115,20 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     if (this.#inFlight.size === 0) this.#idle?.();
   }
 
-  #request(msg: NatsMessageLike, type: string): void {
-    this.#counters.received++;
+  #request(msg: NatsMessageLike, type: string | undefined): void {
+    // The cancel subscription hears these: a cancel is not a request.
     if (type === "$cancel") return;
-    if (msg.data.length > this.#core.settings.maxBytes) {
-      // Never parsed: answered as a socket's oversized frame is.
-      this.report(
-        new SocketBridgeError("payload_too_large", "payload too large"),
-        "payload_too_large",
-      );
-      if (msg.reply) msg.respond(encoder.encode(errorBody("payload_too_large", undefined)));
-      this.#counters.answered++;
-      return;
-    }
+    this.#counters.received++;
     const exchange = new NatsExchange(this, msg);
     this.#inFlight.add(exchange);
     if (msg.reply) this.#running.set(msg.reply, exchange);
-    exchange.start(type === "" ? undefined : type);
+    const maxBytes = this.#core.settings.maxBytes;
+    // Never parsed: refused as a socket's oversized frame is.
+    if (msg.data.length > maxBytes) {
+      exchange.refuse("payload_too_large", new FrameTooLargeError(msg.data.length, maxBytes));
+    } else {
+      exchange.start(type);
+    }
   }
 
   /** `{"target": REPLY_SUBJECT, "auth_token": ...}`: aborts that request if it runs here. */
