@@ -9,7 +9,7 @@ import {
   SPAN_KIND,
   type SpanLike,
   startRequestSpan,
-  type tracer,
+  type TracerLike,
 } from "./_tracing.ts";
 
 export class Trace {
@@ -25,7 +25,7 @@ export class Trace {
     message: Record<string, unknown> | undefined,
     body: Uint8Array,
     arrived: number | undefined,
-    live: ReturnType<typeof tracer>,
+    live: TracerLike | undefined,
   ) {
     const type = message?.type;
     const id = message?.request_id;

@@ -19,7 +19,8 @@ interface ContextLike {
   setValue(key: symbol, value: unknown): ContextLike;
 }
 
-interface TracerLike {
+/** What the library uses of an OpenTelemetry tracer. */
+export interface TracerLike {
   startSpan(
     name: string,
     options: { kind: number; attributes: Record<string, string | number> },

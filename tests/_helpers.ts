@@ -207,6 +207,12 @@ export class SoakChild implements AsyncDisposable {
   }
 }
 
+/** A soak's failure when the server's RSS after GC grew past 10%, else undefined. */
+export function rssGrowth(beforeMiB: number, afterMiB: number): string | undefined {
+  if (afterMiB <= beforeMiB * 1.1) return undefined;
+  return `server RSS grew from ${beforeMiB.toFixed(1)} to ${afterMiB.toFixed(1)} MiB`;
+}
+
 /** Runs `deno ARGS` from the repository's root to its end, with `stdin` fed in if given. */
 export async function runDeno(
   args: string[],

@@ -15,7 +15,7 @@
 
 import { connect, RemoteError, serve } from "../mod.ts";
 import { ConnectionClosedError } from "../errors.ts";
-import { delay, seeded, SoakChild } from "./_helpers.ts";
+import { delay, rssGrowth, seeded, SoakChild } from "./_helpers.ts";
 
 export interface SoakOptions {
   connections: number;
@@ -253,10 +253,10 @@ if (import.meta.main) {
     );
     const result = await runSoak(options);
     console.log(JSON.stringify(result, null, 2));
-    const rssGrowth = result.after.rssMiB / result.before.rssMiB - 1;
+    const grownBy = result.after.rssMiB / result.before.rssMiB - 1;
     console.log(
       `server RSS ${result.before.rssMiB.toFixed(1)} → ${result.after.rssMiB.toFixed(1)} MiB (${
-        (rssGrowth * 100).toFixed(1)
+        (grownBy * 100).toFixed(1)
       }%)`,
     );
     const failures = checkSoak(result);
@@ -302,12 +302,7 @@ export function checkSoak(result: SoakResult): string[] {
   if (result.after.unhandled + result.clientUnhandled !== 0) {
     failures.push("unhandled rejections");
   }
-  if (result.after.rssMiB > result.before.rssMiB * 1.1) {
-    failures.push(
-      `server RSS grew from ${result.before.rssMiB.toFixed(1)} to ${
-        result.after.rssMiB.toFixed(1)
-      } MiB`,
-    );
-  }
+  const grown = rssGrowth(result.before.rssMiB, result.after.rssMiB);
+  if (grown !== undefined) failures.push(grown);
   return failures;
 }

@@ -22,7 +22,7 @@ import {
   requestTypes,
   serve,
 } from "../mod.ts";
-import { delay, seeded, SoakChild } from "./_helpers.ts";
+import { delay, rssGrowth, seeded, SoakChild } from "./_helpers.ts";
 
 export interface TwoWaySoakOptions {
   clients: number;
@@ -306,13 +306,8 @@ export function checkTwoWaySoak(result: TwoWaySoakResult): string[] {
   if (result.protocolErrors !== 0) failures.push(`${result.protocolErrors} protocol errors`);
   if (result.unexpected.length !== 0) failures.push(`unexpected: ${result.unexpected.slice(0, 3)}`);
   if (result.after.running !== 0) failures.push(`${result.after.running} handlers still running`);
-  if (result.after.rssMiB > result.before.rssMiB * 1.1) {
-    failures.push(
-      `server RSS grew from ${result.before.rssMiB.toFixed(1)} to ${
-        result.after.rssMiB.toFixed(1)
-      } MiB`,
-    );
-  }
+  const grown = rssGrowth(result.before.rssMiB, result.after.rssMiB);
+  if (grown !== undefined) failures.push(grown);
   return failures;
 }
 
