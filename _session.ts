@@ -13,7 +13,8 @@ import type { RequestHandler } from "./_handler_info.ts";
 import { RequestScheduler } from "./_scheduler.ts";
 import type { ErrorContext, Settings } from "./_settings.ts";
 import { foreignProtocol, HTTP_REFUSAL } from "./_sniff.ts";
-import { Deadline, startTimer, yieldToEventLoop } from "./_timers.ts";
+import { Deadline } from "./_timers.ts";
+import { FairTurns } from "./_fair_turns.ts";
 import { ReadDeadlines } from "./_read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "./_transport.ts";
 import { FrameWriter } from "./_writer.ts";
@@ -42,9 +43,6 @@ export interface SessionHost {
 
 const MAX_DISCARD_FACTOR = 4;
 const LINGER_MS = 1_000;
-// A peer whose reads keep filling the read buffer yields the event loop to
-// the other connections once it has had this many frames handled.
-const FRAMES_PER_TURN = 512;
 
 export class Session {
   readonly #host: SessionHost;
@@ -60,7 +58,7 @@ export class Session {
   readonly #endingDeadline = new Deadline(() => this.#close());
   #proven = false;
   #framesRead = 0;
-  #framesThisTurn = 0;
+  readonly #turns = new FairTurns();
   #charged = 0;
   #wake?: () => void;
   #draining = false;
@@ -207,18 +205,9 @@ export class Session {
       }
       this.#recharge();
       if (this.#draining && this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
-      if (value.length < this.#reader.capacity) {
-        this.#framesThisTurn = 0;
-      } else if ((this.#framesThisTurn += this.#framesRead - before) >= FRAMES_PER_TURN) {
-        // Reads that keep returning at once never let the event loop poll the
-        // other sockets (nor accept new ones): a peer pipelining small frames
-        // would starve them. Yield a turn after this many frames: alone, a
-        // cheap yield that lets a new connection in; with others, a timer,
-        // the yield that gives their reads a fair turn.
-        this.#framesThisTurn = 0;
-        if (this.#host.crowded) await new Promise((resolve) => setTimeout(resolve, 0));
-        else await yieldToEventLoop();
-      }
+      const full = value.length >= this.#reader.capacity;
+      const turn = this.#turns.afterRead(full, this.#framesRead - before, this.#host.crowded);
+      if (turn !== undefined) await turn;
     }
   }
 
@@ -331,21 +320,10 @@ export class Session {
   }
 
   /** Waits until the peer reads its answers; closes it after writeTimeout. */
-  async #waitForWriter(): Promise<boolean> {
-    let timer: ReturnType<typeof startTimer>;
-    const timedOut = await Promise.race([
-      this.#writer.ready().then(() => false),
-      this.#closing.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = startTimer(() => resolve(true), this.#settings.writeTimeout);
-      }),
-    ]);
-    if (timer !== undefined) clearTimeout(timer);
-    if (timedOut) {
-      this.#report(new SocketBridgeError("busy", "Peer does not read its answers; closing"));
-      this.#close();
-    }
-    return !this.#closed;
+  async #waitForWriter(): Promise<void> {
+    if (await this.#writer.readyWithin(this.#settings.writeTimeout, this.#closing)) return;
+    this.#report(new SocketBridgeError("busy", "Peer does not read its answers; closing"));
+    this.#close();
   }
 
   #authorized(): void {

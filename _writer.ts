@@ -3,6 +3,7 @@
 
 import { HEADER_BYTES, writeHeader } from "./_header.ts";
 import { borrowBuffer, returnBuffer } from "./_body_pool.ts";
+import { startTimer, type TimerHandle } from "./_timers.ts";
 
 /** The part of `Deno.Conn` the writer needs. */
 export interface Writable {
@@ -74,6 +75,21 @@ export class FrameWriter {
   /** Resolves once the buffer is at or below the high-water mark, or failed. */
   ready(): Promise<void> {
     return this.#wait(() => !this.full);
+  }
+
+  /**
+   * Resolves true once the buffer is at or below the high-water mark (or
+   * the socket failed, or `closed` resolved), false if `ms` passed first.
+   */
+  async readyWithin(ms: number, closed: Promise<void>): Promise<boolean> {
+    let timer: TimerHandle;
+    const inTime = await Promise.race([
+      this.ready().then(() => true),
+      closed.then(() => true),
+      new Promise<boolean>((resolve) => timer = startTimer(() => resolve(false), ms)),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    return inTime;
   }
 
   /** Resolves once everything queued is written, or the socket failed. */
