@@ -10,6 +10,8 @@ import { ConnectError, ConnectionClosedError, ProtocolError, TimeoutError } from
 import type { BridgeResponse } from "./protocol.ts";
 import type { RequestOptions } from "./_client_options.ts";
 import { Pending } from "./_pending.ts";
+import { IdTable } from "./_id_table.ts";
+import { checkDuration, startTimer } from "./_timers.ts";
 import { checkPayload, encodeRequest, envelopeOf } from "./_request_text.ts";
 import { parseAnswer } from "./_answer_text.ts";
 import { pendingStream, type ResultStream } from "./_client_stream.ts";
@@ -36,7 +38,8 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
   readonly #timeout: number;
   readonly #inbox: string;
   readonly #inboxSub: NatsSubscriptionLike;
-  readonly #pending = new Map<number, Pending>();
+  // By id, as the socket client books them (no Map churn per request).
+  readonly #pending = new IdTable<Pending>();
   readonly #tracer = tracer();
   #nextId = 1;
   #closed = false;
@@ -46,7 +49,7 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     this.#prefix = options.prefix;
     this.#token = options.token;
     this.#envelope = envelopeOf(options.token);
-    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.#timeout = checkDuration("timeout", options.timeout ?? DEFAULT_TIMEOUT_MS);
     this.#inbox = createInbox();
     this.#inboxSub = nc.subscribe(`${this.#inbox}.*`, {
       callback: (error, msg) => {
@@ -98,9 +101,14 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     streaming?: (pending: Pending) => void,
   ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ConnectionClosedError("Client closed"));
-    checkPayload(payload);
-    const id = this.#nextId++;
     const timeout = options?.timeout ?? this.#timeout;
+    try {
+      checkPayload(payload);
+      checkDuration("timeout", timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const id = this.#nextId++;
     const subject = this.#subjectOf(payload.type);
     let pending!: Pending;
     const answer = new Promise((resolve, reject) => {
@@ -129,9 +137,7 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
       pending.onAbort = () => this.#giveUp(pending, signal.reason);
       signal.addEventListener("abort", pending.onAbort, { once: true });
     }
-    if (Number.isFinite(timeout)) {
-      pending.timer = setTimeout(() => this.#giveUp(pending, new TimeoutError(timeout)), timeout);
-    }
+    pending.timer = startTimer(() => this.#giveUp(pending, new TimeoutError(timeout)), timeout);
     let marks;
     if (streaming !== undefined) {
       marks = headers();

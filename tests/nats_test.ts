@@ -542,3 +542,21 @@ natsTest(
     assert.equal(client.pending, 0);
   },
 );
+
+natsTest(
+  "connectNats checks timeouts and payloads as the socket client does",
+  async (_nats, nc) => {
+    await using server = serve({ port: 0, token: TOKEN }, async () => {
+      await delay(50);
+      return "slow but there";
+    });
+    await using _bridge = serveNats(server, nc, { prefix: "tools" });
+    assert.throws(() => connectNats(nc, { prefix: "tools", timeout: -1 }), TypeError);
+    await using client = connectNats(nc, { prefix: "tools", token: TOKEN });
+    await assert.rejects(() => client.request({}, { timeout: NaN }), TypeError);
+    await assert.rejects(() => client.request({ request_id: 1 }), /reserved for the envelope/);
+    // A timeout past what setTimeout holds means "practically never", not 1 ms.
+    assert.equal(await client.request({}, { timeout: 2 ** 32 }), "slow but there");
+    assert.equal(client.pending, 0);
+  },
+);
