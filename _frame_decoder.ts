@@ -3,7 +3,7 @@
 
 import { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 import { DEFAULT_MAX_BYTES, HEADER_BYTES, MAX_FRAME_BYTES, readHeader } from "./_header.ts";
-import { borrowBuffer, returnBuffer } from "./_body_pool.ts";
+import { borrowBuffer, returnBuffer } from "./_buffer_pool.ts";
 
 /**
  * Options of {@linkcode FrameDecoder} and {@linkcode FrameDecoderStream}.

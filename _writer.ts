@@ -2,7 +2,7 @@
 // frame queued in the same turn of the event loop goes out in one write.
 
 import { HEADER_BYTES, writeHeader } from "./_header.ts";
-import { borrowBuffer, returnBuffer } from "./_body_pool.ts";
+import { borrowBuffer, returnBuffer } from "./_buffer_pool.ts";
 import { startTimer, type TimerHandle } from "./_timers.ts";
 
 /** The part of `Deno.Conn` the writer needs. */
@@ -10,16 +10,9 @@ export interface Writable {
   write(p: Uint8Array): Promise<number>;
 }
 
+// Bytes bodies up to this size are copied into the batch; larger ones are
+// written as they are, after their prefix.
 const SCRATCH_BYTES = 65_536;
-const POOLED_BUFFERS = 64;
-const pools = [4_096, 16_384, SCRATCH_BYTES].map((size) => ({
-  size,
-  buffers: [] as Uint8Array<ArrayBuffer>[],
-}));
-
-function poolFor(size: number): { size: number; buffers: Uint8Array<ArrayBuffer>[] } {
-  return size <= 4_096 ? pools[0] : size <= 16_384 ? pools[1] : pools[2];
-}
 const encoder = new TextEncoder();
 
 export class FrameWriter {
@@ -111,28 +104,6 @@ export class FrameWriter {
     });
   }
 
-  /**
-   * A buffer for one batch. Batches share pools of buffers across all
-   * connections, by size class (writes are serialized per connection, and a
-   * buffer goes back once its write is done), so an idle connection holds no
-   * write buffer at all; a batch past SCRATCH_BYTES (a large answer or
-   * request) borrows from the pool the frame decoder lends from.
-   */
-  #batchBuffer(size: number): Uint8Array<ArrayBuffer> {
-    if (size > SCRATCH_BYTES) return borrowBuffer(size).subarray(0, size);
-    const pool = poolFor(size);
-    return (pool.buffers.pop() ?? new Uint8Array(pool.size)).subarray(0, size);
-  }
-
-  #returnBatchBuffer(buffer: Uint8Array<ArrayBuffer>): void {
-    const whole = new Uint8Array(buffer.buffer);
-    if (whole.length > SCRATCH_BYTES) return returnBuffer(whole);
-    const pool = poolFor(whole.length);
-    if (pool.size === whole.length && pool.buffers.length < POOLED_BUFFERS) {
-      pool.buffers.push(whole);
-    }
-  }
-
   async #writeAll(bytes: Uint8Array): Promise<void> {
     for (let written = 0; written < bytes.length;) {
       written += await this.#sink.write(bytes.subarray(written));
@@ -156,7 +127,8 @@ export class FrameWriter {
               ? 0
               : body.length);
         }
-        const buffer = this.#batchBuffer(capacity);
+        // Batches borrow from the process's pool: an idle connection holds no buffer.
+        const buffer = borrowBuffer(capacity).subarray(0, capacity);
         let size = 0;
         let total = 0;
         for (const body of batch) {
@@ -179,7 +151,7 @@ export class FrameWriter {
         }
         if (size > 0) await this.#writeAll(buffer.subarray(0, size));
         total += size;
-        this.#returnBatchBuffer(buffer);
+        returnBuffer(new Uint8Array(buffer.buffer));
         this.#bufferedBytes -= counted;
         this.onWritten?.(total, batch.length);
         this.#notify();

@@ -1,12 +1,16 @@
-// Buffers for frame bodies that arrive over several reads, lent to one frame
-// at a time and shared by every decoder of the process that asks for them.
-// A fresh large Uint8Array is zero-filled memory straight from the system
-// (a 1 MiB one cost ~0.3 ms on average, against 27 us to copy 1 MiB into a
-// buffer already there). Sizes go by powers of two; a few of each are kept,
-// within a total. Pure: no Deno APIs.
+// Buffers borrowed for one use and given back, shared by every connection of
+// the process: the writers' batches (a connection holds no write buffer
+// while idle) and the bodies a frame decoder lends (a body that arrives over
+// several reads). A fresh large Uint8Array is zero-filled memory straight
+// from the system (a 1 MiB one cost ~0.3 ms on average, against 27 us to
+// copy 1 MiB into a buffer already there). Sizes go by powers of two; many
+// small ones are kept (one per connection writing at once), a few large
+// ones, within a total. Pure: no Deno APIs.
 
-const SMALLEST_CLASS = 14; // 16 KiB
-const KEPT_PER_CLASS = 4;
+const SMALLEST_CLASS = 12; // 4 KiB
+const LARGEST_SMALL_CLASS = 16; // 64 KiB
+const KEPT_SMALL = 64;
+const KEPT_LARGE = 4;
 const KEPT_TOTAL_BYTES = 16 * 1_048_576;
 
 const kept: Uint8Array<ArrayBuffer>[][] = [];
@@ -32,7 +36,8 @@ export function returnBuffer(buffer: Uint8Array<ArrayBuffer>): void {
   const sizeClass = classOf(buffer.length);
   if (buffer.length !== 2 ** sizeClass) return;
   const shelf = kept[sizeClass] ??= [];
-  if (shelf.length >= KEPT_PER_CLASS || keptBytes + buffer.length > KEPT_TOTAL_BYTES) return;
+  const room = sizeClass <= LARGEST_SMALL_CLASS ? KEPT_SMALL : KEPT_LARGE;
+  if (shelf.length >= room || keptBytes + buffer.length > KEPT_TOTAL_BYTES) return;
   shelf.push(buffer);
   keptBytes += buffer.length;
 }
