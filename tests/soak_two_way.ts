@@ -23,6 +23,7 @@ import {
   serve,
 } from "../mod.ts";
 import { delay, rssGrowth, seeded, SoakChild } from "./_helpers.ts";
+import type { RequestId } from "../protocol.ts";
 
 export interface TwoWaySoakOptions {
   clients: number;
@@ -215,7 +216,10 @@ async function drive(port: number, options: TwoWaySoakOptions) {
 async function runServer(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc!;
   let running = 0;
-  const answered = new Set<string>();
+  // By connection: each session passes the same remoteAddr object to every
+  // record, so a later connection from a reused port is another key (a key
+  // of port and id counted such a client's restarted ids as answered twice).
+  const answered = new WeakMap<Deno.Addr, Set<RequestId>>();
   let answeredTwice = 0;
   const server = serve(
     {
@@ -224,9 +228,10 @@ async function runServer(): Promise<void> {
       onError() {},
       onRequest({ remoteAddr, requestId }) {
         if (requestId === undefined) return;
-        const key = `${(remoteAddr as Deno.NetAddr).port}/${requestId}`;
-        if (answered.has(key)) answeredTwice++;
-        answered.add(key);
+        let ids = answered.get(remoteAddr);
+        if (ids === undefined) answered.set(remoteAddr, ids = new Set());
+        if (ids.has(requestId)) answeredTwice++;
+        ids.add(requestId);
       },
     },
     requestTypes({
