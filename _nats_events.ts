@@ -27,6 +27,8 @@ export class NatsEvents {
   readonly #hub: EventHub;
   readonly #report: (error: unknown) => void;
   readonly #origin = crypto.randomUUID();
+  // The same headers go on every event sent: made once.
+  readonly #marks = headers();
   readonly #subscriptions: NatsSubscriptionLike[] = [];
   readonly #counters = { out: 0, in: 0 };
   #untap?: () => void;
@@ -40,6 +42,7 @@ export class NatsEvents {
     this.#nc = nc;
     this.#hub = hub;
     this.#report = report;
+    this.#marks.set(ORIGIN_HEADER, this.#origin);
     const out = routes.eventsOut;
     const inbound = routes.eventsIn ?? [];
     const outPatterns = Array.isArray(out) ? out as readonly string[] : [];
@@ -72,10 +75,8 @@ export class NatsEvents {
   }
 
   #send(topic: string, text: string): void {
-    const marks = headers();
-    marks.set(ORIGIN_HEADER, this.#origin);
     try {
-      this.#nc.publish(topic, encoder.encode(text), { headers: marks });
+      this.#nc.publish(topic, encoder.encode(text), { headers: this.#marks });
       this.#counters.out++;
     } catch (error) {
       // Closed or draining: publish() must still never throw for it.
