@@ -38,9 +38,9 @@ import {
   serve,
   SocketBridgeError,
 } from "./mod.ts";
-import { execHandler } from "./_exec.ts";
-import { listDiscovery } from "./_discovery.ts";
-import { USAGE } from "./_cli_usage.ts";
+import { execHandler } from "./_cli/exec.ts";
+import { listDiscovery } from "./_shared/discovery.ts";
+import { USAGE } from "./_cli/usage.ts";
 
 /** Where the CLI writes its lines (stdout and stderr by default). */
 export interface CliOutput {

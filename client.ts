@@ -21,12 +21,12 @@
 
 import { TimeoutError } from "./errors.ts";
 import type { BridgeResponse } from "./protocol.ts";
-import { BridgeClient } from "./_bridge_client.ts";
-import type { Client, ConnectOptions, SendOptions } from "./_client_options.ts";
-import { checkDuration, startTimer } from "./_timers.ts";
+import { BridgeClient } from "./_client/bridge_client.ts";
+import type { Client, ConnectOptions, SendOptions } from "./_client/options.ts";
+import { checkDuration, startTimer } from "./_shared/timers.ts";
 
-export { type BridgeEvent, EventStream } from "./_client_events.ts";
-export { ResultStream } from "./_client_stream.ts";
+export { type BridgeEvent, EventStream } from "./_client/events.ts";
+export { ResultStream } from "./_client/result_stream.ts";
 export {
   type ChunkOf,
   type DeclaredTypes,
@@ -35,8 +35,8 @@ export {
   type ResultOf,
   type TypedClient,
   typedClient,
-} from "./_typed_client.ts";
-export type { TypeDescription } from "./_request_types.ts";
+} from "./_client/typed_client.ts";
+export type { TypeDescription } from "./_server/request_types.ts";
 export type {
   Client,
   ConnectionOptions,
@@ -44,7 +44,7 @@ export type {
   ReconnectOptions,
   RequestOptions,
   SendOptions,
-} from "./_client_options.ts";
+} from "./_client/options.ts";
 
 const DEFAULT_SEND_TIMEOUT = 30_000;
 

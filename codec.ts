@@ -31,12 +31,16 @@
  * @module
  */
 
-import { HEADER_BYTES, MAX_FRAME_BYTES, writeHeader } from "./_header.ts";
+import { HEADER_BYTES, MAX_FRAME_BYTES, writeHeader } from "./_wire/header.ts";
 
 export { FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
-export { DEFAULT_MAX_BYTES, HEADER_BYTES, MAX_FRAME_BYTES } from "./_header.ts";
-export { FrameDecoder, type FrameDecoderOptions, FrameDecoderStream } from "./_frame_decoder.ts";
+export { DEFAULT_MAX_BYTES, HEADER_BYTES, MAX_FRAME_BYTES } from "./_wire/header.ts";
+export {
+  FrameDecoder,
+  type FrameDecoderOptions,
+  FrameDecoderStream,
+} from "./_wire/frame_decoder.ts";
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });

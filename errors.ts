@@ -1,47 +1,15 @@
 /**
- * Typed errors of SocketBridge. Each carries a stable machine-readable `code`
- * that matches the `code` field of an error response on the wire
- * (`../shared/PROTOCOL.md` Part B) where one exists.
+ * Typed errors of SocketBridge, every one of them: each carries a stable
+ * machine-readable `code` that matches the `code` field of an error response
+ * on the wire where one exists (the wire protocol is specified in
+ * `docs/protocol.md`, shipped with this package).
  *
  * @module
  */
 
-/**
- * The stable codes an error response may carry on the wire, plus the codes of
- * local failures (`connection_closed`, `connect_failed`, `protocol_error`,
- * `incomplete_frame`) and of a bridge's transport reporting a change of its
- * state (`bridge_status`: a NATS disconnect, reconnect or permission error).
- *
- * @example Branching on a failure
- * ```ts
- * import assert from "node:assert/strict";
- * import { type ErrorCode, SocketBridgeError, TimeoutError } from "@socketbridge/core";
- * function retryable(error: unknown): boolean {
- *   const retry: ErrorCode[] = ["timeout", "busy", "shutting_down", "connection_closed"];
- *   return error instanceof SocketBridgeError && retry.includes(error.code);
- * }
- * assert.ok(retryable(new TimeoutError(100)));
- * ```
- */
-export type ErrorCode =
-  | "payload_too_large"
-  | "invalid_json"
-  | "invalid_message"
-  | "unauthorized_host"
-  | "unauthorized"
-  | "protocol_mismatch"
-  | "handler_error"
-  | "timeout"
-  | "busy"
-  | "shutting_down"
-  | "cancelled"
-  | "unknown_type"
-  | "invalid_payload"
-  | "connection_closed"
-  | "connect_failed"
-  | "protocol_error"
-  | "incomplete_frame"
-  | "bridge_status";
+import { type ErrorCode, isApplicationCode } from "./protocol.ts";
+
+export { type ErrorCode, isApplicationCode } from "./protocol.ts";
 
 /**
  * The base class of every error this library throws on purpose.
@@ -346,4 +314,83 @@ export class CancelledError extends SocketBridgeError {
   }
 }
 
-export { ApplicationError, isApplicationCode } from "./_application_error.ts";
+/**
+ * An application's own failure, with its own `code` and optional `data`:
+ * thrown by a handler, it is answered as
+ * `{"status": "error", "message", "code", "data"}` (not `handler_error`);
+ * a client's `request()` rejects with it when an answer carries a code that
+ * is not one of the protocol's.
+ *
+ * @example A handler that says what went wrong, and a caller that reads it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ApplicationError, connect, serve } from "@socketbridge/core";
+ * await using server = serve({ port: 0 }, (payload: { path: string }) => {
+ *   throw new ApplicationError("not_found", "no such file", { path: payload.path });
+ * });
+ * await using client = await connect({ port: server.addr.port });
+ * const error = await client.request({ path: "/nope" }).catch((e) => e);
+ * assert.ok(error instanceof ApplicationError);
+ * assert.ok(error.code === "not_found" && error.message === "no such file");
+ * assert.deepEqual(error.data, { path: "/nope" });
+ * ```
+ */
+export class ApplicationError extends Error {
+  /** The application's code: lower_snake_case, not one of the protocol's codes. */
+  readonly code: string;
+  /** Details for the caller: any JSON value, or undefined. */
+  readonly data?: unknown;
+
+  /**
+   * Creates an application error.
+   *
+   * @param code lower_snake_case, not one of the protocol's codes.
+   * @param message What went wrong, for people.
+   * @param data Details for the caller (any JSON value).
+   * @param options The cause, if any.
+   * @throws {TypeError} When `code` is not lower_snake_case or is a protocol code.
+   */
+  constructor(code: string, message: string, data?: unknown, options?: ErrorOptions) {
+    super(message, options);
+    if (!isApplicationCode(code)) {
+      throw new TypeError(
+        `Cannot make ApplicationError: code "${code}" must be lower_snake_case and not a protocol code`,
+      );
+    }
+    this.name = "ApplicationError";
+    this.code = code;
+    if (data !== undefined) this.data = data;
+  }
+}
+
+/**
+ * The NATS client reported a change of its state: `disconnect`, `reconnect`,
+ * `ldm` (the NATS server is going away), `error` (a permission violation, a
+ * slow consumer), or a subscription's failure. Given to the server's
+ * `onError`; the bridge goes on.
+ *
+ * @example Telling bridge events from request errors in onError
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NatsStatusError } from "@socketbridge/core/nats";
+ * const error = new NatsStatusError("disconnect", "127.0.0.1:4222");
+ * assert.ok(error.code === "bridge_status" && error.status === "disconnect");
+ * ```
+ */
+export class NatsStatusError extends SocketBridgeError {
+  /** What the NATS client reported: `disconnect`, `reconnect`, `ldm`, `error`, `subscription`... */
+  readonly status: string;
+
+  /**
+   * Creates the error for one status report.
+   *
+   * @param status What the NATS client reported.
+   * @param detail Its data: the server, or the error's text.
+   * @param options The NATS client's error as `cause`, if any.
+   */
+  constructor(status: string, detail: string, options?: ErrorOptions) {
+    super("bridge_status", `NATS ${status}: ${detail}`, options);
+    this.name = "NatsStatusError";
+    this.status = status;
+  }
+}

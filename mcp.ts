@@ -54,6 +54,6 @@ export interface McpAdapterOptions extends ConnectOptions {
  * ```
  */
 export async function serveMcp(options: McpAdapterOptions): Promise<void> {
-  const adapter = await import("./_mcp_adapter.ts");
+  const adapter = await import("./_mcp/adapter.ts");
   await adapter.serveMcp(options);
 }

@@ -26,16 +26,16 @@
  * @module
  */
 
-import type { Server } from "./_server_types.ts";
-import { ServerOverNats } from "./_nats_serve.ts";
-import { ClientOverNats } from "./_nats_client.ts";
+import type { Server } from "./_server/types.ts";
+import { ServerOverNats } from "./_nats/serve.ts";
+import { ClientOverNats } from "./_nats/client.ts";
 import type {
   NatsBridge,
   NatsClient,
   NatsClientOptions,
   NatsConnectionLike,
   ServeNatsOptions,
-} from "./_nats_types.ts";
+} from "./_nats/types.ts";
 
 export {
   type NatsBridge,
@@ -45,9 +45,9 @@ export {
   type NatsConnectionLike,
   type NatsHeadersLike,
   type NatsMessageLike,
-  NatsStatusError,
   type ServeNatsOptions,
-} from "./_nats_types.ts";
+} from "./_nats/types.ts";
+export { NatsStatusError } from "./errors.ts";
 
 /**
  * Serves a running server's handler over NATS too, next to its socket.

@@ -1,7 +1,7 @@
 /**
  * The shapes and constants of SocketBridge protocol version "1": the request
  * envelope, the response object, and the original error texts with their
- * stable codes (`../shared/PROTOCOL.md`).
+ * stable codes (specified in `docs/protocol.md`, shipped with this package).
  *
  * @example Building an error response by hand
  * ```ts
@@ -18,8 +18,6 @@
  *
  * @module
  */
-
-import type { ErrorCode } from "./errors.ts";
 
 /**
  * The protocol version this library speaks.
@@ -44,6 +42,20 @@ export const PROTOCOL_VERSION = "1";
  * ```
  */
 export const DEFAULT_PORT = 7002;
+
+/**
+ * The name and version this library gives as a server: in `$hello`'s answer,
+ * a discovery file's `library`, the MCP adapter's name and the tracer's
+ * version.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SERVER_NAME } from "@socketbridge/core/protocol";
+ * assert.match(SERVER_NAME, /^socketbridge-deno\/\d+\.\d+\.\d+$/);
+ * ```
+ */
+export const SERVER_NAME = "socketbridge-deno/0.1.0";
 
 /**
  * The request keys that form the envelope. They are removed before the
@@ -180,4 +192,77 @@ export function errorCodeOf(response: BridgeResponse): WireErrorCode {
     if (response.message === text) return code as WireErrorCode;
   }
   return "handler_error";
+}
+
+/**
+ * The stable codes an error response may carry on the wire, plus the codes of
+ * local failures (`connection_closed`, `connect_failed`, `protocol_error`,
+ * `incomplete_frame`) and of a bridge's transport reporting a change of its
+ * state (`bridge_status`: a NATS disconnect, reconnect or permission error).
+ *
+ * @example Branching on a failure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ErrorCode, SocketBridgeError, TimeoutError } from "@socketbridge/core";
+ * function retryable(error: unknown): boolean {
+ *   const retry: ErrorCode[] = ["timeout", "busy", "shutting_down", "connection_closed"];
+ *   return error instanceof SocketBridgeError && retry.includes(error.code);
+ * }
+ * assert.ok(retryable(new TimeoutError(100)));
+ * ```
+ */
+export type ErrorCode =
+  | "payload_too_large"
+  | "invalid_json"
+  | "invalid_message"
+  | "unauthorized_host"
+  | "unauthorized"
+  | "protocol_mismatch"
+  | "handler_error"
+  | "timeout"
+  | "busy"
+  | "shutting_down"
+  | "cancelled"
+  | "unknown_type"
+  | "invalid_payload"
+  | "connection_closed"
+  | "connect_failed"
+  | "protocol_error"
+  | "incomplete_frame"
+  | "bridge_status";
+
+const PROTOCOL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  "payload_too_large",
+  "invalid_json",
+  "invalid_message",
+  "unauthorized_host",
+  "unauthorized",
+  "protocol_mismatch",
+  "handler_error",
+  "timeout",
+  "busy",
+  "shutting_down",
+  "cancelled",
+  "unknown_type",
+  "invalid_payload",
+  "connection_closed",
+  "connect_failed",
+  "protocol_error",
+  "incomplete_frame",
+]);
+
+/**
+ * Whether `code` may be an application's own: lower_snake_case and not one
+ * of the protocol's codes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isApplicationCode } from "@socketbridge/core/errors";
+ * assert.ok(isApplicationCode("not_found"));
+ * assert.ok(!isApplicationCode("timeout") && !isApplicationCode("Not-Found"));
+ * ```
+ */
+export function isApplicationCode(code: unknown): code is string {
+  return typeof code === "string" && /^[a-z][a-z0-9_]*$/.test(code) && !PROTOCOL_CODES.has(code);
 }

@@ -18,10 +18,10 @@
  */
 
 import { ERROR_MESSAGES, type WireErrorCode } from "./protocol.ts";
-import { MemoryBudget } from "./_budget.ts";
-import { EventHub } from "./_events.ts";
-import type { Handler, RequestHandler } from "./_handler_info.ts";
-import { Session } from "./_session.ts";
+import { MemoryBudget } from "./_server/budget.ts";
+import { EventHub } from "./_server/event_hub.ts";
+import type { Handler, RequestHandler } from "./_server/handler_info.ts";
+import { Session } from "./_server/session.ts";
 import {
   type AnyServeOptions,
   type ErrorContext,
@@ -30,31 +30,31 @@ import {
   type ServeUnixOptions,
   type Settings,
   tokenOf,
-} from "./_settings.ts";
-import type { Server, ServerStats } from "./_server_types.ts";
-import { bindUnix, type UnixBinding } from "./_unix.ts";
-import { listenTcp } from "./_listen.ts";
-import { checkName, publishDiscovery } from "./_discovery.ts";
-import { closeQuietly, isClosedByUs } from "./_transport.ts";
-import { registerCore } from "./_server_core.ts";
+} from "./_server/settings.ts";
+import type { Server, ServerStats } from "./_server/types.ts";
+import { bindUnix, type UnixBinding } from "./_server/unix.ts";
+import { listenTcp } from "./_server/listen.ts";
+import { checkName, publishDiscovery } from "./_shared/discovery.ts";
+import { closeQuietly, isClosedByUs } from "./_shared/transport.ts";
+import { registerCore } from "./_server/host.ts";
 
-export type { Handler, RequestInfo } from "./_handler_info.ts";
+export type { Handler, RequestInfo } from "./_server/handler_info.ts";
 export {
   type RequestType,
   requestType,
   requestTypes,
   type TypeDescription,
   type TypedHandler,
-} from "./_request_types.ts";
-export type { SchemaResult, StandardSchemaLike } from "./_schema.ts";
-export type { Server, ServerStats } from "./_server_types.ts";
+} from "./_server/request_types.ts";
+export type { SchemaResult, StandardSchemaLike } from "./_server/schema.ts";
+export type { Server, ServerStats } from "./_server/types.ts";
 export type {
   ErrorContext,
   RequestRecord,
   ServeOptions,
   ServeTcpOptions,
   ServeUnixOptions,
-} from "./_settings.ts";
+} from "./_server/settings.ts";
 
 // After a grace period the answers get this long to go out before every
 // connection is closed, whatever its peer does.

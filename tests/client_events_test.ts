@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type BridgeEvent, EventStream } from "../mod.ts";
-import { EventRouter } from "../_client_events.ts";
+import { EventRouter } from "../_client/events.ts";
 
 Deno.test("a subscription that falls 10,000 events behind tells its loss in order, before later events", async () => {
   const left: unknown[] = [];

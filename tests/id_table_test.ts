@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IdTable } from "../_id_table.ts";
+import { IdTable } from "../_client/id_table.ts";
 import type { RequestId } from "../protocol.ts";
 
 type Entry = { id: RequestId };

@@ -276,7 +276,7 @@ Deno.test("bad timeouts are a TypeError, not a timer that fires at once", async 
 });
 
 Deno.test("the client's fast path reads an answer exactly as JSON.parse does", async () => {
-  const { parseAnswer } = await import("../_answer_text.ts");
+  const { parseAnswer } = await import("../_wire/answer_text.ts");
   const bytes = (text: string) => new TextEncoder().encode(text);
   const prefix = '{"status":"ok","message":"received","protocol_version":"1","request_id":';
   for (

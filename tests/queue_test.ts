@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AsyncQueue, Queue } from "../_queue.ts";
+import { AsyncQueue, Queue } from "../_client/queue.ts";
 
 Deno.test("Queue takes in order across its compaction, and empties cleanly", () => {
   const queue = new Queue<number>();

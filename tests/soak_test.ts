@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { checkSoak, runSoak } from "./soak.ts";
-import { checkTwoWaySoak, runTwoWaySoak } from "./soak_two_way.ts";
+import { checkSoak, runSoak } from "../tools/soak.ts";
+import { checkTwoWaySoak, runTwoWaySoak } from "../tools/soak_two_way.ts";
 
 Deno.test("soak (short): every request settles once, none is lost or doubled, server memory stays flat", async () => {
   const result = await runSoak({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { patternProblem, PatternSet, topicMatches, topicProblem } from "../_topics.ts";
+import { patternProblem, PatternSet, topicMatches, topicProblem } from "../_wire/topics.ts";
 
 // [pattern, topic, matches]
 const MATCHES: [string, string, boolean][] = [

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { connect, send, serve } from "../mod.ts";
 import { ENVELOPE_KEYS } from "../protocol.ts";
-import { formatTraceparent, parseTraceparent } from "../_traceparent.ts";
+import { formatTraceparent, parseTraceparent } from "../_wire/traceparent.ts";
 import { encodeMessage } from "../codec.ts";
 import { hasPython, RawPeer, rawServer, runDeno, startOriginalServer } from "./_helpers.ts";
 import { NatsServer, NO_NATS } from "./_nats.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FrameDecoder } from "../codec.ts";
-import { FrameWriter } from "../_writer.ts";
+import { FrameWriter } from "../_shared/writer.ts";
 
 /** A sink that records each write and lets the test decide when it finishes. */
 function recordingSink(acceptPerWrite = Infinity) {

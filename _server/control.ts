@@ -1,0 +1,118 @@
+// The protocol's control requests: `type` values starting with `$`. Pure:
+// the connection's state is reached through a ControlPeer; no Deno APIs.
+
+import { type RequestId, SERVER_NAME } from "../protocol.ts";
+import { parseRequest, Refusal } from "../_wire/envelope.ts";
+import type { TypeDescription } from "./request_types.ts";
+import { patternProblem } from "../_wire/topics.ts";
+
+/** Patterns one connection may hold: each costs the server memory and matching. */
+export const MAX_PATTERNS = 1_024;
+
+/** The features a connection may opt into with `$hello`. */
+export const FEATURES: readonly string[] = ["chunks", "events"];
+
+/** What a control request may read or change on its connection. */
+export interface ControlPeer {
+  readonly maxBytes: number;
+  /** Replaces the connection's features with those granted of `asked`. */
+  grant(asked: readonly string[]): string[];
+  hasFeature(feature: string): boolean;
+  /** Aborts a request still running; false when none has that id. */
+  cancel(target: RequestId): boolean;
+  subscribe(patterns: readonly string[]): string[];
+  /** Patterns the connection holds now. */
+  patternCount(): number;
+  unsubscribe(patterns: readonly string[]): string[];
+  describe(): readonly TypeDescription[];
+}
+
+/** Whether a payload is a control request (its `type` starts with `$`). */
+export function isControl(payload: Record<string, unknown>): boolean {
+  const type = payload.type;
+  return typeof type === "string" && type.charCodeAt(0) === 36;
+}
+
+/**
+ * Runs one control request and returns its `result`.
+ *
+ * @throws {Refusal} For a malformed control request or an unknown `$` type.
+ */
+export function runControl(
+  payload: Record<string, unknown>,
+  requestId: RequestId | undefined,
+  peer: ControlPeer,
+): unknown {
+  const type = payload.type as string;
+  switch (type) {
+    case "$hello": {
+      const features = stringArray(payload, "features", requestId);
+      return { features: peer.grant(features), max_bytes: peer.maxBytes, server: SERVER_NAME };
+    }
+    case "$cancel": {
+      const target = payload.target;
+      if (
+        typeof target !== "string" && !(typeof target === "number" && Number.isSafeInteger(target))
+      ) {
+        throw invalid(requestId, "$cancel needs target: the request_id of an earlier request");
+      }
+      return { cancelled: peer.cancel(target) };
+    }
+    case "$subscribe":
+    case "$unsubscribe": {
+      if (!peer.hasFeature("events")) {
+        throw invalid(requestId, `${type} needs the "events" feature: say $hello first`);
+      }
+      const topics = stringArray(payload, "topics", requestId);
+      for (const pattern of topics) {
+        const problem = patternProblem(pattern);
+        if (problem !== undefined) throw invalid(requestId, problem);
+      }
+      if (type === "$subscribe" && peer.patternCount() + topics.length > MAX_PATTERNS) {
+        throw invalid(requestId, `at most ${MAX_PATTERNS} topic patterns per connection`);
+      }
+      const now = type === "$subscribe" ? peer.subscribe(topics) : peer.unsubscribe(topics);
+      return { topics: now };
+    }
+    case "$describe":
+      return { types: peer.describe() };
+    default:
+      throw new Refusal("unknown_type", requestId, `unknown type: ${type}`);
+  }
+}
+
+function stringArray(
+  payload: Record<string, unknown>,
+  key: string,
+  requestId: RequestId | undefined,
+): string[] {
+  const value = payload[key];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+    throw invalid(requestId, `${payload.type} needs ${key}: an array of strings`);
+  }
+  return value;
+}
+
+function invalid(requestId: RequestId | undefined, problem: string): Refusal {
+  return new Refusal("invalid_message", requestId, `invalid message: ${problem}`);
+}
+
+const CANCEL_MARK = new TextEncoder().encode('"$cancel"');
+const MAX_CANCEL_FRAME = 1_024;
+
+/**
+ * Whether a frame is a `$cancel` with an id: found by its bytes first (no
+ * parse for the frames that are not), then confirmed by parsing it.
+ */
+export function isCancelWithId(body: Uint8Array): boolean {
+  if (body.length > MAX_CANCEL_FRAME) return false;
+  const first = CANCEL_MARK[0];
+  let found = false;
+  for (let i = body.indexOf(first); i !== -1 && !found; i = body.indexOf(first, i + 1)) {
+    found = CANCEL_MARK.every((byte, k) => body[i + k] === byte);
+  }
+  if (!found) return false;
+  const message = parseRequest(body);
+  return !(message instanceof Refusal) && message.type === "$cancel" &&
+    message.request_id !== undefined && message.request_id !== null;
+}

@@ -1,0 +1,38 @@
+// What a bridge (NATS, say) needs of a running server, found from the public
+// Server object without widening its public type: its settings, handler and
+// event hub, and where its errors go.
+
+import type { RequestHandler } from "./handler_info.ts";
+import type { EventHub } from "./event_hub.ts";
+import type { ErrorContext, Settings } from "./settings.ts";
+import type { Server } from "./types.ts";
+
+/** The parts of a running server a bridge serves from. */
+export interface ServerCore {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  readonly hub: EventHub;
+  readonly shuttingDown: boolean;
+  readonly finished: Promise<void>;
+  report(error: unknown, context: ErrorContext): void;
+}
+
+const cores = new WeakMap<Server, ServerCore>();
+
+/** Called once by each server this module's `serve()` makes. */
+export function registerCore(server: Server, core: ServerCore): void {
+  cores.set(server, core);
+}
+
+/**
+ * The core of a server made by `serve()`.
+ *
+ * @throws {TypeError} For anything else.
+ */
+export function coreOf(server: Server): ServerCore {
+  const core = cores.get(server);
+  if (core === undefined) {
+    throw new TypeError("Cannot bridge: expected a server returned by serve()");
+  }
+  return core;
+}

@@ -1,0 +1,384 @@
+// Request scheduling for one connection: the envelope checks, the handler
+// runs and their deadlines, the slots (maxInFlight) and the backlog past
+// them, the arrival order of requests without an id, and what happens to
+// queued work nobody waits for any more (it never starts), cancellation by
+// `$cancel`, and control requests, which run here in their turn like any
+// other request but never reach the handler.
+
+import {
+  CancelledError,
+  ConnectionClosedError,
+  type ErrorCode,
+  type SocketBridgeError,
+  TimeoutError,
+} from "../errors.ts";
+import type { RequestId, WireErrorCode } from "../protocol.ts";
+import { type Envelope, openEnvelope, parseRequest, Refusal, withType } from "../_wire/envelope.ts";
+import type { Settings } from "./settings.ts";
+import { startTimer, type TimerHandle } from "../_shared/timers.ts";
+import { HandlerInfo, type RequestHandler } from "./handler_info.ts";
+import { type ControlPeer, isCancelWithId, isControl } from "./control.ts";
+import { Trace } from "./request_trace.ts";
+import { inSpan, tracer } from "../_shared/tracing.ts";
+import { Answers } from "./answers.ts";
+import { isAsyncIterable, type StreamOutlet, StreamRun } from "./stream_run.ts";
+
+/** What the scheduler needs from its connection. */
+export interface SchedulerHost {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  readonly remoteAddr: Deno.Addr;
+  /** Queues an answer's (or a chunk's) JSON text. */
+  send(body: string): void;
+  /** What control requests read and change on the connection. */
+  readonly control: ControlPeer;
+  /** Whether the peer opted into chunk frames. */
+  chunks(): boolean;
+  /** Resolves once answers may be queued again (or the connection closed). */
+  room(): Promise<void>;
+  report(error: unknown, code?: ErrorCode): void;
+  /** A request passed the token check: the connection has proven itself. */
+  authorized(): void;
+  /** The code to refuse new work with (shutting down, out of memory), if any. */
+  refusing(): WireErrorCode | undefined;
+  /** Whether answers are piling up unread: new requests wait rather than add to them. */
+  congested(): boolean;
+  /** A request finished: a slot is free, perhaps the connection is idle. */
+  settled(): void;
+  /** Counts queued requests dropped without an answer. */
+  dropped(count: number): void;
+}
+
+interface Queued {
+  readonly body: Uint8Array;
+  readonly arrived: number;
+  /** Cancelled by `$cancel` before it started: it never will. */
+  cancelled?: boolean;
+  /** Its request_id (null: none), read once when a `$cancel` first looks for it. */
+  id?: RequestId | null;
+  /** The request type its transport named (a NATS subject's), if any. */
+  type?: string;
+}
+
+// Frames that may wait for a slot before the reader pauses, at least.
+const MIN_BACKLOG = 64;
+
+export class RequestScheduler {
+  readonly #host: SchedulerHost;
+  readonly #tokenMatches?: (given: unknown) => boolean;
+  readonly #maxInFlight: number;
+  // Each request gets a Trace only while a hook is set or tracing is on.
+  readonly #traced: boolean;
+  readonly #tracer = tracer();
+  #inFlight = 0;
+  // Frames read past maxInFlight wait here, in order, for a free slot.
+  #backlog: Queued[] = [];
+  #head = 0;
+  #backlogBytes = 0;
+  readonly #running = new Set<AbortController>();
+  // Running requests by id, for `$cancel`.
+  readonly #byId = new Map<RequestId, AbortController>();
+  // The answer of the last request without an id, and how many such answers
+  // are still to come: later id-less answers wait their turn.
+  #ordered: Promise<unknown> = Promise.resolve();
+  #orderedPending = 0;
+  // Once set, no queued request starts: it is answered with this, or dropped.
+  #abandoned?: SocketBridgeError;
+
+  readonly #outlet: StreamOutlet;
+  readonly #answers: Answers;
+
+  constructor(host: SchedulerHost) {
+    this.#host = host;
+    this.#answers = new Answers(host);
+    this.#outlet = {
+      send: (frame) => host.send(frame),
+      congested: () => host.congested(),
+      room: () => host.room(),
+    };
+    const token = host.settings.token;
+    this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
+    this.#maxInFlight = host.settings.maxInFlight;
+    this.#traced = host.settings.onRequest !== undefined || this.#tracer !== undefined;
+  }
+
+  /** Requests running or waiting for their turn to answer. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Whether frames wait for a slot: the reader must pause. */
+  get backlogged(): boolean {
+    return this.#head < this.#backlog.length;
+  }
+
+  /**
+   * Whether the reader must pause: as many frames wait as may run (or
+   * MIN_BACKLOG), or a frame's worth of bytes. Until then it reads on, so that a `$cancel`
+   * behind the waiting frames is seen (and goes ahead of them).
+   */
+  get backlogFull(): boolean {
+    return this.#backlog.length - this.#head >= Math.max(this.#maxInFlight, MIN_BACKLOG) ||
+      this.#backlogBytes >= this.#host.settings.maxBytes;
+  }
+
+  /** Bytes of frames waiting for a slot. */
+  get backlogBytes(): number {
+    return this.#backlogBytes;
+  }
+
+  /** Nothing running, nothing waiting. */
+  get idle(): boolean {
+    return this.#inFlight === 0 && !this.backlogged;
+  }
+
+  /**
+   * Takes one request frame: runs it now, or queues it for a slot. A
+   * transport that names the request's type outside the body (a NATS
+   * subject) passes it as `type`: the payload gets it, and a payload naming
+   * another type is refused.
+   */
+  admit(body: Uint8Array, type?: string): void {
+    if (this.#abandoned instanceof ConnectionClosedError) return;
+    if (this.backlogged || this.#inFlight >= this.#maxInFlight || this.#host.congested()) {
+      // A `$cancel` goes ahead of the frames waiting for a slot, or it would
+      // wait behind the very work it cancels.
+      if (isCancelWithId(body)) return this.#start(body, undefined);
+      // The body may be a view of the read buffer, reused by the next read.
+      this.#backlog.push({ body: body.slice(), arrived: performance.now(), type });
+      this.#backlogBytes += body.length;
+    } else {
+      this.#start(body, undefined, false, type);
+    }
+  }
+
+  /** Answers a frame that could not be read (oversized) in its turn. */
+  refuse(code: WireErrorCode, cause?: Error): void {
+    this.#refuse(new Refusal(code), undefined, cause);
+  }
+
+  /**
+   * Nobody waits for queued work any more. Running handlers are aborted
+   * with `reason`; queued requests never start: after a shutdown's grace
+   * period they are answered `shutting_down`, after the connection closed
+   * they are dropped and counted.
+   */
+  abandon(reason: SocketBridgeError): void {
+    if (!(this.#abandoned instanceof ConnectionClosedError)) this.#abandoned = reason;
+    for (const controller of this.#running) controller.abort(reason);
+    if (reason instanceof ConnectionClosedError) {
+      const dropped = this.#backlog.length - this.#head;
+      this.#backlog = [];
+      this.#head = 0;
+      this.#backlogBytes = 0;
+      if (dropped > 0) this.#host.dropped(dropped);
+    }
+  }
+
+  /**
+   * Aborts the running request with this id (its answer: `cancelled`), or
+   * marks a waiting one so that it never starts. False when there is none.
+   */
+  cancel(target: RequestId): boolean {
+    const running = this.#byId.get(target);
+    if (running !== undefined) {
+      running.abort(new CancelledError());
+      return true;
+    }
+    for (let i = this.#head; i < this.#backlog.length; i++) {
+      const queued = this.#backlog[i];
+      if (queued.cancelled) continue;
+      // Each waiting frame is parsed at most once for this, however many
+      // cancels a peer sends: a cancel must not cost a parse of the backlog.
+      if (queued.id === undefined) {
+        const message = parseRequest(queued.body);
+        const id = message instanceof Refusal ? undefined : message.request_id;
+        queued.id = typeof id === "string" || typeof id === "number" ? id : null;
+      }
+      if (queued.id === target) {
+        queued.cancelled = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #start(body: Uint8Array, arrived: number | undefined, cancelled = false, type?: string): void {
+    const traced = this.#traced;
+    let message = parseRequest(body);
+    if (type !== undefined && !(message instanceof Refusal)) message = withType(message, type);
+    if (message instanceof Refusal) {
+      return this.#refuse(
+        message,
+        traced ? new Trace(undefined, body, arrived, this.#tracer) : undefined,
+      );
+    }
+    // Before the envelope is opened: it takes the envelope keys off the message.
+    const trace = traced ? new Trace(message, body, arrived, this.#tracer) : undefined;
+    const envelope = openEnvelope(message, this.#tokenMatches);
+    if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
+    this.#host.authorized();
+    const refusing = this.#host.refusing();
+    if (refusing !== undefined) {
+      return this.#refuse(new Refusal(refusing, envelope.requestId), trace);
+    }
+    const waited = arrived === undefined ? 0 : performance.now() - arrived;
+    if (envelope.requestId === undefined && this.#orderedPending > 0) {
+      // Requests without an id run one after another, answered in order.
+      const queued = arrived ?? performance.now();
+      this.#inOrder(() => this.#startQueued(envelope, queued, trace));
+      return;
+    }
+    if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
+      return this.#refuse(new Refusal("timeout", envelope.requestId), trace);
+    }
+    if (cancelled) return this.#refuse(new Refusal("cancelled", envelope.requestId), trace);
+    const answer = this.#execute(envelope, waited, trace);
+    if (typeof answer === "string") this.#host.send(answer);
+    else if (envelope.requestId === undefined) this.#inOrder(() => answer);
+    else this.#track(answer);
+  }
+
+  /** A request that waited for its turn: it starts only if still wanted. */
+  #startQueued(envelope: Envelope, queued: number, trace?: Trace): string | Promise<string> {
+    const abandoned = this.#abandoned;
+    if (abandoned instanceof ConnectionClosedError) return "";
+    if (abandoned !== undefined) return this.#answers.error("shutting_down", undefined, trace);
+    const waited = performance.now() - queued;
+    if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
+      return this.#answers.error("timeout", undefined, trace);
+    }
+    return this.#execute(envelope, waited, trace);
+  }
+
+  #refuse(refusal: Refusal, trace?: Trace, cause?: Error): void {
+    const body = this.#answers.error(
+      refusal.code,
+      refusal.requestId,
+      trace,
+      refusal.message,
+      cause,
+    );
+    if (refusal.requestId !== undefined || this.#orderedPending === 0) this.#host.send(body);
+    else this.#inOrder(() => body);
+  }
+
+  /** Answers after every earlier request without an id is answered. */
+  #inOrder(answer: () => string | Promise<string>): void {
+    this.#orderedPending++;
+    const body = this.#ordered.then(answer);
+    this.#ordered = body;
+    this.#track(body.finally(() => this.#orderedPending--));
+  }
+
+  #track(answer: Promise<string>): void {
+    this.#inFlight++;
+    answer.then((body) => {
+      // An empty body: the connection is gone, nothing to answer.
+      if (body !== "") this.#host.send(body);
+      this.#inFlight--;
+      this.#settled();
+    });
+  }
+
+  #settled(): void {
+    this.resume();
+    this.#host.settled();
+  }
+
+  /** Starts waiting frames while there are free slots and room for answers. */
+  resume(): void {
+    const backlog = this.#backlog;
+    while (
+      this.#head < backlog.length && this.#inFlight < this.#maxInFlight && !this.#host.congested()
+    ) {
+      const { body, arrived, cancelled, type } = backlog[this.#head++];
+      this.#backlogBytes -= body.length;
+      this.#start(body, arrived, cancelled, type);
+    }
+    if (this.#head === backlog.length && this.#head > 0) {
+      this.#backlog = [];
+      this.#head = 0;
+    }
+  }
+
+  /**
+   * Runs the handler. One that returns at once is answered at once, with no
+   * promise, timer or AbortController (the signal is made only if the
+   * handler reads it). One that returns a promise runs under its deadline,
+   * and the returned promise never rejects.
+   */
+  #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
+    const { payload, requestId, timeoutMs } = envelope;
+    if (isControl(payload)) return this.#answers.control(payload, requestId, trace);
+    const info = new HandlerInfo(this.#host.remoteAddr, requestId);
+    let result: unknown;
+    const span = trace?.span;
+    try {
+      result = span === undefined
+        ? this.#host.handler(payload, info)
+        : inSpan(span, () => this.#host.handler(payload, info));
+    } catch (error) {
+      return this.#answers.failed(error, requestId, trace);
+    }
+    if (!isThenable(result) && !isAsyncIterable(result)) {
+      return this.#answers.ok(result, requestId, trace);
+    }
+    const running = HandlerInfo.controllerOf(info);
+    const signal = running.signal;
+    const handlerTimeout = this.#host.settings.handlerTimeout;
+    const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
+    const deadline = Math.min(handlerTimeout > 0 ? handlerTimeout : Infinity, callerLeft);
+    this.#running.add(running);
+    if (requestId !== undefined) this.#byId.set(requestId, running);
+    return new Promise<string>((resolve) => {
+      let timer: TimerHandle = undefined;
+      let settled = false;
+      let stream: StreamRun | undefined;
+      const settle = (answer: () => string): void => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#running.delete(running);
+        if (this.#byId.get(requestId!) === running) this.#byId.delete(requestId!);
+        // No chunk may follow the final answer: the stream stops first.
+        stream?.stop();
+        resolve(answer());
+      };
+      const onAbort = (): void => {
+        const reason = signal.reason;
+        if (reason instanceof ConnectionClosedError) return settle(() => "");
+        const code = reason instanceof TimeoutError
+          ? "timeout"
+          : reason instanceof CancelledError
+          ? "cancelled"
+          : "shutting_down";
+        settle(() => this.#answers.error(code, requestId, trace));
+      };
+      const pull = (iterable: AsyncIterable<unknown>): Promise<unknown> => {
+        const run = new StreamRun(iterable);
+        stream = run;
+        const chunkId = this.#host.chunks() ? requestId : undefined;
+        return span === undefined
+          ? run.run(this.#outlet, chunkId)
+          : inSpan(span, () => run.run(this.#outlet, chunkId));
+      };
+      if (this.#abandoned !== undefined) running.abort(this.#abandoned);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort);
+      timer = startTimer(() => running.abort(new TimeoutError(deadline)), deadline);
+      const work = isAsyncIterable(result)
+        ? pull(result)
+        : Promise.resolve(result).then((value) => isAsyncIterable(value) ? pull(value) : value);
+      work.then(
+        (value) => settle(() => this.#answers.ok(value, requestId, trace)),
+        (error) => settle(() => this.#answers.failed(error, requestId, trace)),
+      );
+    });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}

@@ -1,0 +1,394 @@
+// The life of one server connection: reading and framing, its deadlines
+// (frame, idle, authentication, stalled writes, ending), pausing for
+// backpressure and the server's memory budget, and ending so that the peer
+// still reads every answer. Requests themselves go to the RequestScheduler.
+
+import { FrameDecoder } from "../codec.ts";
+import { ConnectionClosedError, FrameTooLargeError, SocketBridgeError } from "../errors.ts";
+import { errorBody } from "../_wire/envelope.ts";
+import type { ErrorCode } from "../errors.ts";
+import { ERROR_MESSAGES, type WireErrorCode } from "../protocol.ts";
+import type { MemoryBudget } from "./budget.ts";
+import type { RequestHandler } from "./handler_info.ts";
+import { RequestScheduler } from "./scheduler.ts";
+import type { ErrorContext, Settings } from "./settings.ts";
+import { foreignProtocol, HTTP_REFUSAL } from "../_wire/sniff.ts";
+import { Deadline } from "../_shared/timers.ts";
+import { FairTurns } from "./fair_turns.ts";
+import { ReadDeadlines } from "./read_deadlines.ts";
+import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
+import { FrameWriter } from "../_shared/writer.ts";
+import type { EventHub } from "./event_hub.ts";
+import { describedTypes } from "./request_types.ts";
+import { TwoWay } from "./peer_features.ts";
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  readonly budget: MemoryBudget;
+  readonly hub: EventHub;
+  readonly shuttingDown: boolean;
+  /** Whether other connections share the event loop with this one. */
+  readonly crowded: boolean;
+  readonly counters: {
+    frames: { in: number; out: number };
+    bytes: { in: number; out: number };
+    requests: { dropped: number };
+  };
+  report(error: unknown, context: ErrorContext): void;
+  /** The session completed its first authorised request. */
+  proven(session: Session): void;
+}
+
+const MAX_DISCARD_FACTOR = 4;
+const LINGER_MS = 1_000;
+
+export class Session {
+  readonly #host: SessionHost;
+  readonly #settings: Settings;
+  readonly #conn: Deno.Conn;
+  readonly remoteAddr: Deno.Addr;
+  readonly #writer: FrameWriter;
+  readonly #reader: ChunkReader;
+  readonly #decoder: FrameDecoder;
+  readonly #scheduler: RequestScheduler;
+  readonly #twoWay: TwoWay;
+  readonly #deadlines: ReadDeadlines;
+  readonly #endingDeadline = new Deadline(() => this.#close());
+  #proven = false;
+  #framesRead = 0;
+  readonly #turns = new FairTurns();
+  #charged = 0;
+  #wake?: () => void;
+  #draining = false;
+  // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
+  #ending = false;
+  #last?: Uint8Array;
+  #ended?: Promise<void>;
+  #discarded = 0;
+  #closed = false;
+  readonly #closing: Promise<void>;
+  #markClosed!: () => void;
+
+  constructor(host: SessionHost, conn: Deno.Conn) {
+    this.#host = host;
+    this.#settings = host.settings;
+    this.#conn = conn;
+    this.remoteAddr = conn.remoteAddr;
+    this.#closing = new Promise((resolve) => this.#markClosed = resolve);
+    this.#writer = new FrameWriter(conn, this.#settings.maxOutboundBytes);
+    this.#writer.onWritten = (bytes, frames) => {
+      host.counters.bytes.out += bytes;
+      host.counters.frames.out += frames;
+      this.#recharge();
+      if (!this.#writer.full) this.#twoWay.roomAgain();
+    };
+    this.#writer.onFailure = (error) => {
+      if (!isPeerGone(error)) this.#report(error);
+      this.#close();
+    };
+    this.#reader = new ChunkReader(conn);
+    this.#deadlines = new ReadDeadlines({
+      settings: this.#settings,
+      busy: () =>
+        !this.#scheduler.idle || this.#writer.bufferedBytes > 0 || !this.#decoder.idle ||
+        this.#twoWay.subscribed,
+      report: (error) => this.#report(error),
+      endAfterAnswers: () => this.#endAfterAnswers(),
+      close: () => this.#close(),
+    });
+    // Bodies are parsed at once, or copied when they must wait for a slot.
+    this.#decoder = new FrameDecoder({
+      maxBytes: this.#settings.maxBytes,
+      onOversized: (size) => this.#oversized(size),
+      lendBodies: true,
+    });
+    const writer = this.#writer;
+    this.#twoWay = new TwoWay({
+      maxBytes: this.#settings.maxBytes,
+      hub: host.hub,
+      sink: {
+        room: () =>
+          this.#closed || this.#ending ? 0 : this.#settings.maxOutboundBytes - writer.bufferedBytes,
+        enqueue: (frame) => this.#send(frame),
+      },
+      cancel: (target) => this.#scheduler.cancel(target),
+      describe: () => describedTypes(host.handler),
+    });
+    this.#scheduler = new RequestScheduler({
+      settings: this.#settings,
+      handler: host.handler,
+      remoteAddr: this.remoteAddr,
+      send: (body) => this.#send(body),
+      control: this.#twoWay,
+      chunks: () => this.#twoWay.chunks,
+      room: () => this.#until(writer.ready()),
+      report: (error, code) => this.#report(error, code),
+      authorized: () => this.#authorized(),
+      refusing: () => this.#refusing(),
+      congested: () => this.#writer.full,
+      settled: () => this.#settled(),
+      dropped: (count) => host.counters.requests.dropped += count,
+    });
+  }
+
+  /** Whether it has completed an authorised request. */
+  get proven(): boolean {
+    return this.#proven;
+  }
+
+  /** Answers a peer that may not be served with one error, then ends it. */
+  async refuse(code: WireErrorCode): Promise<void> {
+    this.#report(new SocketBridgeError(code, ERROR_MESSAGES[code]), code);
+    this.#send(errorBody(code, undefined));
+    this.#endAfterAnswers();
+    await this.run();
+  }
+
+  async run(): Promise<void> {
+    try {
+      if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
+      if (!this.#ending) this.#deadlines.start();
+      await this.#readLoop();
+    } catch (error) {
+      // A reset or a failed TLS handshake: the peer is gone, stop its handlers.
+      if (!isPeerGone(error)) this.#report(error);
+      this.#close();
+    }
+    await this.#finish();
+  }
+
+  async #readLoop(): Promise<void> {
+    const budget = this.#host.budget;
+    // While draining for a shutdown it reads on, answering shutting_down,
+    // until its last request is answered; once ending, it reads only to drop.
+    while (!this.#closed) {
+      if (!this.#ending) {
+        if (this.#scheduler.backlogged && !this.#writer.full) this.#scheduler.resume();
+        // While it reads nothing, a half frame's deadline is paused: the
+        // frame may be cut only because we stopped reading. Each pause has a
+        // bound of its own (writeTimeout for a peer that does not read its
+        // answers, our handlers' deadlines, the other peers draining), and
+        // the frame deadline runs again, in full, once reading resumes.
+        let pause: Promise<unknown> | undefined;
+        if (this.#writer.full) pause = this.#waitForWriter();
+        else if (this.#scheduler.backlogFull) pause = this.#waitForSlot();
+        else if (budget.exhausted) pause = this.#until(budget.ready());
+        if (pause !== undefined) {
+          this.#deadlines.frameStopped();
+          await pause;
+          if (!this.#decoder.idle) this.#deadlines.frameStarted();
+          continue;
+        }
+      }
+      const value = await this.#reader.read();
+      if (value === null) return;
+      this.#host.counters.bytes.in += value.length;
+      if (this.#ending) {
+        // Closing: what the peer still sends is read only to be dropped.
+        this.#discarded += value.length;
+        if (this.#discarded > this.#settings.maxBytes) this.#close();
+        continue;
+      }
+      const before = this.#framesRead;
+      this.#decoder.push(value, (body) => {
+        this.#framesRead++;
+        this.#host.counters.frames.in++;
+        this.#scheduler.admit(body);
+      });
+      if (this.#ending) continue;
+      if (this.#decoder.idle) this.#deadlines.frameStopped();
+      else if (this.#framesRead !== before || !this.#deadlines.frameArmed) {
+        // A frame is under way: its deadline runs from its first byte.
+        this.#deadlines.frameStarted();
+      }
+      this.#recharge();
+      if (this.#draining && this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
+      const full = value.length >= this.#reader.capacity;
+      const turn = this.#turns.afterRead(full, this.#framesRead - before, this.#host.crowded);
+      if (turn !== undefined) await turn;
+    }
+  }
+
+  beginShutdown(): void {
+    this.#draining = true;
+    // Stop a read that waits for a peer with nothing in flight.
+    if (this.#scheduler.idle && this.#decoder.idle) this.#endAfterAnswers();
+  }
+
+  /** The grace period is over: nothing queued starts, running handlers abort. */
+  abandon(): void {
+    this.#scheduler.abandon(
+      new SocketBridgeError("shutting_down", "Server is shutting down: grace period over"),
+    );
+  }
+
+  /** Closes at once: evicted to make room, or a shutdown out of time. */
+  forceClose(why?: string): void {
+    if (why !== undefined) this.#report(new SocketBridgeError("busy", why));
+    this.#close();
+  }
+
+  /**
+   * Ends the connection so the peer still reads every answer: closing a
+   * socket with unread input makes the kernel reset it, and a reset drops
+   * the answers still on their way. From this call on, input is read only to
+   * be dropped (at most maxBytes). Once every accepted request is answered
+   * and written (then `last`, raw, if given), our side is ended (FIN), and
+   * the socket closes LINGER_MS later, or when the peer closes. The whole
+   * ending is bounded by writeTimeout + LINGER_MS for a peer that reads
+   * nothing.
+   */
+  #endAfterAnswers(last?: Uint8Array): void {
+    if (this.#closed || this.#ending) return;
+    this.#last = last;
+    this.#ending = true;
+    this.#deadlines.stop();
+    this.#endingDeadline.start(this.#settings.writeTimeout + LINGER_MS);
+    this.#finishEnding();
+  }
+
+  /** The second half of #endAfterAnswers, once nothing is in flight. */
+  #finishEnding(): void {
+    if (!this.#ending || !this.#scheduler.idle || this.#ended !== undefined) return;
+    this.#ended = (async () => {
+      await this.#writer.drained();
+      if (this.#closed) return;
+      if (this.#last !== undefined) await this.#conn.write(this.#last).catch(() => 0);
+      await this.#conn.closeWrite().catch(() => this.#close());
+      if (!this.#closed) this.#endingDeadline.start(LINGER_MS);
+    })();
+  }
+
+  async #finish(): Promise<void> {
+    // An ending keeps its deadline: it bounds the wait for a peer that reads nothing.
+    if (!this.#ending) {
+      this.#deadlines.stop();
+    }
+    // Every accepted request gets its answer before the socket closes; once
+    // closed, aborted handlers settle at once and queued ones never start.
+    while (!this.#scheduler.idle) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    await this.#writer.drained();
+    await this.#ended;
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#deadlines.stop();
+    this.#endingDeadline.stop();
+    closeQuietly(this.#conn);
+    this.#twoWay.close();
+    this.#scheduler.abandon(
+      new ConnectionClosedError("Peer connection closed; nobody waits for this answer"),
+    );
+    this.#host.budget.adjust(-this.#charged);
+    this.#charged = 0;
+    this.#markClosed();
+    this.#wake?.();
+  }
+
+  /**
+   * Waits for a free slot. Meanwhile one read is kept pending: a peer that
+   * resets its connection is noticed at once and its queued requests are
+   * dropped, instead of being run for nobody. What that read brings is kept
+   * for later (one chunk at most), and the end of input (a half-close) is
+   * not a reason to stop.
+   */
+  async #waitForSlot(): Promise<void> {
+    const slot = new Promise<void>((resolve) => this.#wake = resolve);
+    let readFinished = false;
+    // A failed read (a reset) throws here and ends the connection.
+    await this.#until(
+      Promise.race([
+        slot,
+        this.#reader.readAhead().then(() => {
+          readFinished = true;
+        }),
+      ]),
+    );
+    if (readFinished) await this.#until(slot);
+  }
+
+  /** Waits for `event`, or for the connection to close. */
+  #until(event: Promise<void>): Promise<void> {
+    return Promise.race([event, this.#closing]);
+  }
+
+  /** Waits until the peer reads its answers; closes it after writeTimeout. */
+  async #waitForWriter(): Promise<void> {
+    if (await this.#writer.readyWithin(this.#settings.writeTimeout, this.#closing)) return;
+    this.#report(new SocketBridgeError("busy", "Peer does not read its answers; closing"));
+    this.#close();
+  }
+
+  #authorized(): void {
+    this.#deadlines.authorized();
+    if (this.#proven) return;
+    this.#proven = true;
+    this.#host.proven(this);
+  }
+
+  #refusing(): WireErrorCode | undefined {
+    if (this.#draining || this.#host.shuttingDown) return "shutting_down";
+    return this.#host.budget.exhausted ? "busy" : undefined;
+  }
+
+  #settled(): void {
+    this.#recharge();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+    if (this.#scheduler.idle) {
+      if (this.#draining && this.#decoder.idle) this.#endAfterAnswers();
+      this.#finishEnding();
+    }
+  }
+
+  #oversized(size: number): void {
+    const foreign = this.#framesRead === 0 ? foreignProtocol(size) : undefined;
+    if (foreign !== undefined) {
+      this.#report(
+        new SocketBridgeError(
+          "invalid_message",
+          `Peer speaks ${foreign}, not SocketBridge; closing`,
+        ),
+      );
+      this.#endAfterAnswers(foreign === "HTTP" ? HTTP_REFUSAL : undefined);
+      return;
+    }
+    this.#framesRead++;
+    this.#host.counters.frames.in++;
+    this.#scheduler.refuse(
+      "payload_too_large",
+      new FrameTooLargeError(size, this.#settings.maxBytes),
+    );
+    // Small excess is skipped in place and the connection goes on, as the
+    // original does; a prefix far past the cap is not worth reading: close.
+    if (size > this.#settings.maxBytes * MAX_DISCARD_FACTOR) this.#endAfterAnswers();
+  }
+
+  /** Charges the server's budget with what this connection holds now. */
+  #recharge(): void {
+    if (this.#closed) return;
+    const held = this.#decoder.pendingBytes + this.#scheduler.backlogBytes +
+      this.#writer.bufferedBytes;
+    if (held !== this.#charged) {
+      this.#host.budget.adjust(held - this.#charged);
+      this.#charged = held;
+    }
+  }
+
+  #send(body: string): void {
+    this.#writer.enqueue(body);
+    this.#recharge();
+  }
+
+  #report(error: unknown, code?: ErrorCode): void {
+    this.#host.report(error, { remoteAddr: this.remoteAddr, code });
+  }
+}

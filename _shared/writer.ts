@@ -1,0 +1,169 @@
+// One serialized writer per connection: frames never interleave, and every
+// frame queued in the same turn of the event loop goes out in one write.
+
+import { HEADER_BYTES, writeHeader } from "../_wire/header.ts";
+import { borrowBuffer, returnBuffer } from "../_wire/buffer_pool.ts";
+import { startTimer, type TimerHandle } from "./timers.ts";
+
+/** The part of `Deno.Conn` the writer needs. */
+export interface Writable {
+  write(p: Uint8Array): Promise<number>;
+}
+
+// Bytes bodies up to this size are copied into the batch; larger ones are
+// written as they are, after their prefix.
+const SCRATCH_BYTES = 65_536;
+const encoder = new TextEncoder();
+
+export class FrameWriter {
+  readonly #sink: Writable;
+  readonly #highWaterMark: number;
+  #queue: (Uint8Array | string)[] = [];
+  #bufferedBytes = 0;
+  #writing = false;
+  #failure: unknown = undefined;
+  #waiters: { when: () => boolean; resolve: () => void }[] = [];
+  /** Called after each write with the bytes and frames it put on the wire. */
+  onWritten?: (bytes: number, frames: number) => void;
+  /** Called once the socket refuses a write; the connection is then dead. */
+  onFailure?: (error: unknown) => void;
+
+  constructor(sink: Writable, highWaterMark: number) {
+    this.#sink = sink;
+    this.#highWaterMark = highWaterMark;
+  }
+
+  /** Bytes queued or being written, prefixes included. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
+  }
+
+  /** Whether the buffered bytes are above the high-water mark. */
+  get full(): boolean {
+    return this.#bufferedBytes > this.#highWaterMark;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /**
+   * Queues one frame body: bytes, or JSON text to be sent as UTF-8 (encoded
+   * straight into the write buffer, saving a copy). Returns false if the
+   * socket already failed.
+   */
+  enqueue(body: Uint8Array | string): boolean {
+    if (this.#failure !== undefined) return false;
+    this.#queue.push(body);
+    // For a string its length stands in for its byte count: only the
+    // high-water mark reads this, and the flush subtracts the same figure.
+    this.#bufferedBytes += HEADER_BYTES + body.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Resolves once the buffer is at or below the high-water mark, or failed. */
+  ready(): Promise<void> {
+    return this.#wait(() => !this.full);
+  }
+
+  /**
+   * Resolves true once the buffer is at or below the high-water mark (or
+   * the socket failed, or `closed` resolved), false if `ms` passed first.
+   */
+  async readyWithin(ms: number, closed: Promise<void>): Promise<boolean> {
+    let timer: TimerHandle;
+    const inTime = await Promise.race([
+      this.ready().then(() => true),
+      closed.then(() => true),
+      new Promise<boolean>((resolve) => timer = startTimer(() => resolve(false), ms)),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    return inTime;
+  }
+
+  /** Resolves once everything queued is written, or the socket failed. */
+  drained(): Promise<void> {
+    return this.#wait(() => this.#bufferedBytes === 0);
+  }
+
+  #wait(when: () => boolean): Promise<void> {
+    if (when() || this.#failure !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ when, resolve }));
+  }
+
+  #notify(): void {
+    const failed = this.#failure !== undefined;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!failed && !waiter.when()) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let written = 0; written < bytes.length;) {
+      written += await this.#sink.write(bytes.subarray(written));
+    }
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        let counted = 0;
+        let capacity = 0;
+        for (const body of batch) {
+          counted += HEADER_BYTES + body.length;
+          // A large encoded body is written as it is, after its prefix: no copy.
+          capacity += HEADER_BYTES +
+            (typeof body === "string"
+              ? 3 * body.length
+              : body.length > SCRATCH_BYTES
+              ? 0
+              : body.length);
+        }
+        // Batches borrow from the process's pool: an idle connection holds no buffer.
+        const buffer = borrowBuffer(capacity).subarray(0, capacity);
+        let size = 0;
+        let total = 0;
+        for (const body of batch) {
+          let length: number;
+          if (typeof body === "string") {
+            length = encoder.encodeInto(body, buffer.subarray(size + HEADER_BYTES)).written;
+          } else if (body.length > SCRATCH_BYTES) {
+            writeHeader(buffer, size, body.length);
+            await this.#writeAll(buffer.subarray(0, size + HEADER_BYTES));
+            await this.#writeAll(body);
+            total += size + HEADER_BYTES + body.length;
+            size = 0;
+            continue;
+          } else {
+            buffer.set(body, size + HEADER_BYTES);
+            length = body.length;
+          }
+          writeHeader(buffer, size, length);
+          size += HEADER_BYTES + length;
+        }
+        if (size > 0) await this.#writeAll(buffer.subarray(0, size));
+        total += size;
+        returnBuffer(new Uint8Array(buffer.buffer));
+        this.#bufferedBytes -= counted;
+        this.onWritten?.(total, batch.length);
+        this.#notify();
+      }
+    } catch (error) {
+      this.#failure = error;
+      this.#queue = [];
+      this.#bufferedBytes = 0;
+      this.onFailure?.(error);
+    } finally {
+      this.#writing = false;
+      this.#notify();
+    }
+  }
+}
