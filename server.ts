@@ -22,19 +22,12 @@ import { MemoryBudget } from "./_server/budget.ts";
 import { EventHub } from "./_server/event_hub.ts";
 import type { Handler, RequestHandler } from "./_server/handler_info.ts";
 import { Session } from "./_server/session.ts";
-import {
-  type AnyServeOptions,
-  type ErrorContext,
-  resolveSettings,
-  type ServeTcpOptions,
-  type ServeUnixOptions,
-  type Settings,
-  tokenOf,
-} from "./_server/settings.ts";
+import { type AnyServeOptions, resolveSettings, type Settings } from "./_server/settings.ts";
+import type { ErrorContext, ServeTcpOptions, ServeUnixOptions } from "./_server/options.ts";
 import type { Server, ServerStats } from "./_server/types.ts";
 import { bindUnix, type UnixBinding } from "./_server/unix.ts";
 import { listenTcp } from "./_server/listen.ts";
-import { checkName, publishDiscovery } from "./_shared/discovery.ts";
+import { publishDiscovery } from "./_shared/discovery.ts";
 import { closeQuietly, isClosedByUs } from "./_shared/transport.ts";
 import { registerCore } from "./_server/host.ts";
 
@@ -54,7 +47,7 @@ export type {
   ServeOptions,
   ServeTcpOptions,
   ServeUnixOptions,
-} from "./_server/settings.ts";
+} from "./_server/options.ts";
 
 // After a grace period the answers get this long to go out before every
 // connection is closed, whatever its peer does.
@@ -199,22 +192,24 @@ class BridgeServer implements Server {
   constructor(options: AnyServeOptions, handler: RequestHandler) {
     this.handler = handler;
     this.#onError = options.onError;
+    // Every option is checked before anything is bound.
     this.settings = resolveSettings(options);
     this.budget = new MemoryBudget(this.settings.maxBufferedBytes);
-    if (options.path !== undefined) {
-      this.#unix = bindUnix(options.path);
+    const { listen, discovery } = this.settings;
+    if (listen.transport === "unix") {
+      this.#unix = bindUnix(listen.path);
       this.#listener = this.#unix.listener;
     } else {
-      this.#listener = listenTcp(options, this.settings.token !== undefined);
+      this.#listener = listenTcp(listen);
     }
     this.addr = this.#listener.addr;
-    if (options.name !== undefined) {
+    if (discovery !== undefined) {
       try {
         this.#unpublish = publishDiscovery(
-          checkName(options.name),
+          discovery.name,
           this.addr,
-          options.cert !== undefined,
-          tokenOf(options) || undefined,
+          discovery.tls,
+          discovery.token,
         );
       } catch (error) {
         this.#closeListener();

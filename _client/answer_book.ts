@@ -12,23 +12,42 @@ import { IdTable } from "./id_table.ts";
 /** Cancelled ids remembered so that their late answers are dropped, not refused. */
 const MAX_LATE_IDS = 65_536;
 
+/** What a request is when it is made; see {@linkcode Pending}. */
+export interface PendingInit {
+  /** Its `request_id`; undefined: the request carries none. */
+  readonly id: RequestId | undefined;
+  /** The payload to send. */
+  readonly payload: Record<string, unknown>;
+  /**
+   * Settle with the answer's `result`, rejecting error answers (true), or
+   * with the whole response object, errors included (false).
+   * @default true
+   */
+  readonly unwrap?: boolean;
+  /** The `timeout_ms` to announce, if any. */
+  readonly announcedTimeout?: number;
+  /** One of the client's own control requests ($hello, $cancel...): not counted as pending. */
+  readonly internal?: boolean;
+  /** Called as an ok answer arrives, before the frames behind it are read. */
+  readonly onAnswer?: () => void;
+}
+
 /**
  * One request from submission to settlement. Settles exactly once: the first
- * of answer, timeout, abort or connection loss wins.
+ * of answer, timeout, abort or connection loss wins; `outcome` says which.
  */
 export class Pending {
   readonly id?: RequestId;
-  /** Resolve with `result` (and reject error answers), or with the whole response. */
+  /** Settles with the request: its result (or response), or the failure. */
+  readonly outcome: Promise<unknown>;
   readonly #unwrap: boolean;
-  readonly #resolve: (value: unknown) => void;
-  readonly #reject: (error: unknown) => void;
+  #resolve!: (value: unknown) => void;
+  #reject!: (error: unknown) => void;
   settled = false;
-  /** The client's own control requests ($hello, $cancel...) are not counted as pending. */
-  internal = false;
+  readonly internal: boolean;
   /** The payload, held until its frame is queued (then dropped). */
   payload?: Record<string, unknown>;
-  /** The `timeout_ms` to announce. */
-  announcedTimeout?: number;
+  readonly announcedTimeout?: number;
   /** The `traceparent` to send, while tracing is on. */
   traceparent?: string;
   /** UTF-16 length of the encoded request, once sent. */
@@ -37,23 +56,23 @@ export class Pending {
   timer: TimerHandle;
   signal?: AbortSignal;
   onAbort?: () => void;
-  /** Called as an ok answer arrives, before the frames behind it are read. */
-  onAnswer?: () => void;
+  readonly onAnswer?: () => void;
   /** Takes the request's chunk frames (a stream); without it they are collected. */
   onChunk?: (value: unknown) => void;
   /** Chunks of a plain request: its result is then their array, as a collecting server sends. */
   #collected?: unknown[];
 
-  constructor(
-    id: RequestId | undefined,
-    unwrap: boolean,
-    resolve: (value: unknown) => void,
-    reject: (error: unknown) => void,
-  ) {
-    this.id = id;
-    this.#unwrap = unwrap;
-    this.#resolve = resolve;
-    this.#reject = reject;
+  constructor(init: PendingInit) {
+    this.id = init.id;
+    this.payload = init.payload;
+    this.#unwrap = init.unwrap ?? true;
+    this.internal = init.internal ?? false;
+    this.announcedTimeout = init.announcedTimeout;
+    this.onAnswer = init.onAnswer;
+    this.outcome = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
   }
 
   /** A chunk frame for this request arrived. */

@@ -12,10 +12,9 @@ import {
 } from "../errors.ts";
 import type { BridgeResponse, RequestId } from "../protocol.ts";
 import type { Client, ConnectOptions, RequestOptions } from "./options.ts";
-import { addressOf, checkDialOptions, dial } from "./dial.ts";
-import { resolveName } from "../_shared/discovery.ts";
+import { addressOf, dial, resolveTarget, type Target } from "./dial.ts";
 import { checkPayload, envelopeOf } from "../_wire/request_text.ts";
-import { Pending } from "./answer_book.ts";
+import { Pending, type PendingInit } from "./answer_book.ts";
 import { checkDuration, startTimer } from "../_shared/timers.ts";
 import { Link, type LinkHost } from "./link.ts";
 import { Backoff } from "./backoff.ts";
@@ -28,8 +27,20 @@ import { traceCall, tracer } from "../_shared/tracing.ts";
 const DEFAULT_CLIENT_OUTBOUND = 4_194_304;
 const NO_OPTIONS: RequestOptions = Object.freeze({});
 
+/** How a request is submitted: what the caller's options do not say. */
+interface Submission extends Omit<PendingInit, "id" | "payload"> {
+  /** Give it a `request_id` (every request of connect()'s; send() sends none). */
+  readonly withId: boolean;
+  /** Wires the request to a stream before it can be answered. */
+  readonly attach?: (entry: Pending) => void;
+}
+
+/** A request or stream of the caller's: an id, and the result unwrapped. */
+const AS_REQUEST: Submission = Object.freeze({ withId: true, unwrap: true });
+
 export class BridgeClient extends EventTarget implements Client<Record<string, unknown>, unknown> {
   readonly #options: ConnectOptions;
+  readonly #target: Target;
   readonly #backoff?: Backoff;
   readonly #maxOutboundBytes: number;
   readonly #defaultTimeout?: number;
@@ -49,11 +60,10 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
 
   private constructor(options: ConnectOptions, reconnect: boolean) {
     super();
-    checkDialOptions(options);
+    // Options and discovery settled once, before anything is dialled.
+    this.#target = resolveTarget(options);
     this.#options = options;
-    this.#envelope = envelopeOf(
-      options.token ?? (options.name === undefined ? undefined : resolveName(options.name).token),
-    );
+    this.#envelope = envelopeOf(options.token ?? this.#target.token);
     this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
     this.#twoWay = reconnect && options.twoWay !== false;
     this.#subscriptions = new ClientSubscriptions({
@@ -94,7 +104,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
         );
       }
     } else {
-      client.#attach(await dial(options, options.signal), false);
+      client.#attach(await dial(client.#target, options.signal), false);
     }
     return client;
   }
@@ -109,7 +119,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   }
 
   request(payload: Record<string, unknown>, options?: RequestOptions): Promise<unknown> {
-    return this.#submit(payload, options ?? NO_OPTIONS, true, true);
+    return this.#submit(payload, options ?? NO_OPTIONS, AS_REQUEST);
   }
 
   stream<Chunk = unknown, Final = unknown>(
@@ -120,7 +130,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       this.#giveUp(entry, reason)
     );
     const link = this.#link;
-    const answer = this.#submit(payload, options ?? NO_OPTIONS, true, true, undefined, attach);
+    const answer = this.#submit(payload, options ?? NO_OPTIONS, { ...AS_REQUEST, attach });
     answer.then(async (result) => {
       // A server that does not stream collects the items into the result.
       const features = stream.sawChunk ? undefined : await link?.hello;
@@ -151,9 +161,10 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     options?: RequestOptions,
     onAnswer?: () => void,
   ): Promise<unknown> {
-    return this.#submit(payload, options ?? NO_OPTIONS, true, true, undefined, (entry) => {
-      entry.internal = true;
-      entry.onAnswer = onAnswer;
+    return this.#submit(payload, options ?? NO_OPTIONS, {
+      ...AS_REQUEST,
+      internal: true,
+      onAnswer,
     });
   }
 
@@ -185,7 +196,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     withId: boolean,
     announcedTimeout?: number,
   ): Promise<BridgeResponse> {
-    return this.#submit(payload, options, withId, false, announcedTimeout) as Promise<
+    return this.#submit(payload, options, { withId, unwrap: false, announcedTimeout }) as Promise<
       BridgeResponse
     >;
   }
@@ -193,10 +204,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   #submit(
     payload: Record<string, unknown>,
     { signal, timeout = this.#defaultTimeout }: RequestOptions,
-    withId: boolean,
-    unwrap: boolean,
-    announcedTimeout = timeout,
-    prepare?: (entry: Pending) => void,
+    { withId, attach, announcedTimeout = timeout, ...init }: Submission,
   ): Promise<unknown> {
     try {
       signal?.throwIfAborted();
@@ -205,13 +213,10 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     } catch (error) {
       return Promise.reject(error);
     }
-    let entry!: Pending;
-    const answer = new Promise((resolve, reject) => {
-      entry = new Pending(withId ? this.#nextId++ : undefined, unwrap, resolve, reject);
-    });
-    entry.payload = payload;
-    entry.announcedTimeout = announcedTimeout;
-    prepare?.(entry);
+    const id = withId ? this.#nextId++ : undefined;
+    const entry = new Pending({ ...init, id, payload, announcedTimeout });
+    const answer = entry.outcome;
+    attach?.(entry);
     if (this.#tracer !== undefined && !entry.internal) {
       entry.traceparent = traceCall(this.#tracer, payload.type, entry.id, answer, () => entry.size);
     }
@@ -345,7 +350,11 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
           if (this.#closed || signal?.aborted) break;
         }
         try {
-          this.#attach(await dial(this.#options, signal), firstDelayed > 0);
+          // A name is read again for each reconnection: a restarted server may listen elsewhere.
+          const target = attempt + firstDelayed > 0 && this.#options.name !== undefined
+            ? resolveTarget(this.#options)
+            : this.#target;
+          this.#attach(await dial(target, signal), firstDelayed > 0);
           this.#linking = undefined;
           return this.#link;
         } catch (error) {

@@ -25,7 +25,7 @@ export function addressOf(options: DialOptions): string {
 }
 
 /** Refuses options that contradict each other, before anything is opened. */
-export function checkDialOptions(options: DialOptions): void {
+function checkDialOptions(options: DialOptions): void {
   if (
     options.name !== undefined &&
     (options.path !== undefined || options.port !== undefined || options.hostname !== undefined)
@@ -51,29 +51,51 @@ export function checkDialOptions(options: DialOptions): void {
   }
 }
 
-/** Connects, or throws a ConnectError (or the signal's reason). */
-export async function dial(options: DialOptions, signal?: AbortSignal): Promise<Deno.Conn> {
+/**
+ * A client's destination, settled: the options checked and, for a name, its
+ * discovery file read (where the server listens, and its token).
+ */
+export interface Target {
+  readonly hostname?: string;
+  readonly port?: number;
+  readonly path?: string;
+  readonly tls?: boolean | { caCerts?: string[] };
+  /** The token a named server's discovery file holds. */
+  readonly token?: string;
+}
+
+/**
+ * Checks the options and resolves a name: what one dial needs, settled
+ * before any socket is opened.
+ *
+ * @throws {TypeError} For options that contradict each other.
+ * @throws {ConnectError} For a name no live server of this user publishes.
+ */
+export function resolveTarget(options: DialOptions): Target {
+  checkDialOptions(options);
+  if (options.name === undefined) return options;
+  const where = resolveName(options.name);
+  return { ...where, tls: options.tls ?? where.tls };
+}
+
+/** Connects to a settled target, or throws a ConnectError (or the signal's reason). */
+export async function dial(target: Target, signal?: AbortSignal): Promise<Deno.Conn> {
   signal?.throwIfAborted();
-  if (options.name !== undefined) {
-    // Read again for every dial: a restarted server may listen elsewhere.
-    const { token: _, ...where } = resolveName(options.name);
-    options = { ...where, tls: options.tls ?? where.tls };
-  }
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = options.port ?? DEFAULT_PORT;
-  const tls = options.tls;
+  const hostname = target.hostname ?? "127.0.0.1";
+  const port = target.port ?? DEFAULT_PORT;
+  const tls = target.tls;
   let connecting: Promise<Deno.Conn>;
   try {
-    connecting = options.path !== undefined
-      ? Deno.connect({ transport: "unix", path: options.path })
+    connecting = target.path !== undefined
+      ? Deno.connect({ transport: "unix", path: target.path })
       : tls
       ? Deno.connectTls({ hostname, port, caCerts: tls === true ? undefined : tls.caCerts })
       : Deno.connect({ hostname, port });
   } catch (error) {
-    throw connectError(options, error);
+    throw connectError(target, error);
   }
   const connected = connecting.catch((error) => {
-    throw connectError(options, error);
+    throw connectError(target, error);
   });
   if (signal === undefined) return await connected;
   let onAbort: (() => void) | undefined;
@@ -93,19 +115,19 @@ export async function dial(options: DialOptions, signal?: AbortSignal): Promise<
   }
 }
 
-function connectError(options: DialOptions, error: unknown): unknown {
+function connectError(target: Target, error: unknown): unknown {
   if (error instanceof TypeError) return error;
-  const address = addressOf(options);
+  const address = addressOf(target);
   let hint: string;
   if (error instanceof Deno.errors.ConnectionRefused) {
     hint = "nothing listens there; is the server running?";
   } else if (error instanceof Deno.errors.NotFound) {
-    hint = options.path !== undefined
+    hint = target.path !== undefined
       ? "no socket file at that path; is the server running?"
       : "the host name is unknown";
   } else if (error instanceof Deno.errors.NotCapable) {
-    hint = options.path !== undefined
-      ? `grant --allow-read, --allow-write and --allow-net=unix:${options.path}`
+    hint = target.path !== undefined
+      ? `grant --allow-read, --allow-write and --allow-net=unix:${target.path}`
       : `grant --allow-net=${address}`;
   } else if (error instanceof Deno.errors.PermissionDenied) {
     hint = "the operating system refused it (check the socket file's owner and mode)";

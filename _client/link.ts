@@ -95,9 +95,13 @@ export class Link {
     const targets = this.book.waitingIds();
     if (targets.length === 0) return;
     for (const target of targets) {
-      const entry = new Pending(this.#host.nextId(), true, () => {}, () => {});
-      entry.internal = true;
-      entry.payload = { type: "$cancel", target };
+      const entry = new Pending({
+        id: this.#host.nextId(),
+        payload: { type: "$cancel", target },
+        internal: true,
+      });
+      // Nobody waits for these answers: the connection closes next.
+      entry.outcome.catch(() => {});
       this.put(entry);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -118,14 +122,13 @@ export class Link {
 
   /** The first frame on the link, ahead of every request: pipelined, not awaited. */
   #sayHello(): Promise<ReadonlySet<string> | undefined> {
-    let entry!: Pending;
-    const answered = new Promise<unknown>((resolve, reject) => {
-      entry = new Pending(this.#host.nextId(), true, resolve, reject);
+    const entry = new Pending({
+      id: this.#host.nextId(),
+      payload: { type: "$hello", features: FEATURES_ASKED },
+      internal: true,
     });
-    entry.internal = true;
-    entry.payload = { type: "$hello", features: FEATURES_ASKED };
     this.put(entry);
-    return answered.then((result) => {
+    return entry.outcome.then((result) => {
       const features = (result as { features?: unknown } | undefined)?.features;
       if (Array.isArray(features)) this.#features = new Set(features.map(String));
       return this.#features;

@@ -110,10 +110,8 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     }
     const id = this.#nextId++;
     const subject = this.#subjectOf(payload.type);
-    let pending!: Pending;
-    const answer = new Promise((resolve, reject) => {
-      pending = new Pending(id, true, resolve, reject);
-    });
+    const pending = new Pending({ id, payload });
+    const answer = pending.outcome;
     let text = "";
     const traceparent = this.#tracer === undefined
       ? undefined

@@ -1,10 +1,12 @@
-// What a bridge (NATS, say) needs of a running server, found from the public
-// Server object without widening its public type: its settings, handler and
-// event hub, and where its errors go.
+// The core of a running server (settings, handler, event hub, where errors
+// go): what each connection's session is given (with the state sessions
+// share, session.ts's SessionHost) and what a bridge (NATS, say) finds from
+// the public Server object without widening its public type.
 
 import type { RequestHandler } from "./handler_info.ts";
 import type { EventHub } from "./event_hub.ts";
-import type { ErrorContext, Settings } from "./settings.ts";
+import type { Settings } from "./settings.ts";
+import type { ErrorContext } from "./options.ts";
 import type { Server } from "./types.ts";
 
 /** The parts of a running server a bridge serves from. */

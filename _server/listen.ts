@@ -1,23 +1,15 @@
-// Binding TCP or TLS for serve(): loopback unless a token guards the
-// address, and bind failures named with the address they were for.
+// Binding TCP or TLS for serve(), where the settings say, and bind failures
+// named with the address they were for.
 
-import { isLoopback } from "./policy.ts";
-import { type AnyServeOptions, missingTokenMessage, portOf } from "./settings.ts";
+import type { Listen } from "./settings.ts";
 
-/** Listens where `options` say, or throws a TypeError or an address error naming it. */
-export function listenTcp(options: AnyServeOptions, hasToken: boolean): Deno.Listener {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const port = portOf(options);
-  if (!isLoopback(hostname) && !hasToken && !options.allowRemoteWithoutToken) {
-    throw new TypeError(missingTokenMessage(hostname));
-  }
-  if ((options.cert === undefined) !== (options.key === undefined)) {
-    throw new TypeError("Cannot serve TLS: cert and key go together");
-  }
+/** Listens where `listen` says, or throws an address error naming it. */
+export function listenTcp(listen: Extract<Listen, { transport: "tcp" }>): Deno.Listener {
+  const { hostname, port, cert, key } = listen;
   const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
   try {
-    if (options.cert !== undefined && options.key !== undefined) {
-      return Deno.listenTls({ hostname, port, cert: options.cert, key: options.key });
+    if (cert !== undefined && key !== undefined) {
+      return Deno.listenTls({ hostname, port, cert, key });
     }
     return Deno.listen({ hostname, port });
   } catch (error) {

@@ -3,7 +3,7 @@
 // only while a hook is set or tracing is on.
 
 import type { RequestId, WireErrorCode } from "../protocol.ts";
-import type { RequestRecord } from "./settings.ts";
+import type { RequestRecord } from "./options.ts";
 import {
   endRequestSpan,
   SPAN_KIND,

@@ -10,18 +10,17 @@ import {
   ConnectionClosedError,
   type ErrorCode,
   type SocketBridgeError,
-  TimeoutError,
 } from "../errors.ts";
 import type { RequestId, WireErrorCode } from "../protocol.ts";
 import { type Envelope, openEnvelope, parseRequest, Refusal, withType } from "../_wire/envelope.ts";
 import type { Settings } from "./settings.ts";
-import { startTimer, type TimerHandle } from "../_shared/timers.ts";
 import { HandlerInfo, type RequestHandler } from "./handler_info.ts";
 import { type ControlPeer, isCancelWithId, isControl } from "./control.ts";
 import { Trace } from "./request_trace.ts";
 import { inSpan, tracer } from "../_shared/tracing.ts";
 import { Answers } from "./answers.ts";
-import { isAsyncIterable, type StreamOutlet, StreamRun } from "./stream_run.ts";
+import { isAsyncIterable, type StreamOutlet } from "./stream_run.ts";
+import { HandlerRun } from "./handler_run.ts";
 
 /** What the scheduler needs from its connection. */
 export interface SchedulerHost {
@@ -49,9 +48,11 @@ export interface SchedulerHost {
   dropped(count: number): void;
 }
 
-interface Queued {
+/** A request frame on its way to its handler. */
+interface Frame {
   readonly body: Uint8Array;
-  readonly arrived: number;
+  /** When it was queued for a slot; undefined: it starts as it arrives. */
+  readonly arrived?: number;
   /** Cancelled by `$cancel` before it started: it never will. */
   cancelled?: boolean;
   /** Its request_id (null: none), read once when a `$cancel` first looks for it. */
@@ -72,7 +73,7 @@ export class RequestScheduler {
   readonly #tracer = tracer();
   #inFlight = 0;
   // Frames read past maxInFlight wait here, in order, for a free slot.
-  #backlog: Queued[] = [];
+  #backlog: Frame[] = [];
   #head = 0;
   #backlogBytes = 0;
   readonly #running = new Set<AbortController>();
@@ -143,12 +144,12 @@ export class RequestScheduler {
     if (this.backlogged || this.#inFlight >= this.#maxInFlight || this.#host.congested()) {
       // A `$cancel` goes ahead of the frames waiting for a slot, or it would
       // wait behind the very work it cancels.
-      if (isCancelWithId(body)) return this.#start(body, undefined);
+      if (isCancelWithId(body)) return this.#start({ body });
       // The body may be a view of the read buffer, reused by the next read.
       this.#backlog.push({ body: body.slice(), arrived: performance.now(), type });
       this.#backlogBytes += body.length;
     } else {
-      this.#start(body, undefined, false, type);
+      this.#start({ body, type });
     }
   }
 
@@ -203,7 +204,7 @@ export class RequestScheduler {
     return false;
   }
 
-  #start(body: Uint8Array, arrived: number | undefined, cancelled = false, type?: string): void {
+  #start({ body, arrived, cancelled, type }: Frame): void {
     const traced = this.#traced;
     let message = parseRequest(body);
     if (type !== undefined && !(message instanceof Refusal)) message = withType(message, type);
@@ -292,9 +293,9 @@ export class RequestScheduler {
     while (
       this.#head < backlog.length && this.#inFlight < this.#maxInFlight && !this.#host.congested()
     ) {
-      const { body, arrived, cancelled, type } = backlog[this.#head++];
-      this.#backlogBytes -= body.length;
-      this.#start(body, arrived, cancelled, type);
+      const frame = backlog[this.#head++];
+      this.#backlogBytes -= frame.body.length;
+      this.#start(frame);
     }
     if (this.#head === backlog.length && this.#head > 0) {
       this.#backlog = [];
@@ -305,8 +306,8 @@ export class RequestScheduler {
   /**
    * Runs the handler. One that returns at once is answered at once, with no
    * promise, timer or AbortController (the signal is made only if the
-   * handler reads it). One that returns a promise runs under its deadline,
-   * and the returned promise never rejects.
+   * handler reads it). One that returns a promise or a stream becomes a
+   * HandlerRun under its deadline, whose answer never rejects.
    */
   #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
     const { payload, requestId, timeoutMs } = envelope;
@@ -324,58 +325,27 @@ export class RequestScheduler {
     if (!isThenable(result) && !isAsyncIterable(result)) {
       return this.#answers.ok(result, requestId, trace);
     }
-    const running = HandlerInfo.controllerOf(info);
-    const signal = running.signal;
+    const controller = HandlerInfo.controllerOf(info);
     const handlerTimeout = this.#host.settings.handlerTimeout;
     const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
-    const deadline = Math.min(handlerTimeout > 0 ? handlerTimeout : Infinity, callerLeft);
-    this.#running.add(running);
-    if (requestId !== undefined) this.#byId.set(requestId, running);
-    return new Promise<string>((resolve) => {
-      let timer: TimerHandle = undefined;
-      let settled = false;
-      let stream: StreamRun | undefined;
-      const settle = (answer: () => string): void => {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        this.#running.delete(running);
-        if (this.#byId.get(requestId!) === running) this.#byId.delete(requestId!);
-        // No chunk may follow the final answer: the stream stops first.
-        stream?.stop();
-        resolve(answer());
-      };
-      const onAbort = (): void => {
-        const reason = signal.reason;
-        if (reason instanceof ConnectionClosedError) return settle(() => "");
-        const code = reason instanceof TimeoutError
-          ? "timeout"
-          : reason instanceof CancelledError
-          ? "cancelled"
-          : "shutting_down";
-        settle(() => this.#answers.error(code, requestId, trace));
-      };
-      const pull = (iterable: AsyncIterable<unknown>): Promise<unknown> => {
-        const run = new StreamRun(iterable);
-        stream = run;
-        const chunkId = this.#host.chunks() ? requestId : undefined;
-        return span === undefined
-          ? run.run(this.#outlet, chunkId)
-          : inSpan(span, () => run.run(this.#outlet, chunkId));
-      };
-      if (this.#abandoned !== undefined) running.abort(this.#abandoned);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort);
-      timer = startTimer(() => running.abort(new TimeoutError(deadline)), deadline);
-      const work = isAsyncIterable(result)
-        ? pull(result)
-        : Promise.resolve(result).then((value) => isAsyncIterable(value) ? pull(value) : value);
-      work.then(
-        (value) => settle(() => this.#answers.ok(value, requestId, trace)),
-        (error) => settle(() => this.#answers.failed(error, requestId, trace)),
-      );
+    this.#running.add(controller);
+    if (requestId !== undefined) this.#byId.set(requestId, controller);
+    if (this.#abandoned !== undefined) controller.abort(this.#abandoned);
+    const run = new HandlerRun({
+      result,
+      controller,
+      requestId,
+      deadline: Math.min(handlerTimeout > 0 ? handlerTimeout : Infinity, callerLeft),
+      answers: this.#answers,
+      outlet: this.#outlet,
+      chunkId: this.#host.chunks() ? requestId : undefined,
+      trace,
+      onSettled: () => {
+        this.#running.delete(controller);
+        if (this.#byId.get(requestId!) === controller) this.#byId.delete(requestId!);
+      },
     });
+    return run.answer;
   }
 }
 

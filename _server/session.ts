@@ -8,27 +8,22 @@ import { ConnectionClosedError, FrameTooLargeError, SocketBridgeError } from "..
 import { errorBody } from "../_wire/envelope.ts";
 import type { ErrorCode } from "../errors.ts";
 import { ERROR_MESSAGES, type WireErrorCode } from "../protocol.ts";
-import type { MemoryBudget } from "./budget.ts";
-import type { RequestHandler } from "./handler_info.ts";
 import { RequestScheduler } from "./scheduler.ts";
-import type { ErrorContext, Settings } from "./settings.ts";
+import type { Settings } from "./settings.ts";
+import type { ServerCore } from "./host.ts";
+import type { MemoryBudget } from "./budget.ts";
 import { foreignProtocol, HTTP_REFUSAL } from "../_wire/sniff.ts";
 import { Deadline } from "../_shared/timers.ts";
 import { FairTurns } from "./fair_turns.ts";
 import { ReadDeadlines } from "./read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
-import type { EventHub } from "./event_hub.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 
-/** What a session needs from its server. */
-export interface SessionHost {
-  readonly settings: Settings;
-  readonly handler: RequestHandler;
+/** What a session needs from its server: the core, and what all sessions share. */
+export interface SessionHost extends ServerCore {
   readonly budget: MemoryBudget;
-  readonly hub: EventHub;
-  readonly shuttingDown: boolean;
   /** Whether other connections share the event loop with this one. */
   readonly crowded: boolean;
   readonly counters: {
@@ -36,7 +31,6 @@ export interface SessionHost {
     bytes: { in: number; out: number };
     requests: { dropped: number };
   };
-  report(error: unknown, context: ErrorContext): void;
   /** The session completed its first authorised request. */
   proven(session: Session): void;
 }

@@ -97,8 +97,11 @@ const ALLOWED: Record<string, { values: string[]; types?: string[] }> = {
   },
   // A bridge to another transport: both a server and a client over NATS.
   "_nats": { values: ["protocol.ts", "errors.ts", "_wire", "_shared", "_server", "_client"] },
-  // Adapters that use the library as a user would.
-  "_cli": { values: ["mod.ts", "server.ts", "client.ts", "protocol.ts", "errors.ts"] },
+  // Adapters that use the library as a user would (the CLI also lists the
+  // discovery files, which are this package's own convention).
+  "_cli": {
+    values: ["mod.ts", "server.ts", "client.ts", "mcp.ts", "protocol.ts", "errors.ts", "_shared"],
+  },
   "_mcp": { values: ["mod.ts", "protocol.ts", "errors.ts"] },
 };
 

@@ -69,3 +69,22 @@ Deno.test("a named Unix socket server is found by name", async () => {
   assert.equal((await send({ name: "unix-agent" }, {})).result, "over unix");
   assert.equal(server.addr.path, path);
 });
+
+Deno.test("serve() settles every option before it binds: a bad name beside a taken port is the name's TypeError", () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  assert.throws(
+    () => serve({ port, name: "../escape" }, () => {}),
+    (error) => error instanceof TypeError && /name/.test(error.message),
+  );
+  assert.throws(() => serve({ port, gracePeriod: -1 }, () => {}), TypeError);
+  assert.throws(() => serve({ port }, () => {}), Deno.errors.AddrInUse);
+});
+
+Deno.test("connect() settles its options and its name before it dials: a contradiction or an unknown name opens nothing", async () => {
+  await assert.rejects(
+    connect({ name: "build-agent", port: 1 }),
+    (error) => error instanceof TypeError && /name/.test(error.message),
+  );
+  await assert.rejects(connect({ name: "nobody-serves-this" }), /no server of that name/);
+});

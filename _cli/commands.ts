@@ -1,0 +1,233 @@
+// The CLI's commands, one table entry each: the flags it takes besides the
+// connection flags, and what it does. cli.ts parses the arguments by the
+// entry and runs it.
+
+import {
+  type BridgeResponse,
+  connect,
+  PROTOCOL_VERSION,
+  send,
+  serve,
+  type ServeTcpOptions,
+  type ServeUnixOptions,
+} from "../mod.ts";
+import { listDiscovery } from "../_shared/discovery.ts";
+import { atMost, connection, EXIT, type Flags, payloadOf, tokenOf, UsageError } from "./args.ts";
+import { wholeNumber } from "./args.ts";
+import { execHandler } from "./exec.ts";
+
+/** Where the CLI writes its lines (stdout and stderr by default). */
+export interface CliOutput {
+  /** Writes one line of output (a JSON answer, a chunk, an event). */
+  write(line: string): void;
+  /** Writes one line of diagnostics; stderr by default. */
+  error?(line: string): void;
+}
+
+/** What a command is given to run. */
+export interface CommandInput {
+  readonly flags: Flags;
+  readonly positionals: string[];
+  /** The words after the command's trailing flag (`serve --exec CMD ARG...`). */
+  readonly trailing: string[];
+  readonly output: CliOutput;
+  /** Stops the commands that run until stopped (`sub`, `serve`, `mcp`). */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** One command of the CLI. */
+export interface Command {
+  /** Flags besides the connection flags. */
+  readonly flags?: Record<string, { type: "string" | "boolean" }>;
+  /** A flag after which every word belongs to the command (`--exec`). */
+  readonly trailingAfter?: string;
+  run(input: CommandInput): Promise<number>;
+}
+
+const JSON_FLAG = { json: { type: "boolean" } } as const;
+
+/** Every command, by name. */
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  call: {
+    async run({ flags, positionals, output }) {
+      const [type, json] = positionals;
+      if (type === undefined) throw new UsageError("call needs a TYPE");
+      atMost(positionals, 2);
+      const payload = { type, ...await payloadOf(json) };
+      return answer(await send({ ...requestOptions(flags) }, payload), output);
+    },
+  },
+  stream: {
+    async run({ flags, positionals, output }) {
+      const [type, json] = positionals;
+      if (type === undefined) throw new UsageError("stream needs a TYPE");
+      atMost(positionals, 2);
+      const payload = { type, ...await payloadOf(json) };
+      await using client = await connect(requestOptions(flags));
+      const stream = client.stream(payload);
+      for await (const chunk of stream) output.write(JSON.stringify({ chunk }));
+      const result = await stream.result;
+      output.write(JSON.stringify({
+        status: "ok",
+        message: "received",
+        protocol_version: PROTOCOL_VERSION,
+        ...(result === undefined ? {} : { result }),
+      }));
+      return EXIT.ok;
+    },
+  },
+  send: {
+    async run({ flags, positionals, output }) {
+      atMost(positionals, 1);
+      return answer(await send(requestOptions(flags), await payloadOf(positionals[0])), output);
+    },
+  },
+  sub: {
+    async run({ flags, positionals, output, signal }) {
+      if (positionals.length === 0) throw new UsageError("sub needs at least one PATTERN");
+      await using client = await connect({ ...connection(flags), reconnect: true });
+      const events = await client.subscribe(positionals);
+      const stop = () => events.unsubscribe();
+      signal?.addEventListener("abort", stop, { once: true });
+      try {
+        for await (const entry of events) {
+          output.write(JSON.stringify(
+            entry.kind === "event"
+              ? { event: entry.topic, data: entry.data }
+              : entry.kind === "dropped"
+              ? { event: "$dropped", data: { count: entry.count } }
+              : { event: "$gap" },
+          ));
+        }
+      } finally {
+        signal?.removeEventListener("abort", stop);
+      }
+      return EXIT.ok;
+    },
+  },
+  describe: {
+    flags: JSON_FLAG,
+    async run({ flags, positionals, output }) {
+      atMost(positionals, 0);
+      await using client = await connect(requestOptions(flags));
+      const types = await client.describe();
+      if (flags.json) output.write(JSON.stringify(types));
+      else if (types.length === 0) output.write("(the server declares no request types)");
+      else {
+        const width = Math.max(...types.map((entry) => entry.type.length));
+        for (const entry of types) {
+          output.write(`${entry.type.padEnd(width)}  ${entry.description}`);
+          if (entry.schema !== null) {
+            output.write(`${" ".repeat(width)}  schema: ${JSON.stringify(entry.schema)}`);
+          }
+        }
+      }
+      return EXIT.ok;
+    },
+  },
+  ping: {
+    async run({ flags, positionals, output }) {
+      atMost(positionals, 0);
+      const started = performance.now();
+      const response = await send(requestOptions(flags), { type: "$hello", features: [] });
+      const ms = Math.round((performance.now() - started) * 100) / 100;
+      const server = (response.result as { server?: unknown } | undefined)?.server;
+      output.write(JSON.stringify({ server: server ?? "(no two-way protocol)", ms }));
+      return response.status === "ok" ? EXIT.ok : EXIT.errorAnswer;
+    },
+  },
+  ls: {
+    flags: JSON_FLAG,
+    run({ flags, positionals, output }) {
+      atMost(positionals, 0);
+      return Promise.resolve(list(flags.json === true, output));
+    },
+  },
+  serve: {
+    flags: { exec: { type: "boolean" }, concurrency: { type: "string" } },
+    trailingAfter: "--exec",
+    async run({ flags, positionals, trailing, output, signal }) {
+      atMost(positionals, 0);
+      await serveExec(flags, trailing, output, signal).finished;
+      return EXIT.ok;
+    },
+  },
+  mcp: {
+    async run({ flags, positionals, signal }) {
+      atMost(positionals, 0);
+      // Loaded only here: the rest of the CLI never needs the MCP SDK.
+      const { serveMcp } = await import("../mcp.ts");
+      await serveMcp({ ...connection(flags), signal });
+      return EXIT.ok;
+    },
+  },
+};
+
+/** The connection flags and --timeout, for a command that makes requests. */
+function requestOptions(flags: Flags) {
+  return { ...connection(flags), timeout: wholeNumber("timeout", flags.timeout) };
+}
+
+function answer(response: BridgeResponse, output: CliOutput): number {
+  output.write(JSON.stringify(response));
+  return response.status === "ok" ? EXIT.ok : EXIT.errorAnswer;
+}
+
+function list(json: boolean, output: CliOutput): number {
+  const servers = listDiscovery();
+  if (json) {
+    output.write(JSON.stringify(servers.map(({ record, live }) => ({
+      name: record.name,
+      transport: record.transport,
+      hostname: record.hostname,
+      port: record.port,
+      path: record.path,
+      pid: record.pid,
+      started: record.started,
+      live,
+    }))));
+    return EXIT.ok;
+  }
+  if (servers.length === 0) output.write("(no servers published by name)");
+  for (const { record, live } of servers) {
+    const address = record.path ?? `${record.hostname}:${record.port}`;
+    output.write(
+      `${record.name}  ${record.transport} ${address}  pid ${record.pid}  ${
+        live ? "running" : "stale"
+      }`,
+    );
+  }
+  return EXIT.ok;
+}
+
+function serveExec(
+  flags: Flags,
+  command: string[],
+  output: CliOutput,
+  signal: AbortSignal | undefined,
+): { finished: Promise<void> } {
+  if (!flags.exec || command.length === 0) {
+    throw new UsageError("serve needs --exec CMD [ARG...]");
+  }
+  const port = wholeNumber("port", flags.port);
+  const token = tokenOf(flags["token-file"] as string | undefined);
+  const handler = execHandler({
+    command,
+    concurrency: wholeNumber("concurrency", flags.concurrency) ?? 4,
+    timeout: wholeNumber("timeout", flags.timeout) ?? 30_000,
+    maxOutput: 1_048_576,
+  });
+  const common = {
+    token: token ?? "",
+    name: flags.name as string | undefined,
+    signal,
+    onListen: (addr: Deno.NetAddr | Deno.UnixAddr) =>
+      output.write(
+        "path" in addr ? `listening on ${addr.path}` : `listening on ${addr.hostname}:${addr.port}`,
+      ),
+  };
+  const options: ServeTcpOptions | ServeUnixOptions = flags.path !== undefined
+    ? { ...common, path: flags.path as string }
+    : { ...common, hostname: (flags.host as string) ?? "127.0.0.1", port: port ?? 7002 };
+  return serve(options as ServeTcpOptions, handler);
+}
