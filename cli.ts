@@ -31,7 +31,7 @@
 import { parseArgs } from "node:util";
 import { ApplicationError, PROTOCOL_VERSION, RemoteError, SocketBridgeError } from "./mod.ts";
 import { CONNECTION_FLAGS, EXIT, UsageError } from "./_cli/args.ts";
-import { type CliOutput, COMMANDS } from "./_cli/commands.ts";
+import { type CliOutput, COMMANDS, UNAUTHORIZED_HINT } from "./_cli/commands.ts";
 import { USAGE } from "./_cli/usage.ts";
 
 export type { CliOutput } from "./_cli/commands.ts";
@@ -84,12 +84,24 @@ export async function main(
     const at = command.trailingAfter === undefined ? -1 : rest.indexOf(command.trailingAfter);
     const trailing = at === -1 ? [] : rest.slice(at + 1);
     if (at !== -1) rest = rest.slice(0, at + 1);
+    if (rest.some((arg) => arg === "--token" || arg.startsWith("--token="))) {
+      throw new UsageError(
+        "--token is not accepted: a command line is visible to other users; " +
+          "use SOCKETBRIDGE_TOKEN, --token-file FILE or --name",
+      );
+    }
     const { values, positionals } = parseFlags(rest, command.flags);
     if (values.help) {
       output.write(USAGE[name]);
       return EXIT.ok;
     }
-    return await command.run({ flags: values, positionals, trailing, output, signal });
+    return await command.run({
+      flags: values,
+      positionals,
+      trailing,
+      output: { write: (line) => output.write(line), error },
+      signal,
+    });
   } catch (failure) {
     if (failure instanceof UsageError || failure instanceof TypeError) {
       error(`error: ${failure.message} (see socketbridge ${name} --help)`);
@@ -101,15 +113,22 @@ export async function main(
         message: failure.message,
         code: failure.code,
         protocol_version: PROTOCOL_VERSION,
-        ...(failure instanceof ApplicationError && failure.data !== undefined
-          ? { data: failure.data }
-          : {}),
+        ...(failure.data !== undefined ? { data: failure.data } : {}),
       }));
+      if (failure.code === "unauthorized") error(UNAUTHORIZED_HINT);
       return EXIT.errorAnswer;
     }
     if (failure instanceof SocketBridgeError) {
       error(`error: ${failure.message}`);
       return EXIT.noAnswer;
+    }
+    // What the system refused (an address in use, a permission): one line, no stack.
+    if (
+      failure instanceof Deno.errors.AddrInUse || failure instanceof Deno.errors.AddrNotAvailable ||
+      failure instanceof Deno.errors.NotCapable || failure instanceof Deno.errors.PermissionDenied
+    ) {
+      error(`error: ${failure.message}`);
+      return EXIT.usage;
     }
     throw failure;
   }

@@ -179,16 +179,23 @@ export class TimeoutError extends SocketBridgeError {
  */
 export class RemoteError extends SocketBridgeError {
   /**
+   * What the answer carried in `data`, if anything: for `invalid_payload`,
+   * `{ issues: [{ path, message }, ...] }`, each thing wrong with the payload.
+   */
+  readonly data?: unknown;
+
+  /**
    * Creates the error for a server's error response.
    *
    * @param code The server's `code`; `handler_error` for an original server's
    * `handler error: ...` text, and the code matching any other original text.
    * @param message The server's `message`, verbatim.
-   * @param options The cause, if any.
+   * @param options The cause, if any, and the answer's `data`.
    */
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions & { data?: unknown }) {
     super(code, message, options);
     this.name = "RemoteError";
+    if (options?.data !== undefined) this.data = options.data;
   }
 }
 
@@ -270,23 +277,50 @@ export class ConnectError extends SocketBridgeError {
  * const response = await send({ port: server.addr.port }, { n: "x" });
  * assert.ok(response.code === "invalid_payload");
  * assert.ok(response.message === "invalid payload: n must be a number");
+ * assert.deepEqual(response.data, { issues: [{ path: [], message: "n must be a number" }] });
  * ```
  */
 export class PayloadError extends SocketBridgeError {
   /** What is wrong with the payload, without the `invalid payload: ` prefix. */
   readonly problem: string;
+  /**
+   * Each thing wrong, with the path of the field it concerns: the answer's
+   * `data.issues`, so that a caller can fix its request without parsing
+   * prose. One issue with an empty path (the whole payload) by default.
+   */
+  readonly issues: readonly PayloadIssue[];
 
   /**
    * Creates the error for a payload its request type refuses.
    *
    * @param problem What is wrong, naming the field.
-   * @param options The cause, if any.
+   * @param options The cause, if any, and the issues one by one.
    */
-  constructor(problem: string, options?: ErrorOptions) {
+  constructor(problem: string, options?: ErrorOptions & { issues?: readonly PayloadIssue[] }) {
     super("invalid_payload", `invalid payload: ${problem}`, options);
     this.name = "PayloadError";
     this.problem = problem;
+    this.issues = options?.issues ?? [{ path: [], message: problem }];
   }
+}
+
+/**
+ * One thing wrong with a payload: where (the keys and indexes from the
+ * payload's top to the field) and what.
+ *
+ * @example An issue of a nested field
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PayloadIssue } from "@socketbridge/core";
+ * const issue: PayloadIssue = { path: ["items", 2, "price"], message: "must be a number" };
+ * assert.ok(issue.path.length === 3);
+ * ```
+ */
+export interface PayloadIssue {
+  /** Keys and array indexes from the payload down to the field; `[]` for the whole payload. */
+  readonly path: readonly (string | number)[];
+  /** What is wrong there. */
+  readonly message: string;
 }
 
 /**

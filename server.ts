@@ -29,6 +29,7 @@ import { bindUnix, type UnixBinding } from "./_server/unix.ts";
 import { listenTcp } from "./_server/listen.ts";
 import { publishDiscovery } from "./_shared/discovery.ts";
 import { closeQuietly, isClosedByUs } from "./_shared/transport.ts";
+import { startTimer, type TimerHandle } from "./_shared/timers.ts";
 import { registerCore } from "./_server/host.ts";
 
 export type { Handler, RequestInfo } from "./_server/handler_info.ts";
@@ -36,6 +37,7 @@ export {
   type RequestType,
   requestType,
   requestTypes,
+  type RequestTypesOptions,
   type TypeDescription,
   type TypedHandler,
 } from "./_server/request_types.ts";
@@ -223,8 +225,12 @@ class BridgeServer implements Server {
     const signal = options.signal;
     if (signal?.aborted) {
       this.shutdown();
-    } else {
-      signal?.addEventListener("abort", () => this.shutdown(), { once: true });
+    } else if (signal !== undefined) {
+      const onAbort = () => this.shutdown();
+      signal.addEventListener("abort", onAbort, { once: true });
+      // Done with the signal once finished: a listener left on it would keep
+      // a long AbortSignal.timeout() (and the process) alive for nothing.
+      this.finished.finally(() => signal.removeEventListener("abort", onAbort));
     }
   }
 
@@ -281,15 +287,16 @@ class BridgeServer implements Server {
     this.#shuttingDown = true;
     this.#closeListener();
     for (const session of this.#sessions) session.beginShutdown();
-    let flush: ReturnType<typeof setTimeout> | undefined;
+    let flush: TimerHandle;
     // Past the grace period nothing queued starts and handlers are aborted;
-    // a second later every connection is closed, read or not.
-    const grace = setTimeout(() => {
+    // a second later every connection is closed, read or not. An endless
+    // grace period (Infinity) arms nothing: shutdown waits for the handlers.
+    const grace = startTimer(() => {
       for (const session of this.#sessions) session.abandon();
       flush = setTimeout(() => {
         for (const session of this.#sessions) session.forceClose();
       }, SHUTDOWN_FLUSH_MS);
-    }, Math.min(this.settings.gracePeriod, 2 ** 31 - 1 - SHUTDOWN_FLUSH_MS));
+    }, this.settings.gracePeriod);
     try {
       await this.finished;
     } finally {

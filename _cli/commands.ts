@@ -50,19 +50,13 @@ const JSON_FLAG = { json: { type: "boolean" } } as const;
 export const COMMANDS: Readonly<Record<string, Command>> = {
   call: {
     async run({ flags, positionals, output }) {
-      const [type, json] = positionals;
-      if (type === undefined) throw new UsageError("call needs a TYPE");
-      atMost(positionals, 2);
-      const payload = { type, ...await payloadOf(json) };
-      return answer(await send({ ...requestOptions(flags) }, payload), output);
+      const payload = await typedPayload("call", positionals);
+      return answer(await send(requestOptions(flags), payload), output);
     },
   },
   stream: {
     async run({ flags, positionals, output }) {
-      const [type, json] = positionals;
-      if (type === undefined) throw new UsageError("stream needs a TYPE");
-      atMost(positionals, 2);
-      const payload = { type, ...await payloadOf(json) };
+      const payload = await typedPayload("stream", positionals);
       await using client = await connect(requestOptions(flags));
       const stream = client.stream(payload);
       for await (const chunk of stream) output.write(JSON.stringify({ chunk }));
@@ -163,6 +157,25 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
 };
 
+/** `TYPE [JSON]`: the payload with TYPE as its type; a JSON naming another is refused. */
+async function typedPayload(
+  command: string,
+  positionals: string[],
+): Promise<Record<string, unknown>> {
+  const [type, json] = positionals;
+  if (type === undefined) throw new UsageError(`${command} needs a TYPE`);
+  atMost(positionals, 2);
+  const payload = await payloadOf(json);
+  if (payload.type !== undefined && payload.type !== type) {
+    throw new UsageError(
+      `the payload's type ${JSON.stringify(payload.type)} disagrees with TYPE ${
+        JSON.stringify(type)
+      }`,
+    );
+  }
+  return { ...payload, type };
+}
+
 /** The connection flags and --timeout, for a command that makes requests. */
 function requestOptions(flags: Flags) {
   return { ...connection(flags), timeout: wholeNumber("timeout", flags.timeout) };
@@ -170,8 +183,13 @@ function requestOptions(flags: Flags) {
 
 function answer(response: BridgeResponse, output: CliOutput): number {
   output.write(JSON.stringify(response));
+  if (response.message === "unauthorized") output.error?.(UNAUTHORIZED_HINT);
   return response.status === "ok" ? EXIT.ok : EXIT.errorAnswer;
 }
+
+/** Said after a bare `unauthorized`: where the CLI takes a token from. */
+export const UNAUTHORIZED_HINT = "hint: the server wants a token; the CLI takes it from " +
+  "SOCKETBRIDGE_TOKEN, --token-file FILE, or the discovery file with --name (never --token)";
 
 function list(json: boolean, output: CliOutput): number {
   const servers = listDiscovery();
@@ -228,6 +246,11 @@ function serveExec(
   };
   const options: ServeTcpOptions | ServeUnixOptions = flags.path !== undefined
     ? { ...common, path: flags.path as string }
-    : { ...common, hostname: (flags.host as string) ?? "127.0.0.1", port: port ?? 7002 };
+    // Found by its name, a server needs no fixed port: a free one is taken.
+    : {
+      ...common,
+      hostname: (flags.host as string) ?? "127.0.0.1",
+      port: port ?? (flags.name !== undefined ? 0 : 7002),
+    };
   return serve(options as ServeTcpOptions, handler);
 }

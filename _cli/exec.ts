@@ -2,9 +2,17 @@
 // JSON on its stdin; its stdout, parsed as JSON, is the result. Bounded:
 // at most `concurrency` at once (others wait in line), a time limit (the
 // child is killed), and at most `maxOutput` bytes read from each stream.
+// A request ends when its command exits or its time is up, whatever the
+// command left behind: what is still in its process group is killed, and
+// pipes held open by a process that escaped the group (`setsid`) are read
+// no longer than EXIT_GRACE_MS after the exit.
 
 import { ApplicationError } from "../errors.ts";
 import type { RequestInfo } from "../server.ts";
+import { startTimer } from "../_shared/timers.ts";
+
+/** How long the pipes are read after the command exited, for output still in flight. */
+const EXIT_GRACE_MS = 200;
 
 /** How `serve --exec` runs its command. */
 export interface ExecOptions {
@@ -55,35 +63,48 @@ async function runOnce(
     detached: true,
   }).spawn();
   let killedFor: string | undefined;
-  const kill = (why: string) => {
-    killedFor ??= why;
+  // Stops reading the pipes: at the deadline, on abort, or a grace period after the exit.
+  const reading = new AbortController();
+  const killGroup = () => {
     try {
       Deno.kill(-child.pid, "SIGKILL");
     } catch {
       try {
         child.kill("SIGKILL");
       } catch {
-        // Exited already.
+        // Exited already, and nothing of its group is left.
       }
     }
   };
-  const timer = setTimeout(
+  const kill = (why: string) => {
+    killedFor ??= why;
+    killGroup();
+    reading.abort();
+  };
+  const timer = startTimer(
     () => kill(`took longer than ${options.timeout} ms`),
     options.timeout,
   );
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const exited = child.status.then((status) => {
+    // What it left running in its group would hold the pipes open: it goes too.
+    killGroup();
+    graceTimer = setTimeout(() => reading.abort(), EXIT_GRACE_MS);
+    return status;
+  });
   const onAbort = () => kill("cancelled");
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(JSON.stringify(payload) + "\n")).catch(() => {});
     await writer.close().catch(() => {});
-    const [stdout, stderr, status] = await Promise.all([
-      readCapped(child.stdout, options.maxOutput, () => kill("wrote too much")),
-      readCapped(child.stderr, options.maxOutput, () => {}),
-      child.status,
+    const [stdout, stderr] = await Promise.all([
+      readCapped(child.stdout, options.maxOutput, () => kill("wrote too much"), reading.signal),
+      readCapped(child.stderr, options.maxOutput, () => {}, reading.signal),
     ]);
     signal.throwIfAborted();
     if (killedFor !== undefined) throw new Error(`${program} ${killedFor}`);
+    const status = await exited;
     if (!status.success) {
       const lastLine = stderr.trim().split("\n").at(-1) ?? "";
       throw new Error(
@@ -101,27 +122,43 @@ async function runOnce(
       });
     }
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
+    clearTimeout(graceTimer);
     signal.removeEventListener("abort", onAbort);
   }
 }
 
-/** Reads a stream as text, up to `limit` bytes; past it calls `over` and stops keeping. */
+/**
+ * Reads a stream as text until its end or `stop`, up to `limit` bytes; past
+ * the limit it calls `over` and stops keeping.
+ */
 async function readCapped(
   stream: ReadableStream<Uint8Array>,
   limit: number,
   over: () => void,
+  stop: AbortSignal,
 ): Promise<string> {
   const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    if (size + chunk.length > limit) {
+  const reader = stream.getReader();
+  const stopped = new Promise<{ done: true; value: undefined }>((resolve) => {
+    if (stop.aborted) resolve({ done: true, value: undefined });
+    stop.addEventListener("abort", () => resolve({ done: true, value: undefined }), {
+      once: true,
+    });
+  });
+  while (true) {
+    const { done, value } = await Promise.race([reader.read(), stopped]);
+    if (done) break;
+    if (size + value.length > limit) {
       over();
       continue;
     }
-    parts.push(chunk);
-    size += chunk.length;
+    parts.push(value);
+    size += value.length;
   }
+  // Closes our end, whoever still holds the other.
+  reader.cancel().catch(() => {});
   const all = new Uint8Array(size);
   let at = 0;
   for (const part of parts) {

@@ -89,7 +89,10 @@ export class Pending {
     else if (response.status === "ok") this.#resolve(this.#collected ?? response.result);
     else if (isApplicationCode(response.code)) {
       this.#reject(new ApplicationError(response.code, String(response.message), response.data));
-    } else this.#reject(new RemoteError(errorCodeOf(response), String(response.message)));
+    } else {
+      const data = response.data;
+      this.#reject(new RemoteError(errorCodeOf(response), String(response.message), { data }));
+    }
   }
 
   fail(error: unknown): void {

@@ -44,6 +44,16 @@ export interface SubscriptionOwner {
 // they are dropped here and told as a `dropped` entry, like the server does.
 const MAX_QUEUED_EVENTS = 10_000;
 
+// What to do once a subscription ends, however it ends (kept outside the
+// public class: the client's own bookkeeping, such as its signal listener).
+const endCallbacks = new WeakMap<EventStream<unknown>, (() => void)[]>();
+
+/** Calls `callback` once `stream` ends (at once if it has). */
+export function whenEnded(stream: EventStream<unknown>, callback: () => void): void {
+  if (stream.closed) return callback();
+  endCallbacks.set(stream, [...(endCallbacks.get(stream) ?? []), callback]);
+}
+
 /**
  * A live subscription: iterate it with `for await`; leaving the loop (or
  * `unsubscribe()`, or `await using`) ends it.
@@ -128,7 +138,11 @@ export class EventStream<Data = unknown>
 
   /** Ends it: the loop finishes, or throws `error` when given. */
   end(error?: unknown): void {
+    if (this.#entries.ended) return;
     this.#entries.end(error);
+    const callbacks = endCallbacks.get(this as EventStream<unknown>);
+    endCallbacks.delete(this as EventStream<unknown>);
+    callbacks?.forEach((callback) => callback());
   }
 
   /** Stops receiving; the server is told when no other subscription needs the patterns. */

@@ -13,7 +13,7 @@ import type { BridgeResponse } from "../protocol.ts";
 import { parseAnswer } from "../_wire/answer_text.ts";
 import { encodeRequest } from "../_wire/request_text.ts";
 import { AnswerBook, Pending } from "./answer_book.ts";
-import { foreignProtocol } from "../_wire/sniff.ts";
+import { foreignProtocol, textExcerpt } from "../_wire/sniff.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
 
@@ -150,10 +150,13 @@ export class Link {
     });
     let answered = 0;
     let failure: unknown;
+    // The peer's first bytes, kept to name it if it is not SocketBridge at all.
+    let opening: Uint8Array | undefined;
     try {
       while (true) {
         const chunk = await reader.read();
         if (chunk === null) break;
+        opening ??= chunk.slice(0, 64);
         frames.push(chunk, (body) => {
           answered++;
           this.#onFrame(body);
@@ -165,9 +168,14 @@ export class Link {
     }
     if (failure instanceof FrameTooLargeError) {
       const foreign = answered === 0 ? foreignProtocol(failure.size) : undefined;
+      const excerpt = answered === 0 && opening !== undefined ? textExcerpt(opening) : undefined;
       if (foreign !== undefined) {
         failure = new ProtocolError(
           `Peer at ${this.#host.address} is not a SocketBridge server: it answered with ${foreign}`,
+        );
+      } else if (excerpt !== undefined) {
+        failure = new ProtocolError(
+          `Peer at ${this.#host.address} is not a SocketBridge server: it sent \`${excerpt}\``,
         );
       } else {
         // In order, the oversized answer is the oldest request's.

@@ -4,7 +4,7 @@
 
 import { ProtocolError } from "../errors.ts";
 import type { RequestOptions } from "./options.ts";
-import { EventRouter, EventStream, type SubscriptionOwner } from "./events.ts";
+import { EventRouter, EventStream, type SubscriptionOwner, whenEnded } from "./events.ts";
 import { patternProblem } from "../_wire/topics.ts";
 
 /** What subscriptions need from their client. */
@@ -70,6 +70,9 @@ export class ClientSubscriptions implements SubscriptionOwner {
     if (signal !== undefined) {
       const onAbort = () => subscription.unsubscribe();
       signal.addEventListener("abort", onAbort, { once: true });
+      whenEnded(subscription as EventStream<unknown>, () => {
+        signal.removeEventListener("abort", onAbort);
+      });
       if (signal.aborted) onAbort();
     }
     return subscription;

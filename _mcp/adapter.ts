@@ -49,6 +49,7 @@ export async function serveMcp(
         });
       }
       const result = await stream.result;
+      if (progressToken !== undefined && chunks.length > 0) await progressRead(chunks.length);
       const text = JSON.stringify(
         chunks.length > 0 && progressToken === undefined ? { chunks, result } : result ?? null,
       );
@@ -56,9 +57,8 @@ export async function serveMcp(
     } catch (error) {
       // A failed call is a tool error the agent can read, not a protocol failure.
       if (error instanceof SocketBridgeError || error instanceof ApplicationError) {
-        const data = error instanceof ApplicationError && error.data !== undefined
-          ? ` ${JSON.stringify(error.data)}`
-          : "";
+        const details = (error as { data?: unknown }).data;
+        const data = details === undefined ? "" : ` ${JSON.stringify(details)}`;
         return {
           isError: true,
           content: [{ type: "text" as const, text: `${error.code}: ${error.message}${data}` }],
@@ -73,6 +73,18 @@ export async function serveMcp(
   await mcp.connect(new StdioServerTransport());
   await closed;
   options.signal?.removeEventListener("abort", stop);
+}
+
+/**
+ * Waits before the final answer of a call that sent `sent` progress
+ * notifications. An MCP client (the official SDK's among them) handles a
+ * notification a microtask after reading it, and the answer retires its
+ * progress token: notifications read together with the answer are lost.
+ * The wait lets the client read and handle them first; it grows with how
+ * many there are to handle (20 ms, plus 0.1 ms each, at most 1 s).
+ */
+function progressRead(sent: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 20 + sent / 10)));
 }
 
 /** The parts of a tools/call request the adapter reads. */

@@ -22,6 +22,7 @@ import type {
   NatsSubscriptionLike,
   ServeNatsOptions,
 } from "./types.ts";
+import { startTimer, type TimerHandle } from "../_shared/timers.ts";
 import { parseRequest, Refusal } from "../_wire/envelope.ts";
 
 const DEFAULT_MAX_IN_FLIGHT = 1_024;
@@ -195,8 +196,9 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     if (this.#inFlight.size > 0) {
       const idle = new Promise<void>((resolve) => this.#idle = resolve);
       const grace = this.#core.settings.gracePeriod;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, grace));
+      let timer: TimerHandle;
+      // An endless grace period (Infinity) arms nothing: the bridge waits for every request.
+      const late = new Promise<void>((resolve) => timer = startTimer(resolve, grace));
       await Promise.race([idle, late]);
       clearTimeout(timer);
       const over = new SocketBridgeError(

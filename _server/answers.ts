@@ -2,7 +2,7 @@
 // failed, or an application's own error; each reported (onError) and
 // recorded (onRequest) as it is made.
 
-import { ApplicationError, type ErrorCode, SocketBridgeError } from "../errors.ts";
+import { ApplicationError, type ErrorCode, PayloadError, SocketBridgeError } from "../errors.ts";
 import { ERROR_MESSAGES, type RequestId, type WireErrorCode } from "../protocol.ts";
 import { errorBody, okBody, Refusal } from "../_wire/envelope.ts";
 import { type ControlPeer, runControl } from "./control.ts";
@@ -30,12 +30,9 @@ export class Answers {
       body = okBody(result, requestId);
     } catch (error) {
       this.#host.report(error, "handler_error");
-      return this.error(
-        "handler_error",
-        requestId,
-        trace,
-        `handler error: result is not JSON-serializable: ${describe(error)}`,
-      );
+      return this.error("handler_error", requestId, trace, {
+        message: `handler error: result is not JSON-serializable: ${describe(error)}`,
+      });
     }
     if (trace !== undefined) {
       trace.record(this.#host.settings.onRequest, this.#host.remoteAddr, "ok", body);
@@ -53,7 +50,7 @@ export class Answers {
       return this.ok(runControl(payload, requestId, this.#host.control), requestId, trace);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      return this.error(error.code, requestId, trace, error.message);
+      return this.error(error.code, requestId, trace, { message: error.message });
     }
   }
 
@@ -72,24 +69,37 @@ export class Answers {
       return body;
     }
     // A handler may refuse its payload, or name an unknown type, itself.
+    if (error instanceof PayloadError) {
+      const data = { issues: error.issues };
+      return this.error("invalid_payload", requestId, trace, {
+        message: error.message,
+        cause: error,
+        data,
+      });
+    }
     if (
       error instanceof SocketBridgeError &&
       (error.code === "invalid_payload" || error.code === "unknown_type")
     ) {
-      return this.error(error.code, requestId, trace, error.message, error);
+      return this.error(error.code, requestId, trace, { message: error.message, cause: error });
     }
     this.#host.report(error, "handler_error");
-    return this.error("handler_error", requestId, trace, `handler error: ${describe(error)}`);
+    return this.error("handler_error", requestId, trace, {
+      message: `handler error: ${describe(error)}`,
+    });
   }
 
+  /**
+   * A protocol error's answer: its text by default, or `message`; `data`
+   * only where the protocol allows it (`invalid_payload`'s issues).
+   */
   error(
     code: WireErrorCode,
     requestId: RequestId | undefined,
     trace?: Trace,
-    message?: string,
-    cause?: Error,
+    { message, cause, data }: { message?: string; cause?: Error; data?: unknown } = {},
   ): string {
-    const body = errorBody(code, requestId, message);
+    const body = errorBody(code, requestId, message, data);
     // Handler failures are reported where they are caught, with the thrown value.
     if (code !== "handler_error") {
       this.#host.report(

@@ -3,7 +3,7 @@
 
 import { type RequestId, SERVER_NAME } from "../protocol.ts";
 import { parseRequest, Refusal } from "../_wire/envelope.ts";
-import type { TypeDescription } from "./request_types.ts";
+import type { Described } from "./request_types.ts";
 import { patternProblem } from "../_wire/topics.ts";
 
 /** Patterns one connection may hold: each costs the server memory and matching. */
@@ -15,8 +15,8 @@ export const FEATURES: readonly string[] = ["chunks", "events"];
 /** What a control request may read or change on its connection. */
 export interface ControlPeer {
   readonly maxBytes: number;
-  /** Replaces the connection's features with those granted of `asked`. */
-  grant(asked: readonly string[]): string[];
+  /** Grants those of `asked` the server has; undefined when `$hello` was already said. */
+  grant(asked: readonly string[]): string[] | undefined;
   hasFeature(feature: string): boolean;
   /** Aborts a request still running; false when none has that id. */
   cancel(target: RequestId): boolean;
@@ -24,7 +24,7 @@ export interface ControlPeer {
   /** Patterns the connection holds now. */
   patternCount(): number;
   unsubscribe(patterns: readonly string[]): string[];
-  describe(): readonly TypeDescription[];
+  describe(): Described;
 }
 
 /** Whether a payload is a control request (its `type` starts with `$`). */
@@ -46,8 +46,11 @@ export function runControl(
   const type = payload.type as string;
   switch (type) {
     case "$hello": {
-      const features = stringArray(payload, "features", requestId);
-      return { features: peer.grant(features), max_bytes: peer.maxBytes, server: SERVER_NAME };
+      const granted = peer.grant(stringArray(payload, "features", requestId));
+      if (granted === undefined) {
+        throw invalid(requestId, "$hello was already said on this connection");
+      }
+      return { features: granted, max_bytes: peer.maxBytes, server: SERVER_NAME };
     }
     case "$cancel": {
       const target = payload.target;
@@ -75,7 +78,7 @@ export function runControl(
       return { topics: now };
     }
     case "$describe":
-      return { types: peer.describe() };
+      return peer.describe();
     default:
       throw new Refusal("unknown_type", requestId, `unknown type: ${type}`);
   }

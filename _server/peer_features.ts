@@ -4,7 +4,7 @@
 import { type ControlPeer, FEATURES } from "./control.ts";
 import { type EventHub, EventOutlet, type EventSink } from "./event_hub.ts";
 import type { RequestId } from "../protocol.ts";
-import type { TypeDescription } from "./request_types.ts";
+import type { Described } from "./request_types.ts";
 
 /** What the two-way state needs from its connection and server. */
 export interface TwoWayHost {
@@ -12,12 +12,13 @@ export interface TwoWayHost {
   readonly hub: EventHub;
   readonly sink: EventSink;
   cancel(target: RequestId): boolean;
-  describe(): readonly TypeDescription[];
+  describe(): Described;
 }
 
 export class TwoWay implements ControlPeer {
   readonly #host: TwoWayHost;
   #features: ReadonlySet<string> = new Set();
+  #greeted = false;
   #outlet?: EventOutlet;
 
   constructor(host: TwoWayHost) {
@@ -38,14 +39,13 @@ export class TwoWay implements ControlPeer {
     return (this.#outlet?.patterns.size ?? 0) > 0;
   }
 
-  grant(asked: readonly string[]): string[] {
+  grant(asked: readonly string[]): string[] | undefined {
+    // Features are the connection's, agreed once: a second $hello could
+    // turn chunks off under a stream already streaming them.
+    if (this.#greeted) return undefined;
+    this.#greeted = true;
     const granted = FEATURES.filter((feature) => asked.includes(feature));
     this.#features = new Set(granted);
-    // Opting out of events ends the subscriptions: no event frame may follow.
-    if (!this.#features.has("events") && this.#outlet !== undefined) {
-      this.#outlet.patterns.clear();
-      this.#host.hub.remove(this.#outlet);
-    }
     return granted;
   }
 
@@ -76,7 +76,7 @@ export class TwoWay implements ControlPeer {
     return outlet.patterns.list();
   }
 
-  describe(): readonly TypeDescription[] {
+  describe(): Described {
     return this.#host.describe();
   }
 

@@ -33,7 +33,10 @@ export class Trace {
     this.requestId = typeof id === "string" || typeof id === "number" ? id : undefined;
     this.started = arrived ?? performance.now();
     this.bytesIn = body.length;
-    if (live !== undefined) {
+    // A control request ($hello on every connection, $cancel...) makes a span
+    // only as part of its caller's trace: alone it would be one more root.
+    const control = this.type?.charCodeAt(0) === 36;
+    if (live !== undefined && (!control || message?.traceparent !== undefined)) {
       const attributes: Record<string, string | number> = {
         "socketbridge.request.bytes": body.length,
       };

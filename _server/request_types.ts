@@ -88,17 +88,50 @@ export interface TypedHandler<
 > extends Handler<Record<string, unknown>, unknown> {
   /** The declared types, in declaration order. */
   readonly types: readonly TypeDescription[];
+  /** What any other payload gets, when the handler takes other types too (`otherwise`). */
+  readonly otherwise?: { readonly description: string };
   /** Never set: carries the declarations' types, for {@linkcode TypedClient}. */
   readonly declared?: Types;
 }
 
 /**
+ * What {@linkcode requestTypes} does with a payload whose `type` is none of
+ * the declared ones (or that has no `type`).
+ *
+ * @example Answering the original's way: ok, with the payload echoed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RequestTypesOptions } from "@socketbridge/core";
+ * const options: RequestTypesOptions = {
+ *   otherwise: { description: "Echoes any other payload", handler: (payload) => payload },
+ * };
+ * assert.ok(options.otherwise?.description.startsWith("Echoes"));
+ * ```
+ */
+export interface RequestTypesOptions {
+  /**
+   * Handles every payload no declared type takes, instead of answering
+   * `unknown_type`; `$describe` says that other types are accepted (its
+   * `otherwise` key) with this description. What a server migrating from
+   * the original needs: its clients send whatever object they like.
+   * @default undefined (other types are answered `unknown_type`)
+   */
+  otherwise?: {
+    /** What other payloads get, for people and agents reading `$describe`. */
+    description: string;
+    /** Answers them. */
+    handler: Handler<Record<string, unknown>, unknown>;
+  };
+}
+
+/**
  * Declares request types: the returned handler calls the one named by the
  * payload's `type` key (the key the original's own messages carry) and
- * answers any other request with `unknown_type`. `$describe` lists the
- * types with their descriptions and schemas.
+ * answers any other request with `unknown_type`, or with `options.otherwise`.
+ * `$describe` lists the types with their descriptions and schemas.
  *
  * @param types Each request type by name.
+ * @param options What other payloads get; `unknown_type` by default.
  * @returns A handler to pass to `serve()`.
  * @throws {TypeError} When a name is empty or starts with `$` (reserved for
  * the protocol), or a type has no handler.
@@ -123,7 +156,12 @@ export interface TypedHandler<
 // deno-lint-ignore no-explicit-any
 export function requestTypes<Types extends Record<string, RequestType<any, any>>>(
   types: Types,
+  options: RequestTypesOptions = {},
 ): TypedHandler<Types> {
+  const otherwise = options.otherwise;
+  if (otherwise !== undefined && typeof otherwise.handler !== "function") {
+    throw new TypeError("Cannot declare request types: otherwise.handler must be a function");
+  }
   const handlers = new Map<string, Handler<Record<string, unknown>, unknown>>();
   const descriptions: TypeDescription[] = [];
   for (const [name, spec] of Object.entries(types)) {
@@ -161,6 +199,7 @@ export function requestTypes<Types extends Record<string, RequestType<any, any>>
     const type = payload.type;
     const handler = typeof type === "string" ? handlers.get(type) : undefined;
     if (handler === undefined) {
+      if (otherwise !== undefined) return otherwise.handler(payload, info);
       throw new SocketBridgeError(
         "unknown_type",
         `unknown type: ${typeof type === "string" ? type : JSON.stringify(type) ?? "(none)"}`,
@@ -168,7 +207,12 @@ export function requestTypes<Types extends Record<string, RequestType<any, any>>
     }
     return handler(payload, info);
   };
-  return Object.assign(dispatch, { types: Object.freeze(descriptions) }) as TypedHandler<Types>;
+  return Object.assign(dispatch, {
+    types: Object.freeze(descriptions),
+    otherwise: otherwise === undefined
+      ? undefined
+      : Object.freeze({ description: String(otherwise.description ?? "") }),
+  }) as TypedHandler<Types>;
 }
 
 /**
@@ -201,8 +245,17 @@ export function requestType<Payload, Result>(spec: {
   return spec;
 }
 
-/** The types a handler declares, for `$describe`; none for a plain function. */
-export function describedTypes(handler: unknown): readonly TypeDescription[] {
-  const types = (handler as Partial<TypedHandler>).types;
-  return Array.isArray(types) ? types : [];
+/** What `$describe` answers: the declared types, and whether others are taken. */
+export interface Described {
+  readonly types: readonly TypeDescription[];
+  readonly otherwise?: { readonly description: string };
+}
+
+/** What a handler declares, for `$describe`; no types for a plain function. */
+export function describedTypes(handler: unknown): Described {
+  const { types, otherwise } = handler as Partial<TypedHandler>;
+  return {
+    types: Array.isArray(types) ? types : [],
+    ...(otherwise === undefined ? {} : { otherwise }),
+  };
 }

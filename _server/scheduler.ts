@@ -253,13 +253,10 @@ export class RequestScheduler {
   }
 
   #refuse(refusal: Refusal, trace?: Trace, cause?: Error): void {
-    const body = this.#answers.error(
-      refusal.code,
-      refusal.requestId,
-      trace,
-      refusal.message,
+    const body = this.#answers.error(refusal.code, refusal.requestId, trace, {
+      message: refusal.message,
       cause,
-    );
+    });
     if (refusal.requestId !== undefined || this.#orderedPending === 0) this.#host.send(body);
     else this.#inOrder(() => body);
   }

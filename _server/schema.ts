@@ -117,13 +117,21 @@ export function validate<Output>(
 
 function valueOf<Output>(result: SchemaResult<Output>): Output {
   if (result.issues === undefined) return result.value;
-  const problems = result.issues.map((issue) => {
-    const path = (issue.path ?? [])
-      .map((part) => String(typeof part === "object" ? part.key : part))
-      .join(".");
-    return path === "" ? issue.message : `${path}: ${issue.message}`;
+  const issues = result.issues.map((issue) => ({
+    path: (issue.path ?? []).map((part) => keyOf(typeof part === "object" ? part.key : part)),
+    message: String(issue.message),
+  }));
+  const problems = issues.map(({ path, message }) =>
+    path.length === 0 ? message : `${path.join(".")}: ${message}`
+  );
+  throw new PayloadError(problems.join("; ") || "rejected by its schema", {
+    issues: issues.length > 0 ? issues : undefined,
   });
-  throw new PayloadError(problems.join("; ") || "rejected by its schema");
+}
+
+/** A path segment as JSON can carry it: an index stays a number, any other key a string. */
+function keyOf(key: unknown): string | number {
+  return typeof key === "number" ? key : String(key);
 }
 
 function schemaFailed(type: string, error: unknown): Error {

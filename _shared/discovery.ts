@@ -39,8 +39,59 @@ export function checkName(name: unknown): string {
   return name;
 }
 
+/**
+ * Checks, without prompting, every permission finding the directory needs,
+ * and names all that are missing in one error (rather than one
+ * NotCapable at a time): the environment (XDG_RUNTIME_DIR, else TMPDIR and
+ * the uid), then reading (and, to publish, writing) the directory.
+ *
+ * @throws {Deno.errors.NotCapable} Naming every flag to add.
+ */
+function checkPermissions(create: boolean): void {
+  const granted = (descriptor: Deno.PermissionDescriptor) =>
+    Deno.permissions.querySync(descriptor).state === "granted";
+  const missing: string[] = [];
+  let runtime: string | undefined;
+  if (granted({ name: "env", variable: "XDG_RUNTIME_DIR" })) {
+    runtime = Deno.env.get("XDG_RUNTIME_DIR") || undefined;
+  } else {
+    missing.push("--allow-env=XDG_RUNTIME_DIR,TMPDIR");
+  }
+  // Where it is cannot be known until the environment may be read: then
+  // reading (or writing) it is named without being asked about.
+  let known = true;
+  let dir = "$XDG_RUNTIME_DIR/socketbridge";
+  if (runtime !== undefined) dir = `${runtime}/socketbridge`;
+  else if (missing.length > 0) known = false;
+  else if (missing.length === 0) {
+    if (!granted({ name: "env", variable: "TMPDIR" })) {
+      missing.push("--allow-env=XDG_RUNTIME_DIR,TMPDIR");
+    }
+    if (!granted({ name: "sys", kind: "uid" })) missing.push("--allow-sys=uid");
+    known = missing.length === 0;
+    dir = known
+      ? `${Deno.env.get("TMPDIR") || "/tmp"}/socketbridge-${Deno.uid()}`
+      : "/tmp/socketbridge-UID";
+  }
+  // The directory's parent too: it is made there on first use.
+  const parent = dir.slice(0, dir.lastIndexOf("/"));
+  const place = create ? parent : dir;
+  if (!known || !granted({ name: "read", path: place })) missing.push(`--allow-read=${place}`);
+  if (create && (!known || !granted({ name: "write", path: place }))) {
+    missing.push(`--allow-write=${place}`);
+  }
+  if (missing.length > 0) {
+    throw new Deno.errors.NotCapable(
+      `Finding servers by name needs the discovery directory (${dir}): run with ${
+        missing.join(" ")
+      }`,
+    );
+  }
+}
+
 /** The directory of discovery files, checked (and made) when `create`. */
 export function discoveryDir(create: boolean): string {
+  checkPermissions(create);
   const runtime = Deno.env.get("XDG_RUNTIME_DIR");
   const dir = runtime !== undefined && runtime !== ""
     ? `${runtime}/socketbridge`
@@ -143,9 +194,9 @@ export function publishDiscovery(
   const dir = discoveryDir(true);
   const path = `${dir}/${checkName(name)}.json`;
   const lockPath = `${dir}/${name}.lock`;
-  const lock = Deno.openSync(lockPath, { read: true, write: true, create: true, mode: 0o600 });
+  const lock = openLock(lockPath);
+  let published: Deno.FileInfo;
   try {
-    checkOwned(lockPath, Deno.lstatSync(lockPath), false);
     if (!lock.tryLockSync(true)) {
       const holder = (() => {
         try {
@@ -184,20 +235,58 @@ export function publishDiscovery(
     });
     Deno.chmodSync(temporary, 0o600);
     Deno.renameSync(temporary, path);
+    published = Deno.lstatSync(path);
   } catch (error) {
     lock.close();
     throw error;
   }
+  const locked = lock.statSync();
   return () => {
-    for (const file of [path, lockPath]) {
-      try {
-        Deno.removeSync(file);
-      } catch {
-        // Already gone.
-      }
-    }
+    // Only files that are still ours: after a cleaner removed them, another
+    // server may have taken the name, and its files are not ours to remove.
+    removeIfSame(path, published);
+    removeIfSame(lockPath, locked);
     lock.close();
   };
+}
+
+/**
+ * Opens (or creates, owner-only) a lock file without ever following a
+ * symlink: an existing path is checked before it is opened, and the file
+ * opened must be the one the path names.
+ */
+function openLock(lockPath: string): Deno.FsFile {
+  let lock: Deno.FsFile;
+  try {
+    // O_CREAT|O_EXCL: fails on any existing path, a dangling symlink included.
+    lock = Deno.openSync(lockPath, { read: true, write: true, createNew: true, mode: 0o600 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    checkOwned(lockPath, Deno.lstatSync(lockPath), false);
+    lock = Deno.openSync(lockPath, { read: true, write: true });
+  }
+  try {
+    if (!sameFile(lock.statSync(), Deno.lstatSync(lockPath))) {
+      throw new Deno.errors.PermissionDenied(`Refusing ${lockPath}: it changed while opened`);
+    }
+    checkOwned(lockPath, Deno.lstatSync(lockPath), false);
+  } catch (error) {
+    lock.close();
+    throw error;
+  }
+  return lock;
+}
+
+function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
+}
+
+function removeIfSame(path: string, ours: Deno.FileInfo): void {
+  try {
+    if (sameFile(Deno.lstatSync(path), ours)) Deno.removeSync(path);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** The address a client dials for a server bound to `hostname`. */
@@ -218,7 +307,11 @@ export function resolveName(
     record = readDiscovery(name);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) record = undefined;
-    else throw error;
+    else if (error instanceof Deno.errors.NotCapable) {
+      throw new ConnectError(name, `Cannot connect to "${name}": ${error.message}`, {
+        cause: error,
+      });
+    } else throw error;
   }
   if (record === undefined) {
     throw new ConnectError(

@@ -23,6 +23,9 @@ export class FrameWriter {
   #writing = false;
   #failure: unknown = undefined;
   #waiters: { when: () => boolean; resolve: () => void }[] = [];
+  // While bytes wait to be written: when the peer last took some (or when
+  // the first write began). Undefined while nothing waits.
+  #lastProgress?: number;
   /** Called after each write with the bytes and frames it put on the wire. */
   onWritten?: (bytes: number, frames: number) => void;
   /** Called once the socket refuses a write; the connection is then dead. */
@@ -73,8 +76,12 @@ export class FrameWriter {
   /**
    * Resolves true once the buffer is at or below the high-water mark (or
    * the socket failed, or `closed` resolved), false if `ms` passed first.
+   * The clock runs from when the peer last took bytes, not from this call:
+   * a peer that stopped reading long ago has that much less time left.
    */
   async readyWithin(ms: number, closed: Promise<void>): Promise<boolean> {
+    const since = this.#lastProgress;
+    if (since !== undefined) ms = Math.max(0, ms - (performance.now() - since));
     let timer: TimerHandle;
     const inTime = await Promise.race([
       this.ready().then(() => true),
@@ -106,7 +113,10 @@ export class FrameWriter {
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
     for (let written = 0; written < bytes.length;) {
+      this.#lastProgress ??= performance.now();
       written += await this.#sink.write(bytes.subarray(written));
+      // The peer took bytes just now (one clock read per write, not per frame).
+      this.#lastProgress = performance.now();
     }
   }
 
@@ -163,6 +173,7 @@ export class FrameWriter {
       this.onFailure?.(error);
     } finally {
       this.#writing = false;
+      this.#lastProgress = undefined;
       this.#notify();
     }
   }

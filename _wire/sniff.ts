@@ -33,6 +33,26 @@ export function foreignProtocol(prefix: number): "HTTP" | "TLS" | undefined {
   return undefined;
 }
 
+const EXCERPT_BYTES = 40;
+
+/**
+ * An escaped excerpt of what a peer sent first, when its first four bytes
+ * (where a length prefix should be) are printable text: a line-based
+ * protocol (NATS's `INFO {...}`, SMTP's greeting, Redis) rather than a
+ * SocketBridge frame. Such a "length" would be over 538 MB, so no real
+ * frame is mistaken for it. Undefined otherwise.
+ */
+export function textExcerpt(first: Uint8Array): string | undefined {
+  if (first.length < 4 || !first.subarray(0, 4).every(isPrintable)) return undefined;
+  const text = new TextDecoder().decode(first.subarray(0, EXCERPT_BYTES));
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return first.length > EXCERPT_BYTES ? `${escaped}...` : escaped;
+}
+
+function isPrintable(byte: number): boolean {
+  return (byte >= 0x20 && byte <= 0x7e) || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
 /** What an HTTP client gets from a SocketBridge port: a 400 that says what the port speaks. */
 const HTTP_REFUSAL_TEXT =
   "This port speaks SocketBridge (length-prefixed JSON frames), not HTTP.\n";

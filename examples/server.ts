@@ -22,11 +22,14 @@ A tour of SocketBridge: its request types are
   {"type": "sleep", "ms": M}         answers "slept" after M ms (cancellable)
   {"type": "publish", "topic": T, "data": X}
                                      publishes X on T to every subscriber
-Any other type is answered with code "unknown_type"; "$describe" lists them.
+Any other payload (any type, or none) is answered as the original server
+answers: "ok", "received", with the payload echoed as "result".
+"$describe" lists the types and says that others are accepted.
 
 Options:
   --host HOST        address to bind (default 127.0.0.1)
-  --port PORT        TCP port; 0 picks a free one (default 7002)
+  --port PORT        TCP port; 0 picks a free one (default 7002, or a free
+                     one with --name)
   --path PATH        serve on this Unix socket instead of TCP
   --name NAME        publish a discovery file, so clients connect with --name
                      (needs --allow-env=XDG_RUNTIME_DIR,TMPDIR --allow-sys=uid
@@ -62,7 +65,8 @@ if (flags.path !== undefined && (flags.host !== undefined || flags.port !== unde
   fail("--path (a Unix socket) goes without --host and --port; choose one");
 }
 const maxBytes = numberFlag("max-bytes", flags["max-bytes"], 0, 0xffff_ffff);
-const port = numberFlag("port", flags.port, 0, 65_535) ?? 7002;
+// Found by its name, the server needs no fixed port: a free one is taken.
+const port = numberFlag("port", flags.port, 0, 65_535) ?? (flags.name !== undefined ? 0 : 7002);
 if (flags.token !== undefined && flags["no-token"]) fail("--token and --no-token contradict");
 if (flags.token === undefined && !flags["no-token"] && !tokenEnvReadable()) {
   fail(
@@ -81,13 +85,36 @@ const onListen = (addr: Deno.NetAddr | Deno.UnixAddr): void => {
   console.log(
     "path" in addr ? `listening on ${addr.path}` : `listening on ${addr.hostname}:${addr.port}`,
   );
+  // Serving open is allowed on loopback, but never without saying so.
+  if (!(common.token ?? Deno.env.get("SOCKETBRIDGE_TOKEN"))) {
+    console.log(
+      "no token: any process of this machine that reaches the address may call it " +
+        "(set SOCKETBRIDGE_TOKEN or --token to require one)",
+    );
+  }
 };
+
+// Signals are heard from before the server listens: a SIGINT right after
+// "listening on" (a harness done with it) still shuts it down gracefully.
+const stopping = new AbortController();
+const stop = (): void => {
+  if (stopping.signal.aborted) return;
+  console.log("shutting down");
+  stopping.abort();
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
 
 let server: Server | undefined;
 const handler = tourTypes((topic, data) => server!.publish(topic, data));
 try {
   if (flags.path !== undefined) {
-    const options: ServeUnixOptions = { ...common, path: flags.path, onListen };
+    const options: ServeUnixOptions = {
+      ...common,
+      path: flags.path,
+      onListen,
+      signal: stopping.signal,
+    };
     server = serve(options, handler);
   } else {
     const options: ServeTcpOptions = {
@@ -97,19 +124,15 @@ try {
       cert: readFlagFile("cert", flags.cert),
       key: readFlagFile("key", flags.key),
       onListen,
+      signal: stopping.signal,
     };
     server = serve(options, handler);
   }
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error), 1);
+  // A bad option, an address in use, a permission missing: one line, exit 2.
+  fail(error instanceof Error ? error.message : String(error), 2);
 }
 
-const stop = (): void => {
-  console.log("shutting down");
-  server!.shutdown();
-};
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
 await server.finished;
 Deno.removeSignalListener("SIGINT", stop);
 Deno.removeSignalListener("SIGTERM", stop);

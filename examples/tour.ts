@@ -2,7 +2,9 @@
  * The request types of the example server, a tour of what SocketBridge
  * does: `echo` (a plain answer), `count` (a streamed result), `sleep`
  * (cancellation), `publish` (events to subscribers). `$describe` lists them
- * with their JSON Schemas.
+ * with their JSON Schemas. Any other payload is answered as the original
+ * SocketBridge server answers every message: `ok`, `received`, with the
+ * payload echoed as `result`, so the tour server is a drop-in for it.
  *
  * @module
  */
@@ -67,6 +69,13 @@ export function tourTypes(publish: (topic: string, data: unknown) => number): Ty
           throw new PayloadError(error instanceof Error ? error.message : String(error));
         }
       },
+    },
+  }, {
+    otherwise: {
+      description:
+        "Any other payload, with or without a type, is answered ok with the payload as its result, " +
+        "as the original SocketBridge server answers every message.",
+      handler: (payload) => payload,
     },
   });
 }

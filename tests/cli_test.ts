@@ -113,12 +113,24 @@ Deno.test("cli sub prints events until interrupted", async () => {
 
 Deno.test("cli exit statuses: error answer 1, bad usage 2 naming the flag, no answer 3", async () => {
   await using _tour = await startTour("statuses");
-  const unknown = await cli(["call", "teleport", "--name", "statuses"]);
-  assert.equal(unknown.code, 1);
-  assert.equal(JSON.parse(unknown.stdout).code, "unknown_type");
-  const badFlag = await cli(["call", "echo", "--token", "secret", "--name", "statuses"]);
-  assert.equal(badFlag.code, 2);
-  assert.match(badFlag.stderr, /Unknown option '--token'/);
+  const refused = await cli(["call", "count", '{"n":-1}', "--name", "statuses"]);
+  assert.equal(refused.code, 1);
+  assert.equal(JSON.parse(refused.stdout).code, "invalid_payload");
+  for (const flag of [["--token", "secret"], ["--token=secret"]]) {
+    const badFlag = await cli(["call", "echo", ...flag, "--name", "statuses"]);
+    assert.equal(badFlag.code, 2);
+    assert.equal(
+      badFlag.stderr.trim(),
+      "error: --token is not accepted: a command line is visible to other users; " +
+        "use SOCKETBRIDGE_TOKEN, --token-file FILE or --name (see socketbridge call --help)",
+    );
+  }
+  // TYPE and the JSON's own type must agree: the JSON never silently wins.
+  const disagree = await cli(["call", "echo", '{"type":"count","n":2}', "--name", "statuses"]);
+  assert.equal(disagree.code, 2);
+  assert.match(disagree.stderr, /the payload's type "count" disagrees with TYPE "echo"/);
+  const agree = await cli(["call", "echo", '{"type":"echo","n":2}', "--name", "statuses"]);
+  assert.deepEqual(JSON.parse(agree.stdout).result, { type: "echo", n: 2 });
   const badJson = await cli(["call", "echo", "{nope", "--name", "statuses"]);
   assert.equal(badJson.code, 2);
   assert.match(badJson.stderr, /not JSON/);
@@ -140,6 +152,9 @@ Deno.test("cli serve --exec turns a command into a server, and survives commands
       *silent*) exit 0 ;;
       *garbage*) echo "not json" ;;
       *flood*) head -c 2000000 /dev/zero | tr '\\0' 'x' ;;
+      *background*) sleep 30 & echo '{"background": true}' ;;
+      *escaped*) setsid sleep 3 & echo '{"escaped": true}' ;;
+      *stuck*) setsid sleep 3 & sleep 30 ;;
       *) echo "{\\"got\\": $line}" ;;
     esac`;
   const { child, firstLine, rest } = await spawnDeno([
@@ -169,6 +184,15 @@ Deno.test("cli serve --exec turns a command into a server, and survives commands
     assert.equal((await call('{"silent":1}')).code, "no_output");
     assert.equal((await call('{"garbage":1}')).code, "bad_output");
     assert.match((await call('{"flood":1}')).message, /wrote too much/);
+    // A command that exits at once is answered from its output, even while a
+    // child it left behind (in its group, or escaped with setsid) holds stdout.
+    assert.deepEqual((await call('{"background":1}')).result, { background: true });
+    assert.deepEqual((await call('{"escaped":1}')).result, { escaped: true });
+    // The time limit ends a request whatever its command left behind: the
+    // answer comes well before the escaped child lets go of the pipe.
+    const stuck = await cli(["send", '{"stuck":1}', "--name", "exec", "--timeout", "2000"]);
+    assert.equal(stuck.code, 1, stuck.stderr);
+    assert.match(JSON.parse(stuck.stdout).message, /took longer than 500 ms/);
     // Still serving after all that.
     assert.deepEqual((await call('{"n":2}')).result, { got: { n: 2 } });
   } finally {

@@ -88,3 +88,27 @@ Deno.test("connect() settles its options and its name before it dials: a contrad
   );
   await assert.rejects(connect({ name: "nobody-serves-this" }), /no server of that name/);
 });
+
+Deno.test("a planted NAME.lock symlink is refused before its target is created", () => {
+  const target = `${runtime}/planted-target`;
+  Deno.symlinkSync(target, `${dir}/planted.lock`);
+  try {
+    assert.throws(() => serve({ port: 0, name: "planted" }, () => 1), /symlink/);
+    assert.throws(() => Deno.lstatSync(target), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(`${dir}/planted.lock`);
+  }
+});
+
+Deno.test("shutdown removes only its own files: a server that took the name after a cleaner keeps its own", async () => {
+  const first = serve({ port: 0, name: "cleaned" }, () => "first");
+  // A cleaner removes the lock; a second server can then take the name.
+  Deno.removeSync(`${dir}/cleaned.lock`);
+  await using second = serve({ port: 0, name: "cleaned" }, () => "second");
+  await first.shutdown();
+  assert.ok(Deno.lstatSync(`${dir}/cleaned.json`).isFile);
+  assert.ok(Deno.lstatSync(`${dir}/cleaned.lock`).isFile);
+  assert.equal((await send({ name: "cleaned" }, {})).result, "second");
+  await second.shutdown();
+  assert.throws(() => Deno.lstatSync(`${dir}/cleaned.json`), Deno.errors.NotFound);
+});

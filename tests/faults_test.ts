@@ -124,7 +124,7 @@ Deno.test("serve() on a port another process holds fails at once with AddrInUse"
       ],
       cwd: ROOT,
     }).output();
-    assert.equal(output.code, 1);
+    assert.equal(output.code, 2);
     assert.equal(
       new TextDecoder().decode(output.stderr),
       `error: Cannot serve on 127.0.0.1:${port}: the address is already in use\n`,

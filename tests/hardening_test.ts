@@ -498,3 +498,27 @@ Deno.test("the example server works on a Unix socket with only that path granted
   assert.equal(exists(path), false, "the socket file is removed on shutdown");
   assert.equal(exists(`${path}.lock`), false, "and so is its lock");
 });
+
+Deno.test("writeTimeout runs from when the peer stopped taking bytes, not from when the queue filled", async () => {
+  let closedAt = 0;
+  await using server = serve({
+    port: 0,
+    maxOutboundBytes: 64 * 2 ** 20,
+    maxBufferedBytes: 256 * 2 ** 20,
+    writeTimeout: 1_500,
+    onError: (error) => {
+      if (/does not read its answers/.test((error as Error).message)) closedAt = performance.now();
+    },
+  }, (payload: { size: number }) => "x".repeat(payload.size));
+  await using peer = await RawPeer.connect(portOf(server));
+  // An answer far larger than the kernel's buffers: writing it stalls at once.
+  await peer.send({ size: 32 * 2 ** 20, request_id: 1 });
+  await delay(2_500);
+  // The queue fills only now, long after the peer stopped reading.
+  const filledAt = performance.now();
+  await peer.send({ size: 40 * 2 ** 20, request_id: 2 });
+  for (let i = 0; i < 100 && closedAt === 0; i++) await delay(50);
+  assert.ok(closedAt > 0, "the peer was never closed");
+  // Closed at once: its 1.5 s had run out during the 2.5 s it read nothing.
+  assert.ok(closedAt - filledAt < 1_000, `closed ${Math.round(closedAt - filledAt)} ms after`);
+});

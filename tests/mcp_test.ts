@@ -8,7 +8,7 @@ import { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
 // deno-lint-ignore no-import-prefix
 import { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 import { CancelledError, PayloadError, type RequestInfo, requestTypes, serve } from "../mod.ts";
-import { delay, DENO, ROOT } from "./_helpers.ts";
+import { DENO, ROOT } from "./_helpers.ts";
 
 const runtime = Deno.makeTempDirSync({ prefix: "socketbridge-mcp-" });
 
@@ -28,14 +28,10 @@ Deno.test("MCP tools from $describe; calls, progress from chunks, cancellation t
       },
       count: {
         description: "Streams 1..n",
+        // Back to back, with no spacing: the adapter must see that every
+        // notification reaches the SDK's client before the final answer.
         handler: async function* ({ n }: { n: number }) {
-          // Spaced as real progress is: the SDK's client handles notifications a
-          // microtask late, so one read holding a notification and the final
-          // answer would drop the notification (the answer retires its token).
-          for (let i = 1; i <= n; i++) {
-            yield i;
-            await delay(20);
-          }
+          for (let i = 1; i <= n; i++) yield i;
           return "done";
         },
       },
@@ -82,7 +78,11 @@ Deno.test("MCP tools from $describe; calls, progress from chunks, cancellation t
     assert.deepEqual(sum.content, [{ type: "text", text: "5" }]);
     const refused = await client.callTool({ name: "add", arguments: { a: "x" } });
     assert.equal(refused.isError, true);
-    assert.match((refused.content as { text: string }[])[0].text, /^invalid_payload: /);
+    // The issues reach the agent as data it can read, not only as prose.
+    assert.match(
+      (refused.content as { text: string }[])[0].text,
+      /^invalid_payload: invalid payload: a and b \{"issues":\[\{"path":\[\],"message":"a and b"\}\]\}$/,
+    );
     const progress: unknown[] = [];
     const counted = await client.callTool(
       { name: "count", arguments: { n: 3 } },
@@ -93,6 +93,14 @@ Deno.test("MCP tools from $describe; calls, progress from chunks, cancellation t
       progress: ["1", "2", "3"],
       content: [{ type: "text", text: '"done"' }],
     });
+    const many: unknown[] = [];
+    await client.callTool(
+      { name: "count", arguments: { n: 2_000 } },
+      undefined,
+      { onprogress: (update: { message?: string }) => many.push(update.message) },
+    );
+    assert.equal(many.length, 2_000);
+    assert.deepEqual([many[0], many[1_999]], ["1", "2000"]);
     const controller = new AbortController();
     const waiting = client.callTool({ name: "wait", arguments: {} }, undefined, {
       signal: controller.signal,

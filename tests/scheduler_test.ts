@@ -31,7 +31,7 @@ function fake(
     subscribe: () => [],
     patternCount: () => 0,
     unsubscribe: () => [],
-    describe: () => [],
+    describe: () => ({ types: [] }),
   };
   const host: SchedulerHost = {
     settings: resolveSettings({ port: 0, ...options }),

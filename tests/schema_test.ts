@@ -45,6 +45,13 @@ Deno.test("a zod schema checks every payload, hands the handler its output, and 
   const refused = await peer.call({ type: "add", a: "2", b: 1.5 });
   assert.equal(refused?.code, "invalid_payload");
   assert.match(String(refused?.message), /^invalid payload: a: .*number.*; b: .*int/);
+  // The same findings as data, for a caller (human or agent) that fixes its request.
+  const issues = (refused?.data as { issues: { path: unknown[]; message: string }[] }).issues;
+  assert.deepEqual(issues.map((issue) => issue.path), [["a"], ["b"]]);
+  assert.match(issues[0].message, /number/);
+  const error = await client.request({ type: "add", a: "2", b: 1 }).catch((e) => e);
+  assert.ok(error instanceof RemoteError && error.code === "invalid_payload");
+  assert.deepEqual((error.data as { issues: { path: unknown[] }[] }).issues[0].path, ["a"]);
   const described = await client.describe();
   assert.equal(described[0].schema?.type, "object");
   assert.deepEqual(described[0].schema?.required, ["type", "a", "b"]);
@@ -128,4 +135,35 @@ Deno.test("end-to-end types: a client typed by the server's declarations (checke
   await assert.rejects(typed.call("add", { a: 2, b: "3" }), RemoteError);
   // @ts-expect-error: no such type
   await assert.rejects(typed.call("subtract", {}), RemoteError);
+});
+
+Deno.test("requestTypes(types, { otherwise }) answers any other payload with it, and $describe says so", async () => {
+  const declared = {
+    add: { description: "Adds", handler: ({ a, b }: { a: number; b: number }) => a + b },
+  };
+  await using open = serve(
+    { port: 0 },
+    requestTypes(declared, {
+      otherwise: { description: "Echoes anything else", handler: (payload) => ({ echo: payload }) },
+    }),
+  );
+  await using strict = serve({ port: 0 }, requestTypes(declared));
+  await using peer = await RawPeer.connect(portOf(open));
+  assert.deepEqual((await peer.call({ type: "add", a: 1, b: 2 }))?.result, 3);
+  assert.deepEqual((await peer.call({ type: "ping" }))?.result, { echo: { type: "ping" } });
+  assert.deepEqual((await peer.call({ hello: "x" }))?.result, { echo: { hello: "x" } });
+  assert.equal((await peer.call({ type: "$nope" }))?.code, "unknown_type");
+  assert.deepEqual((await peer.call({ type: "$describe" }))?.result, {
+    types: [{ type: "add", description: "Adds", schema: null }],
+    otherwise: { description: "Echoes anything else" },
+  });
+  await using strictPeer = await RawPeer.connect(portOf(strict));
+  assert.equal((await strictPeer.call({ type: "ping" }))?.code, "unknown_type");
+  assert.deepEqual((await strictPeer.call({ type: "$describe" }))?.result, {
+    types: [{ type: "add", description: "Adds", schema: null }],
+  });
+  assert.throws(
+    () => requestTypes(declared, { otherwise: { description: "", handler: 1 as never } }),
+    TypeError,
+  );
 });

@@ -84,6 +84,8 @@ Deno.test("a traced request: client span, server span as its child, the handler'
   assert.deepEqual(JSON.parse(run.stdout), vias.map((via) => `fetched via ${via}`));
   const spans = receiver.spans;
   assert.ok(!spans.some((s) => s.name === "socketbridge.probe"), "the probe span was exported");
+  // connect()'s $hello carries no trace context: it makes no root span of its own.
+  assert.deepEqual(spans.filter((s) => s.name.startsWith("socketbridge $")), []);
   const clients = spans.filter((s) => s.name === "socketbridge lookup" && s.kind === OTLP_CLIENT);
   assert.equal(clients.length, vias.length, JSON.stringify(spans.map((s) => s.name)));
   for (const client of clients) {

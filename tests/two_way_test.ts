@@ -59,10 +59,28 @@ Deno.test("$hello grants the features asked that the server has, and says what i
     max_bytes: 4096,
     server: "socketbridge-deno/0.1.0",
   });
-  assert.deepEqual((await hello(peer, [])).features, []);
   const bad = await peer.call({ type: "$hello", features: "chunks", request_id: 1 });
   assert.equal(bad?.code, "invalid_message");
   assert.equal(bad?.request_id, 1);
+});
+
+Deno.test("$hello is said once per connection: a second is refused and changes nothing", async () => {
+  await using server = serve({ port: 0 }, (payload: { n: number }) => count(payload));
+  await using peer = await RawPeer.connect(portOf(server));
+  await hello(peer, ["chunks"]);
+  const again = await peer.call({ type: "$hello", features: [], request_id: "again" });
+  assert.deepEqual([again?.code, again?.message], [
+    "invalid_message",
+    "invalid message: $hello was already said on this connection",
+  ]);
+  // Chunks are still on: a stream started after the refusal streams.
+  await peer.send({ n: 2, request_id: 5 });
+  const frames = await untilAnswer(peer, 5);
+  assert.deepEqual(frames.map((frame) => "chunk" in frame ? frame.chunk : frame.result), [
+    1,
+    2,
+    "done",
+  ]);
 });
 
 Deno.test("$hello's server name carries the version in deno.json", async () => {

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { encodeFrame } from "../codec.ts";
-import { serve } from "../server.ts";
+import { requestTypes, serve, type StandardSchemaLike } from "../server.ts";
 import { concat, delay, RawPeer, ROOT } from "./_helpers.ts";
 
 interface Frame {
@@ -25,6 +25,18 @@ const vectors = JSON.parse(
   cases: Case[];
 };
 
+/** The vectors' "strict" type: a payload must carry a number `n`. */
+const NEEDS_NUMBER_N: StandardSchemaLike<{ n: number }> = {
+  "~standard": {
+    version: 1,
+    vendor: "vectors",
+    validate: (value) =>
+      typeof (value as { n?: unknown }).n === "number"
+        ? { value: value as { n: number } }
+        : { issues: [{ message: "must be a number", path: ["n"] }] },
+  },
+};
+
 function bytesOf(frame: Frame): Uint8Array {
   if (frame.hex !== undefined) {
     return Uint8Array.from(
@@ -43,7 +55,13 @@ Deno.test("docs/vectors.json: every case holds against our server", async (t) =>
       token: vectors.server.token,
       maxBytes: vectors.server.max_bytes,
     },
-    (payload) => payload,
+    requestTypes({
+      strict: {
+        description: "Needs a number n",
+        schema: NEEDS_NUMBER_N,
+        handler: (payload) => payload,
+      },
+    }, { otherwise: { description: "Echoes", handler: (payload) => payload } }),
   );
   assert.ok(vectors.cases.length >= 20);
   for (const vector of vectors.cases) {
