@@ -246,7 +246,11 @@ class BridgeServer implements Server {
     return {
       ...structuredClone(this.counters),
       events: { ...this.hub.counters },
-      memory: { buffered: this.budget.used, limit: this.budget.limit },
+      memory: {
+        buffered: this.budget.used,
+        limit: this.budget.limit,
+        evicted: this.budget.evicted,
+      },
     };
   }
 

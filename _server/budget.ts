@@ -1,11 +1,40 @@
-// One server-wide budget for the bytes held on behalf of peers (partial
-// frames, frames waiting for a slot, answers waiting to be written), so that
-// per-connection bounds cannot multiply past what the host can spare.
+// One server-wide budget for the memory held on behalf of peers, charged to
+// the connection that makes the server hold it (its read buffer, partial
+// frame, frames waiting for a slot, requests its handlers are running,
+// answers waiting to be written). As trusted servers treat slow consumers
+// (NATS closes them; Redis's client-output-buffer-limit closes a client
+// past its limit): when memory runs short only the connections holding more
+// than their share are refused new work (strangers, that have not completed
+// a request, also stop being read), and past the limit the heaviest holders
+// are closed, so a stranger holding memory cannot deny service to a client
+// that holds little. Pure: no Deno APIs.
+
+/** A connection, as the budget sees it. */
+export interface MemoryHolder {
+  /** Bytes charged to it now. */
+  readonly charged: number;
+  /** Whether it has completed an authorised request: a stranger's share has no floor. */
+  readonly proven: boolean;
+  /** Closes it to give its memory back: it held the most when memory ran out. */
+  evict(held: number): void;
+}
+
+// Above this fraction of the limit, connections over their share pause.
+const SOFT_FRACTION = 0.75;
+// Past the limit, the heaviest are closed until usage is back under this.
+const SHED_TO_FRACTION = 0.75;
+// No proven connection is "over its share" while it holds less than this:
+// a few frames of ordinary size are always allowed a client that has shown
+// it holds the token, however many strangers are connected.
+const MIN_SHARE_BYTES = 256 * 1_024;
 
 export class MemoryBudget {
   readonly limit: number;
   #used = 0;
+  readonly #holders = new Set<MemoryHolder>();
   #waiters: (() => void)[] = [];
+  #shedding = false;
+  #evicted = 0;
 
   constructor(limit: number) {
     this.limit = limit;
@@ -15,24 +44,75 @@ export class MemoryBudget {
     return this.#used;
   }
 
-  /** Whether the server must stop reading and refuse new work. */
+  /** Connections closed because they held the most when memory ran out. */
+  get evicted(): number {
+    return this.#evicted;
+  }
+
+  /** Whether usage is past the point where heavy holders pause. */
+  get tight(): boolean {
+    return this.#used > this.limit * SOFT_FRACTION;
+  }
+
+  /** Whether usage is past the limit. */
   get exhausted(): boolean {
     return this.#used > this.limit;
   }
 
-  /** Adds (or, negative, releases) bytes held. */
+  /** A connection's fair share of what may be held before memory is tight. */
+  shareOf(holder: MemoryHolder): number {
+    const fair = (this.limit * SOFT_FRACTION) / Math.max(1, this.#holders.size);
+    return holder.proven ? Math.max(MIN_SHARE_BYTES, fair) : fair;
+  }
+
+  /** Whether `holder` must pause and refuse new work: memory is tight and it holds more than its share. */
+  overShare(holder: MemoryHolder): boolean {
+    return this.tight && holder.charged > this.shareOf(holder);
+  }
+
+  join(holder: MemoryHolder): void {
+    this.#holders.add(holder);
+  }
+
+  /** The holder left; what it was charged must already be released. */
+  leave(holder: MemoryHolder): void {
+    this.#holders.delete(holder);
+  }
+
+  /** Adds (or, negative, releases) bytes held; past the limit, sheds the heaviest holders. */
   adjust(delta: number): void {
     this.#used += delta;
-    if (delta < 0 && this.#waiters.length > 0 && !this.exhausted) {
+    if (delta > 0 && this.#used > this.limit) this.#shed();
+    else if (delta < 0 && this.#waiters.length > 0 && !this.tight) {
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const wake of waiters) wake();
     }
   }
 
-  /** Resolves once the budget has room again. */
+  /** Resolves once memory is no longer tight. */
   ready(): Promise<void> {
-    if (!this.exhausted) return Promise.resolve();
+    if (!this.tight) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Closes the heaviest holders, one at a time, until usage is back under the mark. */
+  #shed(): void {
+    if (this.#shedding) return;
+    this.#shedding = true;
+    try {
+      while (this.#used > this.limit * SHED_TO_FRACTION) {
+        let heaviest: MemoryHolder | undefined;
+        for (const holder of this.#holders) {
+          if (heaviest === undefined || holder.charged > heaviest.charged) heaviest = holder;
+        }
+        if (heaviest === undefined || heaviest.charged <= this.shareOf(heaviest)) break;
+        this.#holders.delete(heaviest);
+        this.#evicted++;
+        heaviest.evict(heaviest.charged);
+      }
+    } finally {
+      this.#shedding = false;
+    }
   }
 }

@@ -8,6 +8,7 @@ import type { EventHub } from "./event_hub.ts";
 import type { Settings } from "./settings.ts";
 import type { ErrorContext } from "./options.ts";
 import type { Server } from "./types.ts";
+import type { MemoryBudget } from "./budget.ts";
 
 /** The parts of a running server a bridge serves from. */
 export interface ServerCore {
@@ -17,6 +18,20 @@ export interface ServerCore {
   readonly shuttingDown: boolean;
   readonly finished: Promise<void>;
   report(error: unknown, context: ErrorContext): void;
+}
+
+/** What a session needs from its server: the core, and what all sessions share. */
+export interface SessionHost<Session> extends ServerCore {
+  readonly budget: MemoryBudget;
+  /** Whether other connections share the event loop with this one. */
+  readonly crowded: boolean;
+  readonly counters: {
+    frames: { in: number; out: number };
+    bytes: { in: number; out: number };
+    requests: { dropped: number };
+  };
+  /** The session completed its first authorised request. */
+  proven(session: Session): void;
 }
 
 const cores = new WeakMap<Server, ServerCore>();

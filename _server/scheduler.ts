@@ -76,6 +76,9 @@ export class RequestScheduler {
   #backlog: Frame[] = [];
   #head = 0;
   #backlogBytes = 0;
+  // Bytes of the requests whose handlers are running: what their payloads
+  // (and soon their results) make the server hold.
+  #runningBytes = 0;
   readonly #running = new Set<AbortController>();
   // Running requests by id, for `$cancel`.
   readonly #byId = new Map<RequestId, AbortController>();
@@ -123,9 +126,9 @@ export class RequestScheduler {
       this.#backlogBytes >= this.#host.settings.maxBytes;
   }
 
-  /** Bytes of frames waiting for a slot. */
-  get backlogBytes(): number {
-    return this.#backlogBytes;
+  /** Bytes held for this connection's requests: frames waiting for a slot, and those running. */
+  get heldBytes(): number {
+    return this.#backlogBytes + this.#runningBytes;
   }
 
   /** Nothing running, nothing waiting. */
@@ -227,7 +230,7 @@ export class RequestScheduler {
     if (envelope.requestId === undefined && this.#orderedPending > 0) {
       // Requests without an id run one after another, answered in order.
       const queued = arrived ?? performance.now();
-      this.#inOrder(() => this.#startQueued(envelope, queued, trace));
+      this.#inOrder(() => this.#startQueued(envelope, queued, trace), body.length);
       return;
     }
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
@@ -236,8 +239,8 @@ export class RequestScheduler {
     if (cancelled) return this.#refuse(new Refusal("cancelled", envelope.requestId), trace);
     const answer = this.#execute(envelope, waited, trace);
     if (typeof answer === "string") this.#host.send(answer);
-    else if (envelope.requestId === undefined) this.#inOrder(() => answer);
-    else this.#track(answer);
+    else if (envelope.requestId === undefined) this.#inOrder(() => answer, body.length);
+    else this.#track(answer, body.length);
   }
 
   /** A request that waited for its turn: it starts only if still wanted. */
@@ -262,16 +265,19 @@ export class RequestScheduler {
   }
 
   /** Answers after every earlier request without an id is answered. */
-  #inOrder(answer: () => string | Promise<string>): void {
+  #inOrder(answer: () => string | Promise<string>, size = 0): void {
     this.#orderedPending++;
     const body = this.#ordered.then(answer);
     this.#ordered = body;
-    this.#track(body.finally(() => this.#orderedPending--));
+    this.#track(body.finally(() => this.#orderedPending--), size);
   }
 
-  #track(answer: Promise<string>): void {
+  /** A request whose answer comes later; its body's size stands for what its handler holds. */
+  #track(answer: Promise<string>, size = 0): void {
     this.#inFlight++;
+    this.#runningBytes += size;
     answer.then((body) => {
+      this.#runningBytes -= size;
       // An empty body: the connection is gone, nothing to answer.
       if (body !== "") this.#host.send(body);
       this.#inFlight--;

@@ -10,8 +10,7 @@ import type { ErrorCode } from "../errors.ts";
 import { ERROR_MESSAGES, type WireErrorCode } from "../protocol.ts";
 import { RequestScheduler } from "./scheduler.ts";
 import type { Settings } from "./settings.ts";
-import type { ServerCore } from "./host.ts";
-import type { MemoryBudget } from "./budget.ts";
+import type { SessionHost } from "./host.ts";
 import { foreignProtocol, HTTP_REFUSAL } from "../_wire/sniff.ts";
 import { Deadline } from "../_shared/timers.ts";
 import { FairTurns } from "./fair_turns.ts";
@@ -21,25 +20,11 @@ import { FrameWriter } from "../_shared/writer.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 
-/** What a session needs from its server: the core, and what all sessions share. */
-export interface SessionHost extends ServerCore {
-  readonly budget: MemoryBudget;
-  /** Whether other connections share the event loop with this one. */
-  readonly crowded: boolean;
-  readonly counters: {
-    frames: { in: number; out: number };
-    bytes: { in: number; out: number };
-    requests: { dropped: number };
-  };
-  /** The session completed its first authorised request. */
-  proven(session: Session): void;
-}
-
 const MAX_DISCARD_FACTOR = 4;
 const LINGER_MS = 1_000;
 
 export class Session {
-  readonly #host: SessionHost;
+  readonly #host: SessionHost<Session>;
   readonly #settings: Settings;
   readonly #conn: Deno.Conn;
   readonly remoteAddr: Deno.Addr;
@@ -65,7 +50,7 @@ export class Session {
   readonly #closing: Promise<void>;
   #markClosed!: () => void;
 
-  constructor(host: SessionHost, conn: Deno.Conn) {
+  constructor(host: SessionHost<Session>, conn: Deno.Conn) {
     this.#host = host;
     this.#settings = host.settings;
     this.#conn = conn;
@@ -125,6 +110,7 @@ export class Session {
       settled: () => this.#settled(),
       dropped: (count) => host.counters.requests.dropped += count,
     });
+    host.budget.join(this);
   }
 
   /** Whether it has completed an authorised request. */
@@ -168,7 +154,15 @@ export class Session {
         let pause: Promise<unknown> | undefined;
         if (this.#writer.full) pause = this.#waitForWriter();
         else if (this.#scheduler.backlogFull) pause = this.#waitForSlot();
-        else if (budget.exhausted) pause = this.#until(budget.ready());
+        else if (!this.#proven && budget.overShare(this)) {
+          // A stranger over its share is paused (its authTimeout still runs),
+          // keeping no read buffer meanwhile. A proven client is never paused
+          // for memory (paused clients could wait on each other for good):
+          // it is refused new work, and closed if it holds the most past the limit.
+          this.#reader.shrink();
+          this.#recharge();
+          pause = this.#until(budget.ready());
+        }
         if (pause !== undefined) {
           this.#deadlines.frameStopped();
           await pause;
@@ -282,6 +276,7 @@ export class Session {
     );
     this.#host.budget.adjust(-this.#charged);
     this.#charged = 0;
+    this.#host.budget.leave(this);
     this.#markClosed();
     this.#wake?.();
   }
@@ -329,7 +324,7 @@ export class Session {
 
   #refusing(): WireErrorCode | undefined {
     if (this.#draining || this.#host.shuttingDown) return "shutting_down";
-    return this.#host.budget.exhausted ? "busy" : undefined;
+    return this.#host.budget.overShare(this) ? "busy" : undefined;
   }
 
   #settled(): void {
@@ -366,14 +361,30 @@ export class Session {
     if (size > this.#settings.maxBytes * MAX_DISCARD_FACTOR) this.#endAfterAnswers();
   }
 
+  /** Bytes of the server's memory charged to this connection now. */
+  get charged(): number {
+    return this.#charged;
+  }
+
+  /** Closes it: it held the most of the server's memory when that ran out. */
+  evict(held: number): void {
+    const limit = this.#host.budget.limit;
+    this.forceClose(
+      `Peer holds ${held} bytes, the most of any, past the budget of ${limit}; closing`,
+    );
+  }
+
   /** Charges the server's budget with what this connection holds now. */
   #recharge(): void {
     if (this.#closed) return;
-    const held = this.#decoder.pendingBytes + this.#scheduler.backlogBytes +
+    const held = this.#reader.capacity + this.#decoder.heldBytes + this.#scheduler.heldBytes +
       this.#writer.bufferedBytes;
     if (held !== this.#charged) {
-      this.#host.budget.adjust(held - this.#charged);
+      // Charged first: the adjustment may evict this very connection, which
+      // then gives back all it is charged.
+      const delta = held - this.#charged;
       this.#charged = held;
+      this.#host.budget.adjust(delta);
     }
   }
 

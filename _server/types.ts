@@ -36,10 +36,12 @@ export interface ServerStats {
    */
   events: { published: number; delivered: number; dropped: number };
   /**
-   * Bytes held for peers now (partial frames, waiting frames, unwritten
-   * answers) against the server's `maxBufferedBytes`.
+   * Bytes held for peers now (read buffers, partial frames, waiting and
+   * running requests, unwritten answers) against the server's
+   * `maxBufferedBytes`, and how many connections were closed because they
+   * held the most when that ran out.
    */
-  memory: { buffered: number; limit: number };
+  memory: { buffered: number; limit: number; evicted: number };
 }
 
 /**

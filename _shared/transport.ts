@@ -39,6 +39,16 @@ export class ChunkReader {
     return this.#ahead.then(() => {});
   }
 
+  /**
+   * Gives the grown read buffer back (a connection paused for memory holds
+   * 1 KiB, not 64): the next reads grow it again. Not while a read is pending.
+   */
+  shrink(): void {
+    if (this.#ahead === undefined && this.#buffer.length > FIRST_READ_BYTES) {
+      this.#buffer = new Uint8Array(FIRST_READ_BYTES);
+    }
+  }
+
   /** The next chunk (valid until the next call), or `null` at the end. */
   read(): Promise<Uint8Array | null> {
     const ahead = this.#ahead;

@@ -20,6 +20,8 @@ export class FrameWriter {
   readonly #highWaterMark: number;
   #queue: (Uint8Array | string)[] = [];
   #bufferedBytes = 0;
+  // Bytes already encoded and being written (the batch, or a large text's own buffer).
+  #encodedBytes = 0;
   #writing = false;
   #failure: unknown = undefined;
   #waiters: { when: () => boolean; resolve: () => void }[] = [];
@@ -36,14 +38,14 @@ export class FrameWriter {
     this.#highWaterMark = highWaterMark;
   }
 
-  /** Bytes queued or being written, prefixes included. */
+  /** Bytes queued or being written, prefixes included (a large text's buffer as it is). */
   get bufferedBytes(): number {
-    return this.#bufferedBytes;
+    return this.#bufferedBytes + this.#encodedBytes;
   }
 
   /** Whether the buffered bytes are above the high-water mark. */
   get full(): boolean {
-    return this.#bufferedBytes > this.#highWaterMark;
+    return this.bufferedBytes > this.#highWaterMark;
   }
 
   get failed(): boolean {
@@ -94,7 +96,7 @@ export class FrameWriter {
 
   /** Resolves once everything queued is written, or the socket failed. */
   drained(): Promise<void> {
-    return this.#wait(() => this.#bufferedBytes === 0);
+    return this.#wait(() => this.bufferedBytes === 0);
   }
 
   #wait(when: () => boolean): Promise<void> {
@@ -111,6 +113,49 @@ export class FrameWriter {
     });
   }
 
+  /** A body no longer queued: what it was charged goes. */
+  #release(body: Uint8Array | string): void {
+    this.#bufferedBytes -= HEADER_BYTES + body.length;
+  }
+
+  /** A large body's prefix, then the body as it is. */
+  async #writeBytes(body: Uint8Array): Promise<number> {
+    const header = new Uint8Array(HEADER_BYTES);
+    writeHeader(header, 0, body.length);
+    await this.#writeAll(header);
+    await this.#writeAll(body);
+    return HEADER_BYTES + body.length;
+  }
+
+  /**
+   * A large text, encoded into a buffer of its own sized for one byte a
+   * character (grown only for text that needs more), not three: a 1 MiB
+   * answer held for a peer that does not read holds 2 MiB, not 4.
+   */
+  async #writeText(text: string): Promise<number> {
+    let buffer = borrowBuffer(HEADER_BYTES + text.length);
+    let { read, written } = encoder.encodeInto(text, buffer.subarray(HEADER_BYTES));
+    while (read < text.length) {
+      // Each character left takes at most three bytes.
+      const grown = borrowBuffer(HEADER_BYTES + written + 3 * (text.length - read));
+      grown.set(buffer.subarray(0, HEADER_BYTES + written));
+      returnBuffer(buffer);
+      buffer = grown;
+      const more = encoder.encodeInto(text.slice(read), buffer.subarray(HEADER_BYTES + written));
+      read += more.read;
+      written += more.written;
+    }
+    writeHeader(buffer, 0, written);
+    this.#encodedBytes += buffer.length;
+    try {
+      await this.#writeAll(buffer.subarray(0, HEADER_BYTES + written));
+    } finally {
+      this.#encodedBytes -= buffer.length;
+    }
+    returnBuffer(buffer);
+    return HEADER_BYTES + written;
+  }
+
   async #writeAll(bytes: Uint8Array): Promise<void> {
     for (let written = 0; written < bytes.length;) {
       this.#lastProgress ??= performance.now();
@@ -125,44 +170,47 @@ export class FrameWriter {
       while (this.#queue.length > 0) {
         const batch = this.#queue;
         this.#queue = [];
-        let counted = 0;
         let capacity = 0;
         for (const body of batch) {
-          counted += HEADER_BYTES + body.length;
-          // A large encoded body is written as it is, after its prefix: no copy.
+          // A large body is written on its own, after its prefix: no copy into the batch.
           capacity += HEADER_BYTES +
-            (typeof body === "string"
-              ? 3 * body.length
-              : body.length > SCRATCH_BYTES
+            (body.length > SCRATCH_BYTES
               ? 0
-              : body.length);
+              : (typeof body === "string" ? 3 * body.length : body.length));
         }
         // Batches borrow from the process's pool: an idle connection holds no buffer.
         const buffer = borrowBuffer(capacity).subarray(0, capacity);
         let size = 0;
         let total = 0;
-        for (const body of batch) {
+        for (let i = 0; i < batch.length; i++) {
+          const body = batch[i];
           let length: number;
+          if (body.length > SCRATCH_BYTES) {
+            if (size > 0) await this.#writeAll(buffer.subarray(0, size));
+            total += size;
+            size = 0;
+            total += typeof body === "string"
+              ? await this.#writeText(body)
+              : await this.#writeBytes(body);
+            this.#release(body);
+            continue;
+          }
           if (typeof body === "string") {
             length = encoder.encodeInto(body, buffer.subarray(size + HEADER_BYTES)).written;
-          } else if (body.length > SCRATCH_BYTES) {
-            writeHeader(buffer, size, body.length);
-            await this.#writeAll(buffer.subarray(0, size + HEADER_BYTES));
-            await this.#writeAll(body);
-            total += size + HEADER_BYTES + body.length;
-            size = 0;
-            continue;
           } else {
             buffer.set(body, size + HEADER_BYTES);
             length = body.length;
           }
           writeHeader(buffer, size, length);
           size += HEADER_BYTES + length;
+          // Encoded: the body is charged as the bytes of the batch from now on.
+          this.#release(body);
+          this.#encodedBytes += HEADER_BYTES + length;
         }
         if (size > 0) await this.#writeAll(buffer.subarray(0, size));
         total += size;
+        this.#encodedBytes = 0;
         returnBuffer(new Uint8Array(buffer.buffer));
-        this.#bufferedBytes -= counted;
         this.onWritten?.(total, batch.length);
         this.#notify();
       }
@@ -170,6 +218,7 @@ export class FrameWriter {
       this.#failure = error;
       this.#queue = [];
       this.#bufferedBytes = 0;
+      this.#encodedBytes = 0;
       this.onFailure?.(error);
     } finally {
       this.#writing = false;

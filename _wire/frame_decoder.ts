@@ -114,6 +114,17 @@ export class FrameDecoder {
   }
 
   /**
+   * How much memory the unfinished frame holds: the buffer its body is
+   * assembled in (grown as bytes arrive, so at most twice what came), and
+   * the prefix bytes so far.
+   *
+   * @returns The count; 0 when {@linkcode FrameDecoder.idle}.
+   */
+  get heldBytes(): number {
+    return this.#headerFilled + (this.#body === undefined ? 0 : this.#body.length);
+  }
+
+  /**
    * Feeds one chunk. Calls `onFrame` once per body completed by it, in order.
    *
    * @param chunk The next bytes of the stream.

@@ -2,7 +2,9 @@
  * What a stranger can make a server hold, with every default: peak server
  * RSS while (A) 1,000 connections each announce a 1 MiB frame and send most
  * of it, then stall, and (B) 300 connections that never read each send eight
- * 1 MiB echo requests. The server runs in its own process.
+ * 1 MiB echo requests; and what a well-behaved client meanwhile gets, on a
+ * connection of its own (a request every 20 ms) and on fresh ones (one every
+ * 250 ms): busy answers, timeouts, latency. The server runs in its own process.
  *
  *   deno task bench:hostile [path/to/mod.ts]
  *
@@ -15,22 +17,109 @@ import { ChildServer, moduleUnderTest, serveCommands } from "./_child.ts";
 
 const mod = moduleUnderTest();
 
+interface VictimReport {
+  requests: number;
+  busy: number;
+  timeouts: number;
+  failed: number;
+  p50: number;
+  p99: number;
+}
+
+/** A well-behaved client until `stop` aborts: its outcomes and latencies. */
+async function victim(port: number, stop: AbortSignal): Promise<string> {
+  const { connect, send } = await import(mod);
+  const report = (latencies: number[], outcomes: string[]): VictimReport => {
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) =>
+      latencies[
+        Math.min(latencies.length - 1, Math.floor(q * latencies.length))
+      ] ?? NaN;
+    return {
+      requests: outcomes.length,
+      busy: outcomes.filter((o) => o === "busy").length,
+      timeouts: outcomes.filter((o) => o === "timeout").length,
+      failed: outcomes.filter((o) => o !== "ok" && o !== "busy" && o !== "timeout")
+        .length,
+      p50: at(0.5),
+      p99: at(0.99),
+    };
+  };
+  const outcomeOf = (error: { code?: string }) => error?.code ?? "failed";
+  const persistent = (async () => {
+    const latencies: number[] = [];
+    const outcomes: string[] = [];
+    const client = await connect({ port, timeout: 5_000 });
+    while (!stop.aborted) {
+      const started = performance.now();
+      try {
+        await client.request({ type: "victim", n: outcomes.length });
+        outcomes.push("ok");
+      } catch (error) {
+        outcomes.push(outcomeOf(error as { code?: string }));
+      }
+      latencies.push(performance.now() - started);
+      await delay(20);
+    }
+    await client.close();
+    return report(latencies, outcomes);
+  })();
+  const fresh = (async () => {
+    const latencies: number[] = [];
+    const outcomes: string[] = [];
+    while (!stop.aborted) {
+      const started = performance.now();
+      try {
+        const answer = await send({ port, timeout: 5_000 }, { type: "victim" });
+        outcomes.push(answer.status === "ok" ? "ok" : answer.code ?? "failed");
+      } catch (error) {
+        outcomes.push(outcomeOf(error as { code?: string }));
+      }
+      latencies.push(performance.now() - started);
+      await delay(250);
+    }
+    return report(latencies, outcomes);
+  })();
+  const line = (name: string, r: VictimReport) =>
+    `${name}: ${r.requests} requests, ${r.busy} busy, ${r.timeouts} timeouts, ${r.failed} failed, ` +
+    `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`;
+  return `${line("persistent", await persistent)}; ${line("fresh", await fresh)}`;
+}
+
 if (Deno.args[0] === "server") {
   const { serve } = await import(mod);
   const server = serve({ port: 0 }, (payload: unknown) => payload);
   console.log(server.addr.port);
   let peak = 0;
-  setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
+  let at = "";
+  setInterval(() => {
+    const usage = Deno.memoryUsage();
+    if (usage.rss > peak) {
+      peak = usage.rss;
+      at =
+        `heap ${(usage.heapUsed / 2 ** 20).toFixed(0)}/${
+          (usage.heapTotal / 2 ** 20).toFixed(0)
+        } MiB, ` +
+        `external ${(usage.external / 2 ** 20).toFixed(0)} MiB, budget ${
+          (server.stats().memory.buffered / 2 ** 20).toFixed(0)
+        } MiB, ` +
+        `evicted ${server.stats().memory.evicted}`;
+    }
+  }, 20);
   await serveCommands((command) => {
     if (command === "reset") peak = Deno.memoryUsage().rss;
-    if (command === "peak") console.log(peak);
+    if (command === "peak") {
+      console.log(peak);
+      console.error(`at the peak: ${at}`);
+    }
+    if (command === "rss") console.log(Deno.memoryUsage().rss);
   });
   Deno.exit(0);
 }
 
 const server = new ChildServer(new URL(import.meta.url).pathname, [mod]);
 async function ask(command: string): Promise<number> {
-  return Number(await server.ask(command, command === "peak"));
+  return Number(await server.ask(command, command !== "reset"));
 }
 const port = Number(await server.line());
 
@@ -60,6 +149,8 @@ const MiB = 2 ** 20;
 
 // A: announced 1 MiB bodies, 900 KiB sent, then silence.
 await ask("reset");
+const stopA = new AbortController();
+const victimA = victim(port, stopA.signal);
 const stalled = await open(1_000);
 const half = new Uint8Array(4 + 900 * 1024);
 new DataView(half.buffer).setUint32(0, MiB - 16);
@@ -69,11 +160,15 @@ await Promise.all(
 );
 await delay(1_000);
 const peakA = await ask("peak");
+stopA.abort();
+const servedA = await victimA;
 stalled.forEach((conn) => conn.close());
 await delay(1_000);
 
 // B: never-reading peers with eight 1 MiB echoes each.
 await ask("reset");
+const stopB = new AbortController();
+const victimB = victim(port, stopB.signal);
 const hogs = await open(300);
 const body = new TextEncoder().encode(
   JSON.stringify({ pad: "y".repeat(MiB - 64), request_id: 1 }),
@@ -93,12 +188,20 @@ await Promise.all(
 );
 await delay(1_000);
 const peakB = await ask("peak");
+stopB.abort();
+const servedB = await victimB;
 hogs.forEach((conn) => conn.close());
+await delay(3_000);
+const afterB = await ask("rss");
 
-console.log(`| scenario | peak server RSS |
-| --- | ---: |
-| A: 1,000 connections × 900 KiB of an announced 1 MiB frame | ${(peakA / MiB).toFixed(0)} MiB |
-| B: 300 never-reading connections × 8 × 1 MiB echoes | ${(peakB / MiB).toFixed(0)} MiB |`);
+console.log(`| scenario | peak server RSS | a well-behaved client meanwhile |
+| --- | ---: | --- |
+| A: 1,000 connections × 900 KiB of an announced 1 MiB frame | ${
+  (peakA / MiB).toFixed(0)
+} MiB | ${servedA} |
+| B: 300 never-reading connections × 8 × 1 MiB echoes | ${(peakB / MiB).toFixed(0)} MiB (${
+  (afterB / MiB).toFixed(0)
+} MiB 3 s after they closed) | ${servedB} |`);
 await server.stop();
 
 function delay(ms: number): Promise<void> {

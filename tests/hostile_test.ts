@@ -222,7 +222,9 @@ Deno.test("a prefix announcing maxBytes reserves nothing: memory grows only with
     const grown = Deno.memoryUsage().external - before;
     // Reserving the announced 8 MiB each would be 320 MiB.
     assert.ok(grown < 32 * 1024 * 1024, `external memory grew ${grown} bytes`);
-    assert.ok(server.stats().memory.buffered < 40 * 1024);
+    // What is charged is what is allocated: a read buffer and a small body
+    // buffer each, under 16 KiB a connection, nowhere near the 8 MiB announced.
+    assert.ok(server.stats().memory.buffered < 40 * 16 * 1024, `${server.stats().memory.buffered}`);
   } finally {
     peers.forEach((peer) => peer.close());
   }
@@ -505,4 +507,87 @@ Deno.test("shutdown removes only the socket this server created, never a foreign
   );
   assert.equal(exists(`${path}.lock`), false);
   foreign.close(); // Deno unlinks its own path on close.
+});
+
+Deno.test("maxBufferedBytes: strangers announcing big frames are paused at their share; a client that holds little is never refused", async () => {
+  const limit = 4 * 2 ** 20;
+  await using server = serve({
+    port: 0,
+    maxBufferedBytes: limit,
+    frameTimeout: 60_000,
+    authTimeout: 0,
+    gracePeriod: 100,
+  }, (payload: { n?: number }) => payload.n ?? null);
+  await using light = await connect({ port: server.addr.port });
+  // Strangers each announce 1 MiB and send 900 KiB of it, then stall: 27 MiB if all were read.
+  const half = new Uint8Array(4 + 900 * 1024);
+  new DataView(half.buffer).setUint32(0, 2 ** 20 - 16);
+  half.fill(0x20, 4);
+  const hogs = await Promise.all(
+    Array.from({ length: 30 }, () => Deno.connect({ hostname: LOOPBACK, port: server.addr.port })),
+  );
+  const writes = hogs.map(async (hog) => {
+    try {
+      for (let at = 0; at < half.length;) at += await hog.write(half.subarray(at));
+    } catch {
+      // Closed by the server.
+    }
+  });
+  const answers: unknown[] = [];
+  let peak = 0;
+  for (let n = 0; n < 40; n++) {
+    answers.push(await light.request({ n }).catch((error) => error));
+    peak = Math.max(peak, server.stats().memory.buffered);
+    await delay(10);
+  }
+  assert.deepEqual(
+    answers,
+    Array.from({ length: 40 }, (_, n) => n),
+    "the light client was refused",
+  );
+  assert.ok(peak <= limit, `${peak} bytes held, past the budget of ${limit}`);
+  assert.ok(server.stats().bytes.in < 30 * 900 * 1024 / 2, "the strangers were read on");
+  hogs.forEach((hog) => hog.close());
+  await Promise.all(writes);
+});
+
+Deno.test("maxBufferedBytes: past the budget the heaviest holders are closed, and the light client goes on", async () => {
+  const limit = 2 * 2 ** 20;
+  const evictions: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  await using server = serve({
+    port: 0,
+    maxBufferedBytes: limit,
+    authTimeout: 0,
+    onError: (error) => {
+      if (/the most of any/.test((error as Error).message)) {
+        evictions.push((error as Error).message);
+      }
+    },
+  }, async (payload: { pad?: string; n?: number }) => {
+    // A big request's handler holds it (and its memory) until the test ends.
+    if (payload.pad !== undefined) await gate.promise;
+    return payload.n ?? null;
+  });
+  await using light = await connect({ port: server.addr.port });
+  const hogs = await Promise.all(
+    Array.from({ length: 12 }, () => connect({ port: server.addr.port, timeout: 10_000 })),
+  );
+  // Each proves itself, then has a 900 KiB request held by its handler: 10.5 MiB in all.
+  await Promise.all(hogs.map((hog) => hog.request({ n: 0 })));
+  const held = hogs.map((hog) => hog.request({ pad: "x".repeat(900 * 1024) }).catch((e) => e));
+  const answers: unknown[] = [];
+  for (let n = 0; n < 20; n++) answers.push(await light.request({ n }).catch((error) => error));
+  assert.deepEqual(
+    answers,
+    Array.from({ length: 20 }, (_, n) => n),
+    "the light client was refused",
+  );
+  for (let i = 0; i < 100 && evictions.length === 0; i++) await delay(20);
+  assert.ok(evictions.length >= 1, "no heavy holder was closed");
+  assert.equal(server.stats().memory.evicted, evictions.length);
+  assert.ok(server.stats().memory.buffered <= limit, `${server.stats().memory.buffered}`);
+  gate.resolve();
+  await Promise.all(held);
+  await Promise.all(hogs.map((hog) => hog.close()));
 });
