@@ -1,0 +1,573 @@
+"""The blocking client: one connection, one reader thread, any number of
+requests in flight from any number of threads, streams, subscriptions and
+cancellation, and reconnection with backoff that never resends a request."""
+
+from __future__ import annotations
+
+import queue
+import random
+import socket
+import threading
+import time
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+from ._book import AnswerBook, Pending
+from ._dial import Target, dial, resolve_target
+from ._errors import (
+    CancelledError,
+    ConnectionClosedError,
+    ProtocolError,
+    RemoteError,
+    SocketBridgeError,
+    TimeoutError,
+)
+from ._frames import (
+    DEFAULT_MAX_BYTES,
+    HEADER,
+    check_length,
+    check_payload,
+    encode_request,
+    envelope_of,
+    parse_frame,
+)
+from ._topics import check_pattern, matches
+
+__all__ = ["Client", "Call", "Stream", "Subscription", "connect"]
+
+FEATURES = ["chunks", "events"]
+_END = object()
+
+
+class Call:
+    """A request in flight: ``result()`` waits for it, ``cancel()`` gives it up
+    (and stops its handler on a server that speaks the two-way protocol)."""
+
+    __slots__ = ("_client", "_waiting", "_done", "_result", "_error", "timeout", "_deadline", "pending", "_settle")
+
+    def __init__(self, client: "Client", timeout: Optional[float]) -> None:
+        self._client = client
+        # Held until the call settles: a plain lock is the cheapest thing to wait on.
+        self._waiting = threading.Lock()
+        self._waiting.acquire()
+        self._done = False
+        self._result: Any = None
+        self._error: Optional[BaseException] = None
+        self.timeout = timeout
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self.pending: Optional[Pending] = None
+        self._settle = self._finish
+
+    def _finish(self, result: Any, error: Optional[BaseException]) -> None:
+        if self._done:
+            return
+        self._result, self._error = result, error
+        self._done = True
+        try:
+            self._waiting.release()
+        except RuntimeError:
+            pass  # Settled by another thread at the same moment.
+
+    def _wait(self, timeout: Optional[float]) -> bool:
+        if self._done:
+            return True
+        got = self._waiting.acquire(timeout=-1 if timeout is None else timeout)
+        if got:
+            self._waiting.release()
+        return got or self._done
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self) -> Any:
+        """The result, or raises the error (RemoteError with the server's code,
+        TimeoutError once the call's timeout has passed, ...)."""
+        if not self._done:
+            self._client._flush()
+            left = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+            if not self._wait(left):
+                self._client._give_up(self, TimeoutError(self.timeout or 0))
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def cancel(self) -> bool:
+        """Gives the request up; False when it had already settled."""
+        if self._done:
+            return False
+        self._client._give_up(self, CancelledError())
+        return True
+
+
+class Stream:
+    """A streamed request: iterate its chunks; then ``result`` is the final
+    value. Leaving the loop early cancels the request on the server."""
+
+    def __init__(self, client: "Client", call: Call) -> None:
+        self._client = client
+        self._call = call
+        self._chunks: "queue.Queue[Any]" = queue.Queue()
+        self._saw_chunk = False
+
+    def __iter__(self) -> Iterator[Any]:
+        finished = False
+        try:
+            while True:
+                left = None
+                if self._call._deadline is not None:
+                    left = max(0.0, self._call._deadline - time.monotonic())
+                try:
+                    item = self._chunks.get(timeout=left)
+                except queue.Empty:
+                    self._client._give_up(self._call, TimeoutError(self._call.timeout or 0))
+                    raise TimeoutError(self._call.timeout or 0) from None
+                if item is _END:
+                    finished = True
+                    if self._call._error is not None:
+                        raise self._call._error
+                    # A server that does not stream collects the items into the result.
+                    if not self._saw_chunk and not self._client.features.intersection({"chunks"}):
+                        if isinstance(self._call._result, list):
+                            yield from self._call._result
+                    return
+                self._saw_chunk = True
+                yield item
+        finally:
+            if not finished:
+                self._call.cancel()
+
+    @property
+    def result(self) -> Any:
+        """The final value, once the chunks are read (waits for it)."""
+        return self._call.result()
+
+    def cancel(self) -> bool:
+        return self._call.cancel()
+
+
+class Subscription:
+    """Events of the patterns subscribed, as dicts: ``{"kind": "event",
+    "topic": T, "data": V}``, ``{"kind": "dropped", "count": N}`` (events the
+    server or this client had to drop: told, never swallowed) or
+    ``{"kind": "gap"}`` (reconnected: events meanwhile were lost).
+    Leaving the loop, or ``close()``, unsubscribes."""
+
+    MAX_QUEUED = 10_000
+
+    def __init__(self, client: "Client", patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        self._client = client
+        self._events: "queue.Queue[Any]" = queue.Queue()
+        self._lost = 0
+        self.closed = False
+
+    def _push(self, event: Dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if event["kind"] == "event" and self._events.qsize() >= self.MAX_QUEUED:
+            self._lost += 1
+            return
+        if self._lost:
+            self._events.put({"kind": "dropped", "count": self._lost})
+            self._lost = 0
+        self._events.put(event)
+
+    def _end(self, error: Optional[BaseException] = None) -> None:
+        self._events.put(error if error is not None else _END)
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        try:
+            while True:
+                item = self._events.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.close()
+
+    def get(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """The next event, or None when ``timeout`` passes first."""
+        try:
+            item = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _END:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._client._leave(self)
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Client:
+    """A connection to a SocketBridge server; see :func:`connect`."""
+
+    def __init__(
+        self,
+        target: Target,
+        timeout: Optional[float],
+        max_bytes: int,
+        reconnect: bool,
+        two_way: bool,
+        connect_timeout: Optional[float],
+    ) -> None:
+        self._target = target
+        self.timeout = timeout
+        self._max_bytes = max_bytes
+        self._reconnect = reconnect
+        self._two_way = two_way
+        self._connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._book = AnswerBook()
+        self._next_id = 1
+        self._sock: Optional[socket.socket] = None
+        self._linked = threading.Event()
+        self._closed = False
+        self._subscriptions: List[Subscription] = []
+        self.features: frozenset = frozenset()
+        self._envelope = envelope_of(target.token)
+        # Requests queued for the socket; a caller that waits flushes them at
+        # once, the writer thread otherwise (so submit() batches naturally).
+        self._outbox: List[bytes] = []
+        self._wake_flusher = threading.Lock()
+        self._wake_flusher.acquire()
+        self._flusher_waiting = False
+        threading.Thread(target=self._write_loop, daemon=True).start()
+        self._link(initial=True)
+
+    # -- the link ---------------------------------------------------------
+
+    def _link(self, initial: bool) -> None:
+        sock = dial(self._target, self._connect_timeout)
+        with self._lock:
+            self._sock = sock
+            self._book = AnswerBook()
+        threading.Thread(target=self._read_loop, args=(sock,), daemon=True).start()
+        self._linked.set()
+        self.features = frozenset()
+        if self._two_way:
+            answer = self._submit({"type": "$hello", "features": FEATURES}, self._connect_timeout, internal=True)
+            try:
+                result = answer.result()
+            except RemoteError:
+                result = None
+            if isinstance(result, dict) and isinstance(result.get("features"), list):
+                self.features = frozenset(str(f) for f in result["features"])
+        if not initial and self._subscriptions:
+            self._renew()
+
+    def _read_loop(self, sock: socket.socket) -> None:
+        buffer = b""
+        failure: Optional[BaseException] = None
+        first = True
+        unpack = HEADER.unpack_from
+        try:
+            while True:
+                chunk = sock.recv(262_144)
+                if not chunk:
+                    break
+                buffer = buffer + chunk if buffer else chunk
+                at = 0
+                end = len(buffer)
+                # Every whole frame of the buffer, by offset; the rest is kept once.
+                while end - at >= 4:
+                    (length,) = unpack(buffer, at)
+                    if length > self._max_bytes:
+                        check_length(length, self._max_bytes, buffer[at : at + 44], first)
+                    if end - at - 4 < length:
+                        break
+                    first = False
+                    self._on_frame(parse_frame(buffer[at + 4 : at + 4 + length]))
+                    at += 4 + length
+                buffer = buffer[at:] if at else buffer
+        except SocketBridgeError as error:
+            failure = error
+        except OSError:
+            failure = None
+        self._lost(sock, failure)
+
+    def _on_frame(self, frame: Any) -> None:
+        if isinstance(frame, dict) and "status" not in frame:
+            if "chunk" in frame:
+                with self._lock:
+                    entry = self._book.chunk_target(frame.get("request_id"))
+                if entry is not None and entry.on_chunk is not None:
+                    entry.on_chunk(frame["chunk"])
+                return
+            if isinstance(frame.get("event"), str):
+                return self._on_event(frame["event"], frame.get("data"))
+        with self._lock:
+            entry = self._book.match(frame)
+            self._book.trim()
+        if entry is not None:
+            entry.answer(frame)
+
+    def _on_event(self, topic: str, data: Any) -> None:
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        if topic == "$dropped":
+            count = data.get("count", 1) if isinstance(data, dict) else 1
+            for subscription in subscriptions:
+                subscription._push({"kind": "dropped", "count": count})
+            return
+        for subscription in subscriptions:
+            if any(matches(pattern, topic) for pattern in subscription.patterns):
+                subscription._push({"kind": "event", "topic": topic, "data": data})
+
+    def _lost(self, sock: socket.socket, failure: Optional[BaseException]) -> None:
+        with self._lock:
+            if self._sock is not sock:
+                return
+            self._sock = None
+            self._linked.clear()
+            waiting = self._book.drain()
+        try:
+            sock.close()
+        except OSError:
+            pass
+        error = failure or ConnectionClosedError("connection closed before the answer arrived")
+        for entry in waiting:
+            entry.finish(None, error)
+        if self._closed:
+            return
+        if self._reconnect and not isinstance(failure, ProtocolError):
+            threading.Thread(target=self._redial, daemon=True).start()
+        else:
+            self._closed = True
+            for subscription in list(self._subscriptions):
+                subscription._end(error)
+
+    def _redial(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            time.sleep(delay * (0.5 + random.random() / 2))
+            try:
+                self._link(initial=False)
+                return
+            except SocketBridgeError:
+                delay = min(delay * 2, 5.0)
+
+    def _renew(self) -> None:
+        patterns = sorted({p for s in self._subscriptions for p in s.patterns})
+        try:
+            self._submit({"type": "$subscribe", "topics": patterns}, self._connect_timeout, internal=True).result()
+        except SocketBridgeError as error:
+            for subscription in list(self._subscriptions):
+                subscription._end(error)
+            return
+        for subscription in list(self._subscriptions):
+            subscription._push({"kind": "gap"})
+
+    # -- requests ---------------------------------------------------------
+
+    def _submit(
+        self,
+        payload: Dict[str, Any],
+        timeout: Optional[float],
+        on_chunk: Any = None,
+        internal: bool = False,
+        call: Optional[Call] = None,
+        wake_writer: bool = True,
+    ) -> Call:
+        call = call or Call(self, timeout)
+        if self._closed:
+            call._settle(None, ConnectionClosedError("client closed"))
+            return call
+        if not self._linked.wait(timeout):
+            call._settle(None, TimeoutError(timeout or 0))
+            return call
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                call._settle(None, ConnectionClosedError("connection closed; reconnect is off"))
+                return call
+            request_id = self._next_id
+            self._next_id += 1
+            entry = Pending(request_id, call._settle, on_chunk, internal)
+            call.pending = entry
+            self._book.sent(entry)
+            # Queued in id order under the lock: a server that answers in order
+            # (the original) must see requests in the order the book expects.
+            timeout_ms = None if timeout is None else max(0, int(timeout * 1000))
+            self._outbox.append(encode_request(payload, self._envelope, request_id, timeout_ms))
+        # A caller about to wait flushes itself (no thread to wake); a call
+        # that may never be waited on is written by the writer thread.
+        if wake_writer and not self._flusher_waiting:
+            self._flusher_waiting = True
+            self._wake_flusher.release()
+        return call
+
+    def _flush(self) -> None:
+        """Writes every queued request in one write: what the caller waiting
+        for an answer does at once, and the writer thread otherwise."""
+        if not self._outbox:
+            return
+        with self._write_lock:
+            # Taken under the lock submit() appends under: no request is left behind.
+            with self._lock:
+                sock = self._sock
+                outbox, self._outbox = self._outbox, []
+            if not outbox or sock is None:
+                return
+            try:
+                sock.sendall(b"".join(outbox))
+            except OSError:
+                pass  # The reader sees the loss and fails the requests.
+
+    def _write_loop(self) -> None:
+        while not self._closed:
+            self._wake_flusher.acquire()
+            self._flusher_waiting = False
+            self._flush()
+
+    def _give_up(self, call: Call, error: BaseException) -> None:
+        entry = call.pending
+        with self._lock:
+            if entry is not None:
+                self._book.given_up(entry)
+        if entry is not None and not entry.settled:
+            entry.finish(None, error)
+            if "chunks" in self.features or "events" in self.features:
+                try:
+                    self._submit({"type": "$cancel", "target": entry.id}, 5.0, internal=True)
+                except SocketBridgeError:
+                    pass
+        elif entry is None:
+            call._settle(None, error)
+
+    def submit(self, payload: Dict[str, Any], *, timeout: Optional[float] = None) -> Call:
+        """Sends a request and returns its Call at once (``result()``, ``cancel()``)."""
+        check_payload(payload)
+        return self._submit(payload, self.timeout if timeout is None else timeout)
+
+    def request(self, payload: Dict[str, Any], *, timeout: Optional[float] = None) -> Any:
+        """The request's result; raises RemoteError (``code``, ``data``) for an
+        error answer, TimeoutError once ``timeout`` seconds have passed."""
+        check_payload(payload)
+        call = self._submit(payload, self.timeout if timeout is None else timeout, wake_writer=False)
+        return call.result()
+
+    def stream(self, payload: Dict[str, Any], *, timeout: Optional[float] = None) -> Stream:
+        """A streamed request: ``for chunk in stream``, then ``stream.result``."""
+        check_payload(payload)
+        call = Call(self, self.timeout if timeout is None else timeout)
+        stream = Stream(self, call)
+
+        def settled(result: Any, error: Optional[BaseException]) -> None:
+            call._finish(result, error)
+            stream._chunks.put(_END)
+
+        call._settle = settled
+        self._submit(payload, call.timeout, stream._chunks.put, call=call)
+        self._flush()
+        return stream
+
+    def subscribe(self, patterns: Sequence[str], *, timeout: Optional[float] = None) -> Subscription:
+        """Subscribes to topic patterns (``jobs.*.done``, ``logs.>``)."""
+        if isinstance(patterns, str) or not patterns:
+            raise ValueError("expected a non-empty list of topic patterns")
+        for pattern in patterns:
+            check_pattern(pattern)
+        if "events" not in self.features:
+            raise ProtocolError(
+                f"cannot subscribe: the server at {self._target.address} does not offer events "
+                "(an original SocketBridge server has no two-way protocol)"
+            )
+        subscription = Subscription(self, patterns)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        try:
+            self._submit({"type": "$subscribe", "topics": list(patterns)}, timeout or self.timeout, internal=True).result()
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription
+
+    def _leave(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+            still = {p for s in self._subscriptions for p in s.patterns}
+        gone = [p for p in subscription.patterns if p not in still]
+        if gone and self._sock is not None and not self._closed:
+            self._submit({"type": "$unsubscribe", "topics": gone}, 5.0, internal=True)
+        subscription._end()
+
+    def describe(self, *, timeout: Optional[float] = None) -> List[Dict[str, Any]]:
+        """The request types the server declares (``$describe``)."""
+        if not self.features:
+            raise ProtocolError(
+                f"cannot describe: the server at {self._target.address} does not speak the "
+                "two-way protocol (an original SocketBridge server)"
+            )
+        result = self.request({"type": "$describe"}, timeout=timeout)
+        if not isinstance(result, dict) or not isinstance(result.get("types"), list):
+            raise ProtocolError("the server answered $describe without types")
+        return result["types"]
+
+    @property
+    def pending(self) -> int:
+        """Requests sent and waiting for their answer."""
+        with self._lock:
+            return self._book.waiting()
+
+    def close(self) -> None:
+        """Closes the connection; waiting requests fail with ConnectionClosedError."""
+        self._flush()
+        self._closed = True
+        if not self._flusher_waiting:
+            self._flusher_waiting = True
+            self._wake_flusher.release()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._lost(sock, ConnectionClosedError("client closed"))
+        for subscription in list(self._subscriptions):
+            subscription._end()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    *,
+    host: Optional[str] = None,
+    port: Optional[int] = None,
+    path: Optional[str] = None,
+    name: Optional[str] = None,
+    token: Optional[str] = None,
+    timeout: Optional[float] = None,
+    connect_timeout: Optional[float] = 10.0,
+    cafile: Optional[str] = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    reconnect: bool = False,
+    two_way: bool = True,
+) -> Client:
+    """Connects once and returns a :class:`Client` (a context manager).
+
+    By ``name`` the address and token come from the server's discovery file.
+    ``timeout`` (seconds) is the default of every request, sent to the server
+    as ``timeout_ms``. With ``reconnect`` a lost connection is dialled again
+    with backoff; requests in flight at the loss fail (none is ever resent).
+    """
+    target = resolve_target(host, port, path, name, token, cafile)
+    return Client(target, timeout, max_bytes, reconnect, two_way, connect_timeout)
