@@ -54,6 +54,7 @@ export {
   requestTypes,
   type RequestTypesOptions,
   type SchemaResult,
+  type ScopedToken,
   serve,
   type ServeOptions,
   type Server,

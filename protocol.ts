@@ -75,6 +75,7 @@ export const ENVELOPE_KEYS: readonly string[] = [
   "protocol_version",
   "request_id",
   "timeout_ms",
+  "idempotency_key",
   "traceparent",
   "tracestate",
 ];
@@ -134,6 +135,8 @@ export const ERROR_MESSAGES: Readonly<Record<WireErrorCode, string>> = {
   cancelled: "cancelled",
   unknown_type: "unknown type",
   invalid_payload: "invalid payload",
+  forbidden: "forbidden",
+  idempotency_conflict: "idempotency key reused with another payload",
 };
 
 /**
@@ -225,6 +228,8 @@ export type ErrorCode =
   | "cancelled"
   | "unknown_type"
   | "invalid_payload"
+  | "forbidden"
+  | "idempotency_conflict"
   | "connection_closed"
   | "connect_failed"
   | "protocol_error"
@@ -249,6 +254,8 @@ const PROTOCOL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "connect_failed",
   "protocol_error",
   "incomplete_frame",
+  "forbidden",
+  "idempotency_conflict",
 ]);
 
 /**

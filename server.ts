@@ -46,6 +46,7 @@ export type { Server, ServerStats } from "./_server/types.ts";
 export type {
   ErrorContext,
   RequestRecord,
+  ScopedToken,
   ServeOptions,
   ServeTcpOptions,
   ServeUnixOptions,

@@ -34,7 +34,7 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
   readonly #nc: NatsConnectionLike;
   readonly #prefix: string;
   readonly #maxInFlight: number;
-  readonly #tokenMatches?: (given: unknown) => boolean;
+  readonly #identify?: (given: unknown) => unknown;
   readonly #requests: NatsSubscriptionLike[] = [];
   readonly #cancels: NatsSubscriptionLike;
   readonly #events: NatsEvents;
@@ -51,14 +51,14 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     this.#nc = nc;
     const prefix = checkPrefix(options.prefix);
     this.#prefix = prefix;
-    const token = this.#core.settings.token;
-    if (token === undefined && options.allowWithoutToken !== true) {
+    const callers = this.#core.settings.callers;
+    if (callers === undefined && options.allowWithoutToken !== true) {
       throw new TypeError(
         "Cannot serve over NATS without a token: every client of the NATS server could call the " +
           "handler. Give serve() a token, or pass allowWithoutToken: true",
       );
     }
-    this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
+    this.#identify = callers === undefined ? undefined : (given) => callers.identify(given);
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.remoteAddr = natsAddr(nc);
     // First: it refuses a bad event pattern before anything is subscribed.
@@ -140,7 +140,7 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
   #cancel(msg: NatsMessageLike): void {
     const message = parseRequest(msg.data);
     if (message instanceof Refusal) return;
-    if (this.#tokenMatches !== undefined && !this.#tokenMatches(message.auth_token)) {
+    if (this.#identify !== undefined && this.#identify(message.auth_token) === undefined) {
       this.report(
         new SocketBridgeError("unauthorized", "unauthorized $cancel over NATS"),
         "unauthorized",

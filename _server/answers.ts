@@ -7,6 +7,7 @@ import { ERROR_MESSAGES, type RequestId, type WireErrorCode } from "../protocol.
 import { errorBody, okBody, Refusal } from "../_wire/envelope.ts";
 import { type ControlPeer, runControl } from "./control.ts";
 import type { Trace } from "./request_trace.ts";
+import type { Caller } from "../_wire/scopes.ts";
 import type { Settings } from "./settings.ts";
 
 /** What answers need from their connection. */
@@ -44,10 +45,11 @@ export class Answers {
   control(
     payload: Record<string, unknown>,
     requestId: RequestId | undefined,
+    caller: Caller,
     trace?: Trace,
   ): string {
     try {
-      return this.ok(runControl(payload, requestId, this.#host.control), requestId, trace);
+      return this.ok(runControl(payload, requestId, this.#host.control, caller), requestId, trace);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       return this.error(error.code, requestId, trace, { message: error.message });

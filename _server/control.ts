@@ -5,6 +5,7 @@ import { type RequestId, SERVER_NAME } from "../protocol.ts";
 import { parseRequest, Refusal } from "../_wire/envelope.ts";
 import type { Described } from "./request_types.ts";
 import { patternProblem } from "../_wire/topics.ts";
+import { type Caller, OWNER } from "../_wire/scopes.ts";
 
 /** Patterns one connection may hold: each costs the server memory and matching. */
 export const MAX_PATTERNS = 1_024;
@@ -42,6 +43,7 @@ export function runControl(
   payload: Record<string, unknown>,
   requestId: RequestId | undefined,
   peer: ControlPeer,
+  caller: Caller = OWNER,
 ): unknown {
   const type = payload.type as string;
   switch (type) {
@@ -71,14 +73,27 @@ export function runControl(
         const problem = patternProblem(pattern);
         if (problem !== undefined) throw invalid(requestId, problem);
       }
+      // A scoped token subscribes only within its patterns; none is added if one is out.
+      const outside = type === "$subscribe"
+        ? topics.find((pattern) => caller.scope?.allowsPattern(pattern) === false)
+        : undefined;
+      if (outside !== undefined) {
+        throw new Refusal("forbidden", requestId, `forbidden: ${outside}`);
+      }
       if (type === "$subscribe" && peer.patternCount() + topics.length > MAX_PATTERNS) {
         throw invalid(requestId, `at most ${MAX_PATTERNS} topic patterns per connection`);
       }
       const now = type === "$subscribe" ? peer.subscribe(topics) : peer.unsubscribe(topics);
       return { topics: now };
     }
-    case "$describe":
-      return peer.describe();
+    case "$describe": {
+      const described = peer.describe();
+      const scope = caller.scope;
+      // A scoped token sees only the types it may call.
+      return scope === undefined
+        ? described
+        : { ...described, types: described.types.filter((entry) => scope.allowsType(entry.type)) };
+    }
     default:
       throw new Refusal("unknown_type", requestId, `unknown type: ${type}`);
   }

@@ -30,6 +30,12 @@ export interface RequestInfo {
   /** The request's `request_id`, when it carried one. */
   readonly requestId?: RequestId;
   /**
+   * The name of the scoped token the request carried (`ServeOptions.tokens`);
+   * undefined for the server's own token, or a server without one. Never the
+   * token itself.
+   */
+  readonly caller?: string;
+  /**
    * Aborted when nobody waits for the answer any more: the caller's
    * `timeout_ms` or the server's `handlerTimeout` passed (reason: a
    * `TimeoutError`), the peer went away, or a shutdown's grace period ended.
@@ -72,11 +78,13 @@ export type RequestHandler = Handler<unknown, unknown>;
 export class HandlerInfo implements RequestInfo {
   readonly remoteAddr: Deno.Addr;
   readonly requestId?: RequestId;
+  readonly caller?: string;
   #controller?: AbortController;
 
-  constructor(remoteAddr: Deno.Addr, requestId: RequestId | undefined) {
+  constructor(remoteAddr: Deno.Addr, requestId: RequestId | undefined, caller?: string) {
     this.remoteAddr = remoteAddr;
     this.requestId = requestId;
+    this.caller = caller;
   }
 
   get signal(): AbortSignal {

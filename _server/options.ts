@@ -5,6 +5,30 @@ import type { ErrorCode } from "../errors.ts";
 import type { RequestId, WireErrorCode } from "../protocol.ts";
 
 /**
+ * One scoped token of {@linkcode ServeOptions.tokens}.
+ *
+ * @example A token that may only read build status
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ScopedToken } from "@socketbridge/core";
+ * const reader: ScopedToken = { token: "r3ad", types: ["status"], topics: ["builds.>"] };
+ * assert.ok(reader.types.includes("status"));
+ * ```
+ */
+export interface ScopedToken {
+  /** The secret, as a client sends it in `auth_token`. */
+  token: string;
+  /** The request types it may call; `"*"` for every type. */
+  types: readonly string[];
+  /**
+   * The topic patterns it may subscribe within: a `$subscribe` pattern is
+   * allowed only if one of these matches every topic it can match.
+   * @default []
+   */
+  topics?: readonly string[];
+}
+
+/**
  * Where and how an error was seen, for {@linkcode ServeOptions.onError}.
  *
  * @example Counting error responses by code
@@ -61,6 +85,8 @@ export interface RequestRecord {
   readonly bytesIn: number;
   /** UTF-16 length of the answer's JSON text (its bytes for ASCII text). */
   readonly bytesOut: number;
+  /** The name of the scoped token that called (never the token); undefined for the server's own. */
+  readonly caller?: string;
 }
 
 /**
@@ -96,6 +122,15 @@ export interface ServeOptions<Addr extends Deno.Addr = Deno.Addr> {
    * @default {the SOCKETBRIDGE_TOKEN environment variable, when readable}
    */
   token?: string;
+  /**
+   * Scoped tokens beside the server's own (which keeps every right), by
+   * name: each may call only its `types` (`"*"` for all) and subscribe only
+   * to topics its `topics` patterns cover. The handler learns the name
+   * (`info.caller`), never the token. Needs `token`.
+   *
+   * @default {none}
+   */
+  tokens?: Readonly<Record<string, ScopedToken>>;
   /**
    * Peer addresses or CIDR networks (IPv4, IPv6, IPv4-mapped IPv6) allowed to
    * connect. Others get `unauthorized host` before any byte of theirs is

@@ -1,6 +1,8 @@
 // The security policy: peer allowlist, constant-time token check, loopback
 // detection and permission-aware environment fallback. Private to the module.
 
+import { type Caller, OWNER, type Scope } from "../_wire/scopes.ts";
+
 /**
  * Parses an IPv4 or IPv6 address (with an optional `%zone`) into 16 bytes,
  * IPv4 as IPv4-mapped IPv6, so `127.0.0.1`, `::ffff:127.0.0.1` and
@@ -149,6 +151,35 @@ export class TokenCheck {
       difference |= expected.charCodeAt(i) ^ (actual.charCodeAt(i) | 0);
     }
     return difference === 0;
+  }
+}
+
+/**
+ * Who a token is: the server's own (every right) or one of its scoped
+ * tokens (protocol D1). Every configured token is compared, in constant
+ * time, on every request: the time taken says neither which matched nor how
+ * close a guess came.
+ */
+export class Callers {
+  readonly #owner: TokenCheck;
+  readonly #scoped: { check: TokenCheck; caller: Caller }[];
+
+  constructor(owner: string, scoped: readonly { name: string; token: string; scope: Scope }[]) {
+    this.#owner = new TokenCheck(owner);
+    this.#scoped = scoped.map(({ name, token, scope }) => ({
+      check: new TokenCheck(token),
+      caller: Object.freeze({ name, scope }),
+    }));
+  }
+
+  /** The caller `given` identifies, or undefined for no token of this server. */
+  identify(given: unknown): Caller | undefined {
+    let found: Caller | undefined = this.#owner.matches(given) ? OWNER : undefined;
+    for (const { check, caller } of this.#scoped) {
+      // No early exit: every token is compared whatever matched before.
+      if (check.matches(given)) found = caller;
+    }
+    return found;
   }
 }
 

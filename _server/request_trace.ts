@@ -19,6 +19,8 @@ export class Trace {
   readonly bytesIn: number;
   /** The server span, while tracing is on: the caller's `traceparent` is its parent. */
   readonly span?: SpanLike;
+  /** The scoped token's name, once the envelope is opened. */
+  #caller?: string;
 
   /** Taken before the envelope is opened: opening takes its keys off the message. */
   constructor(
@@ -51,6 +53,12 @@ export class Trace {
     }
   }
 
+  /** The request came with the scoped token of this name: the record and the span name it. */
+  set caller(name: string | undefined) {
+    this.#caller = name;
+    if (name !== undefined) this.span?.setAttribute("socketbridge.caller", name);
+  }
+
   /**
    * Hands the finished record to the hook (a throwing hook harms nothing)
    * and ends the span.
@@ -72,6 +80,7 @@ export class Trace {
         duration: performance.now() - this.started,
         bytesIn: this.bytesIn,
         bytesOut: body.length,
+        ...(this.#caller === undefined ? {} : { caller: this.#caller }),
       });
     } catch {
       // A throwing hook must not take a request down with it.

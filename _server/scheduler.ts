@@ -13,6 +13,7 @@ import {
 } from "../errors.ts";
 import type { RequestId, WireErrorCode } from "../protocol.ts";
 import { type Envelope, openEnvelope, parseRequest, Refusal, withType } from "../_wire/envelope.ts";
+import type { Caller } from "../_wire/scopes.ts";
 import type { Settings } from "./settings.ts";
 import { HandlerInfo, type RequestHandler } from "./handler_info.ts";
 import { type ControlPeer, isCancelWithId, isControl } from "./control.ts";
@@ -66,7 +67,7 @@ const MIN_BACKLOG = 64;
 
 export class RequestScheduler {
   readonly #host: SchedulerHost;
-  readonly #tokenMatches?: (given: unknown) => boolean;
+  readonly #identify?: (given: unknown) => Caller | undefined;
   readonly #maxInFlight: number;
   // Each request gets a Trace only while a hook is set or tracing is on.
   readonly #traced: boolean;
@@ -100,8 +101,8 @@ export class RequestScheduler {
       congested: () => host.congested(),
       room: () => host.room(),
     };
-    const token = host.settings.token;
-    this.#tokenMatches = token === undefined ? undefined : (given) => token.matches(given);
+    const callers = host.settings.callers;
+    this.#identify = callers === undefined ? undefined : (given) => callers.identify(given);
     this.#maxInFlight = host.settings.maxInFlight;
     this.#traced = host.settings.onRequest !== undefined || this.#tracer !== undefined;
   }
@@ -219,9 +220,12 @@ export class RequestScheduler {
     }
     // Before the envelope is opened: it takes the envelope keys off the message.
     const trace = traced ? new Trace(message, body, arrived, this.#tracer) : undefined;
-    const envelope = openEnvelope(message, this.#tokenMatches);
+    const envelope = openEnvelope(message, this.#identify);
     if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
     this.#host.authorized();
+    if (trace !== undefined) trace.caller = envelope.caller.name;
+    const forbidden = forbiddenType(envelope);
+    if (forbidden !== undefined) return this.#refuse(forbidden, trace);
     const refusing = this.#host.refusing();
     if (refusing !== undefined) {
       return this.#refuse(new Refusal(refusing, envelope.requestId), trace);
@@ -314,8 +318,10 @@ export class RequestScheduler {
    */
   #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
     const { payload, requestId, timeoutMs } = envelope;
-    if (isControl(payload)) return this.#answers.control(payload, requestId, trace);
-    const info = new HandlerInfo(this.#host.remoteAddr, requestId);
+    if (isControl(payload)) {
+      return this.#answers.control(payload, requestId, envelope.caller, trace);
+    }
+    const info = new HandlerInfo(this.#host.remoteAddr, requestId, envelope.caller.name);
     let result: unknown;
     const span = trace?.span;
     try {
@@ -350,6 +356,15 @@ export class RequestScheduler {
     });
     return run.answer;
   }
+}
+
+/** A refusal when the caller's token may not call the request's type (control types aside). */
+function forbiddenType({ payload, caller, requestId }: Envelope): Refusal | undefined {
+  const scope = caller.scope;
+  if (scope === undefined || isControl(payload)) return undefined;
+  const type = typeof payload.type === "string" ? payload.type : "";
+  if (scope.allowsType(type)) return undefined;
+  return new Refusal("forbidden", requestId, `forbidden: ${type}`);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -4,10 +4,12 @@
 
 import { DEFAULT_MAX_BYTES } from "../codec.ts";
 import { DEFAULT_PORT } from "../protocol.ts";
-import { Allowlist, envReadable, isLoopback, readGrantedEnv, TokenCheck } from "./policy.ts";
+import { Allowlist, Callers, envReadable, isLoopback, readGrantedEnv } from "./policy.ts";
+import { Scope } from "../_wire/scopes.ts";
+import { patternProblem } from "../_wire/topics.ts";
 import { checkDuration } from "../_shared/timers.ts";
 import { checkName } from "../_shared/discovery.ts";
-import type { RequestRecord, ServeOptions } from "./options.ts";
+import type { RequestRecord, ScopedToken, ServeOptions } from "./options.ts";
 
 /** Where a server listens: TCP (TLS with cert and key) or a Unix socket path. */
 export type Listen =
@@ -31,7 +33,8 @@ export interface Discovery {
 /** The checked settings of a running server. */
 export interface Settings {
   readonly maxBytes: number;
-  readonly token?: TokenCheck;
+  /** Who may call; undefined: anyone (the server has no token). */
+  readonly callers?: Callers;
   readonly allowlist?: Allowlist;
   readonly maxInFlight: number;
   readonly maxConnections: number;
@@ -84,7 +87,7 @@ export function resolveSettings(options: AnyServeOptions): Settings {
   const entries = allowText?.map((entry) => entry.trim()).filter((e) => e !== "");
   return {
     maxBytes: wholeNumber("maxBytes", maxBytes, 0xffff_ffff),
-    token: tokenText === "" ? undefined : new TokenCheck(tokenText),
+    callers: callersOf(tokenText, options.tokens),
     allowlist: entries === undefined ? undefined : new Allowlist(entries),
     maxInFlight: wholeNumber("maxInFlight", options.maxInFlight ?? 128, 1e9, 1),
     maxConnections: wholeNumber("maxConnections", options.maxConnections ?? 1024, 1e9, 1),
@@ -111,6 +114,39 @@ export function resolveSettings(options: AnyServeOptions): Settings {
       ? undefined
       : { name, tls: options.cert !== undefined, token: tokenText || undefined },
   };
+}
+
+/** The server's token and its scoped tokens, checked. */
+function callersOf(
+  owner: string,
+  tokens: Readonly<Record<string, ScopedToken>> | undefined,
+): Callers | undefined {
+  const entries = Object.entries(tokens ?? {});
+  if (owner === "") {
+    if (entries.length > 0) {
+      throw new TypeError("Cannot serve: tokens (scoped) need token (the server's own)");
+    }
+    return undefined;
+  }
+  const seen = new Set([owner]);
+  const scoped = entries.map(([name, spec]) => {
+    const where = `Cannot serve: scoped token "${name}"`;
+    if (name === "" || typeof spec?.token !== "string" || spec.token === "") {
+      throw new TypeError(`${where} needs a name and a non-empty token`);
+    }
+    if (seen.has(spec.token)) throw new TypeError(`${where} repeats another token`);
+    seen.add(spec.token);
+    if (!Array.isArray(spec.types) || !spec.types.every((type) => typeof type === "string")) {
+      throw new TypeError(`${where}: types must be an array of type names (or "*")`);
+    }
+    const topics = spec.topics ?? [];
+    for (const pattern of topics) {
+      const problem = patternProblem(pattern);
+      if (problem !== undefined) throw new TypeError(`${where}: ${problem}`);
+    }
+    return { name, token: spec.token, scope: new Scope(spec.types, topics) };
+  });
+  return new Callers(owner, scoped);
 }
 
 /** The transport, checked: loopback unless a token guards the address. */

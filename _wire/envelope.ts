@@ -8,6 +8,7 @@ import {
   type RequestId,
   type WireErrorCode,
 } from "../protocol.ts";
+import { type Caller, OWNER } from "./scopes.ts";
 
 const ENVELOPE = new Set(ENVELOPE_KEYS);
 
@@ -17,6 +18,10 @@ export interface Envelope {
   readonly payload: Record<string, unknown>;
   readonly requestId?: RequestId;
   readonly timeoutMs?: number;
+  /** Who sent it: the token it carried (the server's own: every right). */
+  readonly caller: Caller;
+  /** Its `idempotency_key`, when it carried one (1 to 128 characters). */
+  readonly idempotencyKey?: string;
 }
 
 /** A request refused by the checks: the error answer to send. */
@@ -60,11 +65,13 @@ export function parseRequest(body: Uint8Array): Record<string, unknown> | Refusa
  * Runs the envelope checks in the original's order (token, then version),
  * after the id's own check: a `request_id` must be a string or a safe
  * integer (`null` means none, as the original reads it), `timeout_ms` a
- * non-negative number.
+ * non-negative number, `idempotency_key` a string of 1 to 128 characters.
+ * `identify` names the caller a token belongs to (undefined: no token of
+ * this server); without it every caller has every right.
  */
 export function openEnvelope(
   message: Record<string, unknown>,
-  tokenMatches: ((given: unknown) => boolean) | undefined,
+  identify: ((given: unknown) => Caller | undefined) | undefined,
 ): Envelope | Refusal {
   const token = message.auth_token;
   const version = message.protocol_version;
@@ -73,9 +80,10 @@ export function openEnvelope(
   // The payload is the message less its envelope, copied rather than
   // deleted from: `delete` on a parsed object cost a pipelined server
   // about 0.25 us a request, several times this copy of the top-level keys.
+  const key = message.idempotency_key;
   const payload = token !== undefined || version !== undefined || rawId !== undefined ||
       timeoutMs !== undefined || message.traceparent !== undefined ||
-      message.tracestate !== undefined
+      message.tracestate !== undefined || key !== undefined
     ? withoutEnvelope(message)
     : message;
   const requestId = rawId ?? undefined;
@@ -90,9 +98,8 @@ export function openEnvelope(
     );
   }
   const id = requestId as RequestId | undefined;
-  if (tokenMatches !== undefined && !tokenMatches(token)) {
-    return new Refusal("unauthorized", id);
-  }
+  const caller = identify === undefined ? OWNER : identify(token);
+  if (caller === undefined) return new Refusal("unauthorized", id);
   if (version !== undefined && version !== PROTOCOL_VERSION) {
     return new Refusal("protocol_mismatch", id);
   }
@@ -103,7 +110,20 @@ export function openEnvelope(
       "invalid message: timeout_ms must be a non-negative number",
     );
   }
-  return { payload, requestId: id, timeoutMs: timeoutMs as number | undefined };
+  if (key !== undefined && (typeof key !== "string" || key.length < 1 || key.length > 128)) {
+    return new Refusal(
+      "invalid_message",
+      id,
+      "invalid message: idempotency_key must be a string of 1 to 128 characters",
+    );
+  }
+  return {
+    payload,
+    requestId: id,
+    timeoutMs: timeoutMs as number | undefined,
+    caller,
+    idempotencyKey: key as string | undefined,
+  };
 }
 
 /** A copy of the message without its envelope keys (JSON values are never undefined). */

@@ -73,3 +73,37 @@ export function readFlagFile(name: string, path: string | undefined): string | u
     fail(`--${name} ${path}: ${error instanceof Error ? error.message : error}`, 1);
   }
 }
+
+/**
+ * Reads scoped tokens from a JSON file (name -> {"token", "types", "topics"}),
+ * refused unless it is a regular file only its owner (this user) can read:
+ * tokens are secrets, and never taken from a command line.
+ */
+export function readTokensFile(
+  path: string | undefined,
+): Record<string, { token: string; types: string[]; topics?: string[] }> | undefined {
+  if (path === undefined) return undefined;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch (error) {
+    fail(`--tokens-file ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+  if (!info.isFile) fail(`--tokens-file ${path}: not a regular file`);
+  if (info.mode !== null && (info.mode & 0o077) !== 0) {
+    fail(
+      `--tokens-file ${path}: mode ${(info.mode & 0o777).toString(8)} lets others read it; ` +
+        `chmod 600 ${path}`,
+    );
+  }
+  if (info.uid !== null && info.uid !== Deno.uid()) {
+    fail(`--tokens-file ${path}: owned by uid ${info.uid}, not by this user`);
+  }
+  try {
+    const tokens = JSON.parse(Deno.readTextFileSync(path));
+    if (typeof tokens !== "object" || tokens === null || Array.isArray(tokens)) throw new Error();
+    return tokens;
+  } catch {
+    fail(`--tokens-file ${path}: expected a JSON object, name -> {"token", "types", "topics"}`);
+  }
+}

@@ -12,7 +12,14 @@
 
 import { serve, type Server, type ServeTcpOptions, type ServeUnixOptions } from "../mod.ts";
 import { tourTypes } from "./tour.ts";
-import { fail, numberFlag, parseFlags, readFlagFile, tokenEnvReadable } from "./_cli.ts";
+import {
+  fail,
+  numberFlag,
+  parseFlags,
+  readFlagFile,
+  readTokensFile,
+  tokenEnvReadable,
+} from "./_cli.ts";
 
 const USAGE = `Usage: deno run --allow-net examples/server.ts [options]
 
@@ -35,6 +42,8 @@ Options:
                      (needs --allow-env=XDG_RUNTIME_DIR,TMPDIR --allow-sys=uid
                      and read/write access to the discovery directory)
   --token TOKEN      the auth token (default: SOCKETBRIDGE_TOKEN)
+  --tokens-file FILE scoped tokens: a JSON object, name -> {"token", "types",
+                     "topics"}; refused unless only its owner can read it
   --no-token         serve without a token even if SOCKETBRIDGE_TOKEN cannot be read
   --max-bytes N      largest request body (default: SOCKETBRIDGE_MAX_BYTES, else 1048576)
   --allow LIST       comma-separated peer addresses or CIDR networks
@@ -54,6 +63,7 @@ const flags = parseFlags({
   path: { type: "string" },
   name: { type: "string" },
   token: { type: "string" },
+  "tokens-file": { type: "string" },
   "no-token": { type: "boolean" },
   "max-bytes": { type: "string" },
   allow: { type: "string" },
@@ -77,6 +87,7 @@ if (flags.token === undefined && !flags["no-token"] && !tokenEnvReadable()) {
 
 const common = {
   token: flags["no-token"] ? "" : flags.token,
+  tokens: readTokensFile(flags["tokens-file"]),
   maxBytes,
   allowlist: flags.allow?.split(","),
   name: flags.name,

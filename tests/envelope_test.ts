@@ -7,9 +7,10 @@ import {
   Refusal,
   withType,
 } from "../_wire/envelope.ts";
+import { OWNER } from "../_wire/scopes.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-const secret = (given: unknown) => given === "s3cret";
+const secret = (given: unknown) => given === "s3cret" ? OWNER : undefined;
 
 Deno.test("parseRequest() refuses bad UTF-8 and bad JSON as invalid_json, non-objects as invalid_message", () => {
   const cases: [Uint8Array, string][] = [
