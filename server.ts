@@ -19,6 +19,7 @@
 
 import { ERROR_MESSAGES, type WireErrorCode } from "./protocol.ts";
 import { MemoryBudget } from "./_server/budget.ts";
+import { IdempotencyStore } from "./_server/idempotency.ts";
 import { EventHub } from "./_server/event_hub.ts";
 import type { Handler, RequestHandler } from "./_server/handler_info.ts";
 import { Session } from "./_server/session.ts";
@@ -174,6 +175,7 @@ class BridgeServer implements Server {
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly budget: MemoryBudget;
+  readonly idempotency: IdempotencyStore;
   readonly hub: EventHub = new EventHub();
   readonly #onError?: (error: unknown, context: ErrorContext) => void;
   readonly #sessions = new Set<Session>();
@@ -198,6 +200,11 @@ class BridgeServer implements Server {
     // Every option is checked before anything is bound.
     this.settings = resolveSettings(options);
     this.budget = new MemoryBudget(this.settings.maxBufferedBytes);
+    this.idempotency = new IdempotencyStore(
+      this.settings.idempotencyWindow,
+      this.settings.maxIdempotencyKeys,
+      (bytes) => this.budget.adjust(bytes),
+    );
     const { listen, discovery } = this.settings;
     if (listen.transport === "unix") {
       this.#unix = bindUnix(listen.path);

@@ -30,6 +30,8 @@ export interface PendingInit {
   readonly internal?: boolean;
   /** Called as an ok answer arrives, before the frames behind it are read. */
   readonly onAnswer?: () => void;
+  /** Its `idempotency_key`; with one, the payload is kept so that a lost answer can be asked again. */
+  readonly idempotencyKey?: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export class Pending {
   /** The payload, held until its frame is queued (then dropped). */
   payload?: Record<string, unknown>;
   readonly announcedTimeout?: number;
+  readonly idempotencyKey?: string;
   /** The `traceparent` to send, while tracing is on. */
   traceparent?: string;
   /** UTF-16 length of the encoded request, once sent. */
@@ -68,6 +71,7 @@ export class Pending {
     this.#unwrap = init.unwrap ?? true;
     this.internal = init.internal ?? false;
     this.announcedTimeout = init.announcedTimeout;
+    this.idempotencyKey = init.idempotencyKey;
     this.onAnswer = init.onAnswer;
     this.outcome = new Promise((resolve, reject) => {
       this.#resolve = resolve;

@@ -54,6 +54,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   #nextId = 1;
   #closed = false;
   readonly #twoWay: boolean;
+  readonly #retry: boolean;
   readonly #subscriptions: ClientSubscriptions;
   readonly #router: EventRouter;
   readonly #linkHost: LinkHost;
@@ -66,6 +67,12 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     this.#envelope = envelopeOf(options.token ?? this.#target.token);
     this.#maxOutboundBytes = options.maxOutboundBytes ?? DEFAULT_CLIENT_OUTBOUND;
     this.#twoWay = reconnect && options.twoWay !== false;
+    if (options.retry && !options.reconnect) {
+      throw new TypeError(
+        "Cannot connect: retry resends requests after a reconnect; set reconnect too",
+      );
+    }
+    this.#retry = reconnect && options.retry === true;
     this.#subscriptions = new ClientSubscriptions({
       address: addressOf(options),
       connected: () => this.#link !== undefined,
@@ -203,9 +210,11 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
 
   #submit(
     payload: Record<string, unknown>,
-    { signal, timeout = this.#defaultTimeout }: RequestOptions,
-    { withId, attach, announcedTimeout = timeout, ...init }: Submission,
+    options: RequestOptions,
+    { withId, attach, announcedTimeout, ...init }: Submission,
   ): Promise<unknown> {
+    const { signal, timeout = this.#defaultTimeout } = options;
+    announcedTimeout ??= timeout;
     try {
       signal?.throwIfAborted();
       checkPayload(payload);
@@ -214,7 +223,9 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       return Promise.reject(error);
     }
     const id = withId ? this.#nextId++ : undefined;
-    const entry = new Pending({ ...init, id, payload, announcedTimeout });
+    const idempotencyKey = options.idempotencyKey ??
+      (this.#retry && !init.internal ? crypto.randomUUID() : undefined);
+    const entry = new Pending({ ...init, id, payload, announcedTimeout, idempotencyKey });
     const answer = entry.outcome;
     attach?.(entry);
     if (this.#tracer !== undefined && !entry.internal) {
@@ -310,7 +321,11 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
   #detach(link: Link, error: SocketBridgeError): void {
     if (this.#link !== link) return;
     this.#link = undefined;
-    link.close(error);
+    // With retry, a keyed request whose answer was lost goes out again on the
+    // next link: the server runs it at most once and answers each time.
+    const retried = link.close(error, this.#retry ? isRetriable : undefined);
+    for (const entry of retried) entry.sent = false;
+    this.#unsent.unshift(...retried);
     this.dispatchEvent(new CustomEvent("close", { detail: { error } }));
     if (!this.#closed && this.#backoff !== undefined) {
       this.#linking = this.#redial(undefined, 1);
@@ -375,4 +390,9 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       this.#linking = undefined;
     }
   }
+}
+
+/** A request to send again after a reconnect: one of the caller's, with its key and payload. */
+function isRetriable(entry: Pending): boolean {
+  return entry.idempotencyKey !== undefined && entry.payload !== undefined && !entry.internal;
 }

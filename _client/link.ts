@@ -73,12 +73,14 @@ export class Link {
         entry.id,
         entry.announcedTimeout,
         entry.traceparent,
+        entry.idempotencyKey,
       );
     } catch (error) {
       entry.fail(error);
       return;
     }
-    entry.payload = undefined;
+    // A keyed request keeps its payload: a retry on a new link sends it again.
+    if (entry.idempotencyKey === undefined) entry.payload = undefined;
     entry.size = body.length;
     this.book.sent(entry);
     this.writer.enqueue(body);
@@ -112,12 +114,20 @@ export class Link {
     clearTimeout(timer);
   }
 
-  /** Closes the connection and fails every request waiting on it. */
-  close(error: SocketBridgeError): void {
-    if (this.#closed) return;
+  /**
+   * Closes the connection and fails every request waiting on it, except
+   * those `keep` takes (to be sent again elsewhere), which it returns.
+   */
+  close(error: SocketBridgeError, keep?: (entry: Pending) => boolean): Pending[] {
+    if (this.#closed) return [];
     this.#closed = true;
     closeQuietly(this.conn);
-    for (const entry of this.book.drain()) entry.fail(error);
+    const kept: Pending[] = [];
+    for (const entry of this.book.drain()) {
+      if (keep?.(entry)) kept.push(entry);
+      else entry.fail(error);
+    }
+    return kept;
   }
 
   /** The first frame on the link, ahead of every request: pipelined, not awaited. */
@@ -137,8 +147,9 @@ export class Link {
 
   #lose(error: SocketBridgeError): void {
     if (this.#closed) return;
-    this.close(error);
+    // The host closes it first, keeping what it will send again elsewhere.
     this.#host.lost(this, error);
+    this.close(error);
   }
 
   async #readLoop(): Promise<void> {

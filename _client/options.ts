@@ -80,6 +80,12 @@ export interface RequestOptions {
    * so it stops working for a caller that gave up.
    */
   timeout?: number;
+  /**
+   * Sent as `idempotency_key` (1 to 128 characters): the server runs the
+   * request at most once per key (per token) within its window, and answers
+   * a repeat with the same answer (`replayed: true` once it is finished).
+   */
+  idempotencyKey?: string;
 }
 
 /**
@@ -192,6 +198,17 @@ export interface ConnectOptions extends ConnectionOptions {
    * @default {false}
    */
   reconnect?: boolean | ReconnectOptions;
+  /**
+   * With `reconnect`: give every request an idempotency key (a random one
+   * unless it has its own) and, after a reconnect, send again the requests
+   * whose answers were lost instead of failing them, so that each handler
+   * runs once and each caller gets its answer (within the server's
+   * idempotency window, on the same server process). Without it a request in
+   * flight at a drop fails with `ConnectionClosedError` and is never resent.
+   *
+   * @default {false}
+   */
+  retry?: boolean;
   /**
    * Say `$hello` as the first frame of each connection, asking for chunks
    * and events: what `stream()` (as chunks arrive), `subscribe()`,

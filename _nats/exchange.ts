@@ -10,6 +10,7 @@ import { RequestScheduler, type SchedulerHost } from "../_server/scheduler.ts";
 import type { ControlPeer } from "../_server/control.ts";
 import type { RequestHandler } from "../_server/handler_info.ts";
 import type { Settings } from "../_server/settings.ts";
+import type { IdempotencyStore } from "../_server/idempotency.ts";
 import { describedTypes } from "../_server/request_types.ts";
 import type { NatsHeadersLike, NatsMessageLike } from "./types.ts";
 
@@ -17,6 +18,7 @@ import type { NatsHeadersLike, NatsMessageLike } from "./types.ts";
 export interface ExchangeHost {
   readonly settings: Settings;
   readonly handler: RequestHandler;
+  readonly idempotency: IdempotencyStore;
   /** Stands in for the peer's address, which NATS does not tell. */
   readonly remoteAddr: Deno.Addr;
   report(error: unknown, code?: ErrorCode): void;
@@ -57,6 +59,10 @@ export class NatsExchange implements ControlPeer, SchedulerHost {
 
   get handler(): RequestHandler {
     return this.#host.handler;
+  }
+
+  get idempotency(): IdempotencyStore {
+    return this.#host.idempotency;
   }
 
   get remoteAddr(): Deno.Addr {

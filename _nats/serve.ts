@@ -93,6 +93,10 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     return this.#core.settings;
   }
 
+  get idempotency(): ServerCore["idempotency"] {
+    return this.#core.idempotency;
+  }
+
   get handler(): ServerCore["handler"] {
     return this.#core.handler;
   }

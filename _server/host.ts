@@ -9,9 +9,12 @@ import type { Settings } from "./settings.ts";
 import type { ErrorContext } from "./options.ts";
 import type { Server } from "./types.ts";
 import type { MemoryBudget } from "./budget.ts";
+import type { IdempotencyStore } from "./idempotency.ts";
 
 /** The parts of a running server a bridge serves from. */
 export interface ServerCore {
+  /** The idempotency keys remembered for every connection and bridge (D2). */
+  readonly idempotency: IdempotencyStore;
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly hub: EventHub;

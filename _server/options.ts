@@ -132,6 +132,21 @@ export interface ServeOptions<Addr extends Deno.Addr = Deno.Addr> {
    */
   tokens?: Readonly<Record<string, ScopedToken>>;
   /**
+   * How long a request's `idempotency_key` is remembered (with its answer,
+   * once known), in milliseconds: a request carrying it again within this
+   * window gets the same answer and does not run twice.
+   *
+   * @default {300_000 (5 minutes)}
+   */
+  idempotencyWindow?: number;
+  /**
+   * Idempotency keys remembered at most (all tokens together); the oldest
+   * is forgotten first. Stored answers count against `maxBufferedBytes`.
+   *
+   * @default {10_000}
+   */
+  maxIdempotencyKeys?: number;
+  /**
    * Peer addresses or CIDR networks (IPv4, IPv6, IPv4-mapped IPv6) allowed to
    * connect. Others get `unauthorized host` before any byte of theirs is
    * read. Not applied to Unix sockets, whose file mode decides who connects.

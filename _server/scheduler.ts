@@ -22,12 +22,15 @@ import { inSpan, tracer } from "../_shared/tracing.ts";
 import { Answers } from "./answers.ts";
 import { isAsyncIterable, type StreamOutlet } from "./stream_run.ts";
 import { HandlerRun } from "./handler_run.ts";
+import type { IdempotencyStore } from "./idempotency.ts";
 
 /** What the scheduler needs from its connection. */
 export interface SchedulerHost {
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly remoteAddr: Deno.Addr;
+  /** The server's remembered idempotency keys (D2). */
+  readonly idempotency: IdempotencyStore;
   /** Queues an answer's (or a chunk's) JSON text. */
   send(body: string): void;
   /** What control requests read and change on the connection. */
@@ -81,6 +84,9 @@ export class RequestScheduler {
   // (and soon their results) make the server hold.
   #runningBytes = 0;
   readonly #running = new Set<AbortController>();
+  // Running requests with an idempotency key: their caller may come back on
+  // another connection for the answer, so this one closing does not stop them.
+  readonly #keyedRunning = new Set<AbortController>();
   // Running requests by id, for `$cancel`.
   readonly #byId = new Map<RequestId, AbortController>();
   // The answer of the last request without an id, and how many such answers
@@ -170,7 +176,10 @@ export class RequestScheduler {
    */
   abandon(reason: SocketBridgeError): void {
     if (!(this.#abandoned instanceof ConnectionClosedError)) this.#abandoned = reason;
-    for (const controller of this.#running) controller.abort(reason);
+    const closed = reason instanceof ConnectionClosedError;
+    for (const controller of this.#running) {
+      if (!(closed && this.#keyedRunning.has(controller))) controller.abort(reason);
+    }
     if (reason instanceof ConnectionClosedError) {
       const dropped = this.#backlog.length - this.#head;
       this.#backlog = [];
@@ -241,10 +250,36 @@ export class RequestScheduler {
       return this.#refuse(new Refusal("timeout", envelope.requestId), trace);
     }
     if (cancelled) return this.#refuse(new Refusal("cancelled", envelope.requestId), trace);
-    const answer = this.#execute(envelope, waited, trace);
+    const answer = envelope.idempotencyKey === undefined || isControl(envelope.payload)
+      ? this.#execute(envelope, waited, trace)
+      : this.#keyed(envelope, waited, trace);
+    if (answer === undefined) return;
     if (typeof answer === "string") this.#host.send(answer);
     else if (envelope.requestId === undefined) this.#inOrder(() => answer, body.length);
     else this.#track(answer, body.length);
+  }
+
+  /**
+   * A request with an idempotency key: run once per key (per token), the
+   * same answer for every request that carries it again within the window.
+   */
+  #keyed(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> | undefined {
+    const { caller, idempotencyKey, payload, requestId } = envelope;
+    const verdict = this.#host.idempotency.begin(
+      caller.name,
+      idempotencyKey!,
+      payload,
+      requestId,
+      performance.now(),
+    );
+    if (verdict.kind === "conflict") {
+      this.#refuse(new Refusal("idempotency_conflict", requestId), trace);
+      return undefined;
+    }
+    if (verdict.kind === "answer") return verdict.answer;
+    const answer = this.#execute(envelope, waited, trace);
+    verdict.finish(answer);
+    return answer;
   }
 
   /** A request that waited for its turn: it starts only if still wanted. */
@@ -338,6 +373,7 @@ export class RequestScheduler {
     const handlerTimeout = this.#host.settings.handlerTimeout;
     const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
     this.#running.add(controller);
+    if (envelope.idempotencyKey !== undefined) this.#keyedRunning.add(controller);
     if (requestId !== undefined) this.#byId.set(requestId, controller);
     if (this.#abandoned !== undefined) controller.abort(this.#abandoned);
     const run = new HandlerRun({
@@ -351,6 +387,7 @@ export class RequestScheduler {
       trace,
       onSettled: () => {
         this.#running.delete(controller);
+        this.#keyedRunning.delete(controller);
         if (this.#byId.get(requestId!) === controller) this.#byId.delete(requestId!);
       },
     });

@@ -98,6 +98,7 @@ export class Session {
     this.#scheduler = new RequestScheduler({
       settings: this.#settings,
       handler: host.handler,
+      idempotency: host.idempotency,
       remoteAddr: this.remoteAddr,
       send: (body) => this.#send(body),
       control: this.#twoWay,

@@ -46,6 +46,8 @@ export interface Settings {
   readonly maxOutboundBytes: number;
   readonly writeTimeout: number;
   readonly maxBufferedBytes: number;
+  readonly idempotencyWindow: number;
+  readonly maxIdempotencyKeys: number;
   readonly onRequest?: (record: RequestRecord) => void;
   readonly listen: Listen;
   readonly discovery?: Discovery;
@@ -107,6 +109,12 @@ export function resolveSettings(options: AnyServeOptions): Settings {
       options.maxBufferedBytes ?? 134_217_728,
       Number.MAX_SAFE_INTEGER,
       1,
+    ),
+    idempotencyWindow: checkDuration("idempotencyWindow", options.idempotencyWindow ?? 300_000),
+    maxIdempotencyKeys: wholeNumber(
+      "maxIdempotencyKeys",
+      options.maxIdempotencyKeys ?? 10_000,
+      1e9,
     ),
     onRequest: options.onRequest,
     listen,

@@ -26,6 +26,7 @@ export function encodeRequest(
   requestId: RequestId | undefined,
   timeout: number | undefined,
   traceparent?: string,
+  idempotencyKey?: string,
 ): string {
   const text = JSON.stringify(payload);
   // A payload whose toJSON() does not give an object has no keys to keep.
@@ -40,6 +41,7 @@ export function encodeRequest(
   }
   if (timeout !== undefined && Number.isFinite(timeout)) tail += `,"timeout_ms":${timeout}`;
   if (traceparent !== undefined) tail += `,"traceparent":"${traceparent}"`;
+  if (idempotencyKey !== undefined) tail += `,"idempotency_key":${JSON.stringify(idempotencyKey)}`;
   return text.length === 2 ? `{${tail}}` : `${text.slice(0, -1)},${tail}}`;
 }
 

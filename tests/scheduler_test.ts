@@ -9,6 +9,7 @@ import type { RequestHandler, RequestInfo } from "../_server/handler_info.ts";
 import type { ControlPeer } from "../_server/control.ts";
 import { ConnectionClosedError, type SocketBridgeError } from "../errors.ts";
 import type { WireErrorCode } from "../protocol.ts";
+import { IdempotencyStore } from "../_server/idempotency.ts";
 
 interface Fake {
   scheduler: RequestScheduler;
@@ -36,6 +37,7 @@ function fake(
   const host: SchedulerHost = {
     settings: resolveSettings({ port: 0, ...options }),
     handler: handler as RequestHandler,
+    idempotency: new IdempotencyStore(300_000, 100, () => {}),
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
     send: (body) => state.sent.push(JSON.parse(body)),
     control,
@@ -167,4 +169,42 @@ Deno.test("scheduler: while the host refuses new work (shutting down), requests 
   assert.deepEqual(state.sent.map((answer) => [answer.request_id, answer.code]), [
     [5, "shutting_down"],
   ]);
+});
+
+Deno.test("scheduler: one run per idempotency key; waiting duplicates share its answer, later ones replay it, another payload conflicts", async () => {
+  let runs = 0;
+  const release = Promise.withResolvers<void>();
+  const { scheduler, sent } = fake(async (payload) => {
+    runs++;
+    await release.promise;
+    return { tick: runs, n: payload.n };
+  });
+  for (let id = 1; id <= 3; id++) {
+    scheduler.admit(frame({ n: 1, request_id: id, idempotency_key: "k-1" }));
+  }
+  release.resolve();
+  await until(() => sent.length === 3);
+  assert.equal(runs, 1);
+  assert.deepEqual(sent.map((answer) => [answer.request_id, answer.result, answer.replayed]), [
+    [1, { tick: 1, n: 1 }, undefined],
+    [2, { tick: 1, n: 1 }, undefined],
+    [3, { tick: 1, n: 1 }, undefined],
+  ]);
+  scheduler.admit(frame({ n: 1, request_id: 4, idempotency_key: "k-1" }));
+  await until(() => sent.length === 4);
+  assert.deepEqual([sent[3].request_id, sent[3].result, sent[3].replayed], [
+    4,
+    { tick: 1, n: 1 },
+    true,
+  ]);
+  scheduler.admit(frame({ n: 2, request_id: 5, idempotency_key: "k-1" }));
+  await until(() => sent.length === 5);
+  assert.deepEqual([sent[4].code, sent[4].message], [
+    "idempotency_conflict",
+    "idempotency key reused with another payload",
+  ]);
+  scheduler.admit(frame({ n: 1, request_id: 6, idempotency_key: "x".repeat(129) }));
+  await until(() => sent.length === 6);
+  assert.equal(sent[5].code, "invalid_message");
+  assert.equal(runs, 1);
 });
