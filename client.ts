@@ -38,6 +38,7 @@ export {
 } from "./_client/typed_client.ts";
 export type { TypeDescription } from "./_server/request_types.ts";
 export type {
+  CallContext,
   Client,
   ConnectionOptions,
   ConnectOptions,

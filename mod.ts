@@ -26,6 +26,7 @@
 
 export {
   type BridgeEvent,
+  type CallContext,
   type ChunkOf,
   type Client,
   connect,
@@ -45,6 +46,7 @@ export {
   typedClient,
 } from "./client.ts";
 export {
+  type CallOptions,
   type ErrorContext,
   type Handler,
   type RequestInfo,

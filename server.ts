@@ -33,7 +33,7 @@ import { closeQuietly, isClosedByUs } from "./_shared/transport.ts";
 import { startTimer, type TimerHandle } from "./_shared/timers.ts";
 import { registerCore } from "./_server/host.ts";
 
-export type { Handler, RequestInfo } from "./_server/handler_info.ts";
+export type { CallOptions, Handler, RequestInfo } from "./_server/handler_info.ts";
 export {
   type RequestType,
   requestType,

@@ -4,6 +4,8 @@
 // new link), `describe()`, and `$cancel` for requests given up.
 
 import {
+  ApplicationError,
+  CancelledError,
   ConnectError,
   ConnectionClosedError,
   ProtocolError,
@@ -91,6 +93,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       event: (topic, data) => this.#router.event(topic, data),
       dropped: (count) => this.#router.dropped(count),
       lost: (link, error) => this.#detach(link, error),
+      calls: options.onCall === undefined ? undefined : this.#answerCalls(options.onCall),
     };
     if (options.timeout !== undefined) {
       this.#defaultTimeout = checkDuration("timeout", options.timeout);
@@ -339,6 +342,45 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     const unsent = this.#unsent;
     this.#unsent = [];
     for (const entry of unsent) entry.fail(error);
+  }
+
+  /** Runs the caller's onCall for each call back, and answers it with `$reply`. */
+  #answerCalls(onCall: NonNullable<ConnectOptions["onCall"]>): NonNullable<LinkHost["calls"]> {
+    const running = new Map<number, AbortController>();
+    return {
+      call: (link, callId, payload, requestId) => {
+        const controller = new AbortController();
+        running.set(callId, controller);
+        const context = {
+          signal: controller.signal,
+          requestId: typeof requestId === "string" || typeof requestId === "number"
+            ? requestId
+            : undefined,
+        };
+        // A microtask later: onCall may itself make requests on this client.
+        Promise.resolve().then(() => onCall(payload, context)).then(
+          (result) => ({ status: "ok", result: result ?? null }),
+          (error) => ({
+            status: "error",
+            code: error instanceof ApplicationError ? error.code : "handler_error",
+            message: error instanceof ApplicationError
+              ? error.message
+              : `handler error: ${error instanceof Error ? error.message : String(error)}`,
+            ...(error instanceof ApplicationError && error.data !== undefined
+              ? { data: error.data }
+              : {}),
+          }),
+        ).then((reply) => {
+          running.delete(callId);
+          if (controller.signal.aborted || this.#link !== link) return;
+          this.#control({ type: "$reply", call_id: callId, ...reply }).catch(() => {});
+        });
+      },
+      cancel: (_link, callId) => {
+        running.get(callId)?.abort(new CancelledError("The server cancelled this call"));
+        running.delete(callId);
+      },
+    };
   }
 
   #noLinkError(): ConnectionClosedError {

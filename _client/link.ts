@@ -35,6 +35,11 @@ export interface LinkHost {
   dropped(count: number): void;
   /** The link failed or was closed by the peer: every request on it is failed already. */
   lost(link: Link, error: SocketBridgeError): void;
+  /** Answers the server's calls back (D3): asks for "calls" in `$hello` when set. */
+  readonly calls?: {
+    call(link: Link, callId: number, payload: unknown, requestId: unknown): void;
+    cancel(link: Link, callId: number): void;
+  };
 }
 
 export class Link {
@@ -134,7 +139,10 @@ export class Link {
   #sayHello(): Promise<ReadonlySet<string> | undefined> {
     const entry = new Pending({
       id: this.#host.nextId(),
-      payload: { type: "$hello", features: FEATURES_ASKED },
+      payload: {
+        type: "$hello",
+        features: this.#host.calls === undefined ? FEATURES_ASKED : [...FEATURES_ASKED, "calls"],
+      },
       internal: true,
     });
     this.put(entry);
@@ -225,6 +233,12 @@ export class Link {
 
   /** A chunk or event frame: routed to its stream or the subscriptions. */
   #onPush(frame: Record<string, unknown>): void {
+    const callId = frame.call_id;
+    if (typeof callId === "number" && this.#host.calls !== undefined) {
+      if (frame.cancel === true) this.#host.calls.cancel(this, callId);
+      else this.#host.calls.call(this, callId, frame.payload, frame.request_id);
+      return;
+    }
     if ("chunk" in frame) {
       this.book.chunkTarget(frame.request_id)?.chunk(frame.chunk);
     } else if (typeof frame.event === "string") {

@@ -1,6 +1,7 @@
 // The public option and client types of the clients, documented for users;
 // client.ts re-exports them.
 
+import type { RequestId } from "../protocol.ts";
 import type { EventStream } from "./events.ts";
 import type { ResultStream } from "./result_stream.ts";
 import type { TypeDescription } from "../_server/request_types.ts";
@@ -219,6 +220,36 @@ export interface ConnectOptions extends ConnectionOptions {
    * @default {true}
    */
   twoWay?: boolean;
+  /**
+   * Answers the server's calls back (protocol D3): with it, `$hello` asks
+   * for "calls", and a handler's `info.call(payload)` runs this with the
+   * payload; what it returns (or resolves to) is the call's result, what it
+   * throws an error reply (an `ApplicationError`'s code and data, else
+   * `handler_error`). `signal` aborts when the server cancels the call (its
+   * request ended, or its timeout passed). It may itself make requests on
+   * the same client. Without it the server's calls fail at once.
+   *
+   * @default {undefined}
+   */
+  onCall?: (payload: unknown, context: CallContext) => unknown;
+}
+
+/**
+ * What {@linkcode ConnectOptions.onCall} is told of one call.
+ *
+ * @example An approval step
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CallContext } from "@socketbridge/core";
+ * const approve = (payload: unknown, { signal }: CallContext) => !signal.aborted && payload !== null;
+ * assert.ok(approve({ deploy: "app" }, { signal: new AbortController().signal, requestId: 1 }));
+ * ```
+ */
+export interface CallContext {
+  /** Aborts when the server cancels the call. */
+  readonly signal: AbortSignal;
+  /** The `request_id` of the request whose handler calls. */
+  readonly requestId?: RequestId;
 }
 
 /**

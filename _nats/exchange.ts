@@ -167,6 +167,11 @@ export class NatsExchange implements ControlPeer, SchedulerHost {
   describe(): ReturnType<typeof describedTypes> {
     return describedTypes(this.#host.handler);
   }
+
+  /** No call is ever made over NATS (a request has no connection to call back): nothing to reply to. */
+  reply(): boolean {
+    return false;
+  }
 }
 
 function wantsChunks(headers: NatsHeadersLike | undefined): boolean {

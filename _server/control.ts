@@ -6,12 +6,13 @@ import { parseRequest, Refusal } from "../_wire/envelope.ts";
 import type { Described } from "./request_types.ts";
 import { patternProblem } from "../_wire/topics.ts";
 import { type Caller, OWNER } from "../_wire/scopes.ts";
+import type { Reply } from "./calls.ts";
 
 /** Patterns one connection may hold: each costs the server memory and matching. */
 export const MAX_PATTERNS = 1_024;
 
 /** The features a connection may opt into with `$hello`. */
-export const FEATURES: readonly string[] = ["chunks", "events"];
+export const FEATURES: readonly string[] = ["chunks", "events", "calls"];
 
 /** What a control request may read or change on its connection. */
 export interface ControlPeer {
@@ -26,6 +27,8 @@ export interface ControlPeer {
   patternCount(): number;
   unsubscribe(patterns: readonly string[]): string[];
   describe(): Described;
+  /** A `$reply` to a call back: true if it ended a call still open. */
+  reply(callId: number, reply: Reply): boolean;
 }
 
 /** Whether a payload is a control request (its `type` starts with `$`). */
@@ -85,6 +88,21 @@ export function runControl(
       }
       const now = type === "$subscribe" ? peer.subscribe(topics) : peer.unsubscribe(topics);
       return { topics: now };
+    }
+    case "$reply": {
+      const callId = payload.call_id;
+      if (typeof callId !== "number" || !Number.isSafeInteger(callId) || callId < 1) {
+        throw invalid(requestId, "$reply needs call_id: the positive integer of a call");
+      }
+      if (payload.status === "ok") {
+        return { accepted: peer.reply(callId, { status: "ok", result: payload.result }) };
+      }
+      if (payload.status === "error" && typeof payload.code === "string") {
+        const message = typeof payload.message === "string" ? payload.message : payload.code;
+        const reply = { status: "error" as const, code: payload.code, message, data: payload.data };
+        return { accepted: peer.reply(callId, reply) };
+      }
+      throw invalid(requestId, '$reply needs status "ok" (with result) or "error" (with code)');
     }
     case "$describe": {
       const described = peer.describe();

@@ -1,6 +1,7 @@
 // What a handler is given: its type, and the RequestInfo it receives.
 
 import type { RequestId } from "../protocol.ts";
+import { CancelledError, ProtocolError } from "../errors.ts";
 
 /**
  * What the handler learns about a request besides its payload.
@@ -41,6 +42,45 @@ export interface RequestInfo {
    * `TimeoutError`), the peer went away, or a shutdown's grace period ended.
    */
   readonly signal: AbortSignal;
+  /**
+   * Calls back the client that made this request (protocol D3: approval,
+   * input, a value only it has) and resolves with its result. Needs a
+   * client that asked for calls (`connect({ onCall })`); on any other
+   * connection (an original client, one without `onCall`, the NATS bridge)
+   * it rejects at once with a ProtocolError that says so. The call is
+   * cancelled when this request ends, when `options.timeout` passes
+   * (`TimeoutError`) or `options.signal` aborts; an error the client
+   * answers rejects with a `RemoteError` carrying its code.
+   */
+  call(payload: unknown, options?: CallOptions): Promise<unknown>;
+}
+
+/**
+ * How {@linkcode RequestInfo.call} calls back.
+ *
+ * @example Asking the caller, with a deadline
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CallOptions } from "@socketbridge/core";
+ * const options: CallOptions = { timeout: 30_000 };
+ * assert.ok(options.timeout === 30_000);
+ * ```
+ */
+export interface CallOptions {
+  /** Milliseconds the client has to answer; sent to it as `timeout_ms`. */
+  timeout?: number;
+  /** Aborting it cancels the call. */
+  signal?: AbortSignal;
+}
+
+/** Where a request's calls go: its connection, when that asked for calls. */
+export interface CallPort {
+  call(
+    payload: unknown,
+    requestId: RequestId | undefined,
+    ended: AbortSignal,
+    options?: CallOptions,
+  ): Promise<unknown>;
 }
 
 /**
@@ -80,11 +120,40 @@ export class HandlerInfo implements RequestInfo {
   readonly requestId?: RequestId;
   readonly caller?: string;
   #controller?: AbortController;
+  readonly #calls?: () => CallPort | undefined;
+  // Made by the first call: aborted when the request ends, which cancels its calls.
+  #ended?: AbortController;
 
-  constructor(remoteAddr: Deno.Addr, requestId: RequestId | undefined, caller?: string) {
+  constructor(
+    remoteAddr: Deno.Addr,
+    requestId: RequestId | undefined,
+    caller?: string,
+    calls?: () => CallPort | undefined,
+  ) {
     this.remoteAddr = remoteAddr;
     this.requestId = requestId;
     this.caller = caller;
+    this.#calls = calls;
+  }
+
+  call(payload: unknown, options?: CallOptions): Promise<unknown> {
+    const port = this.#calls?.();
+    if (port === undefined) {
+      return Promise.reject(
+        new ProtocolError(
+          "Cannot call back: the connection of this request did not ask for calls " +
+            '($hello with "calls", as connect({ onCall }) does)',
+        ),
+      );
+    }
+    this.#ended ??= new AbortController();
+    const ended = AbortSignal.any([this.signal, this.#ended.signal]);
+    return port.call(payload, this.requestId, ended, options);
+  }
+
+  /** The request is answered: the calls it still has are cancelled. */
+  static end(info: HandlerInfo): void {
+    info.#ended?.abort(new CancelledError("The request that made this call has ended"));
   }
 
   get signal(): AbortSignal {

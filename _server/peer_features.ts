@@ -5,6 +5,7 @@ import { type ControlPeer, FEATURES } from "./control.ts";
 import { type EventHub, EventOutlet, type EventSink } from "./event_hub.ts";
 import type { RequestId } from "../protocol.ts";
 import type { Described } from "./request_types.ts";
+import type { Reply } from "./calls.ts";
 
 /** What the two-way state needs from its connection and server. */
 export interface TwoWayHost {
@@ -13,6 +14,7 @@ export interface TwoWayHost {
   readonly sink: EventSink;
   cancel(target: RequestId): boolean;
   describe(): Described;
+  reply(callId: number, reply: Reply): boolean;
 }
 
 export class TwoWay implements ControlPeer {
@@ -78,6 +80,10 @@ export class TwoWay implements ControlPeer {
 
   describe(): Described {
     return this.#host.describe();
+  }
+
+  reply(callId: number, reply: Reply): boolean {
+    return this.#host.reply(callId, reply);
   }
 
   /** The outbound queue has room again: tell of events lost meanwhile. */

@@ -15,7 +15,7 @@ import type { RequestId, WireErrorCode } from "../protocol.ts";
 import { type Envelope, openEnvelope, parseRequest, Refusal, withType } from "../_wire/envelope.ts";
 import type { Caller } from "../_wire/scopes.ts";
 import type { Settings } from "./settings.ts";
-import { HandlerInfo, type RequestHandler } from "./handler_info.ts";
+import { type CallPort, HandlerInfo, type RequestHandler } from "./handler_info.ts";
 import { type ControlPeer, isCancelWithId, isControl } from "./control.ts";
 import { Trace } from "./request_trace.ts";
 import { inSpan, tracer } from "../_shared/tracing.ts";
@@ -31,6 +31,8 @@ export interface SchedulerHost {
   readonly remoteAddr: Deno.Addr;
   /** The server's remembered idempotency keys (D2). */
   readonly idempotency: IdempotencyStore;
+  /** Where a handler's calls back go (D3), when the peer asked for calls. */
+  calls?(): CallPort | undefined;
   /** Queues an answer's (or a chunk's) JSON text. */
   send(body: string): void;
   /** What control requests read and change on the connection. */
@@ -98,10 +100,12 @@ export class RequestScheduler {
 
   readonly #outlet: StreamOutlet;
   readonly #answers: Answers;
+  readonly #calls?: () => CallPort | undefined;
 
   constructor(host: SchedulerHost) {
     this.#host = host;
     this.#answers = new Answers(host);
+    if (host.calls !== undefined) this.#calls = () => host.calls!();
     this.#outlet = {
       send: (frame) => host.send(frame),
       congested: () => host.congested(),
@@ -356,7 +360,12 @@ export class RequestScheduler {
     if (isControl(payload)) {
       return this.#answers.control(payload, requestId, envelope.caller, trace);
     }
-    const info = new HandlerInfo(this.#host.remoteAddr, requestId, envelope.caller.name);
+    const info = new HandlerInfo(
+      this.#host.remoteAddr,
+      requestId,
+      envelope.caller.name,
+      this.#calls,
+    );
     let result: unknown;
     const span = trace?.span;
     try {
@@ -367,6 +376,7 @@ export class RequestScheduler {
       return this.#answers.failed(error, requestId, trace);
     }
     if (!isThenable(result) && !isAsyncIterable(result)) {
+      HandlerInfo.end(info);
       return this.#answers.ok(result, requestId, trace);
     }
     const controller = HandlerInfo.controllerOf(info);
@@ -386,6 +396,7 @@ export class RequestScheduler {
       chunkId: this.#host.chunks() ? requestId : undefined,
       trace,
       onSettled: () => {
+        HandlerInfo.end(info);
         this.#running.delete(controller);
         this.#keyedRunning.delete(controller);
         if (this.#byId.get(requestId!) === controller) this.#byId.delete(requestId!);

@@ -19,6 +19,7 @@ import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
+import { CallBook } from "./calls.ts";
 
 const MAX_DISCARD_FACTOR = 4;
 const LINGER_MS = 1_000;
@@ -33,6 +34,7 @@ export class Session {
   readonly #decoder: FrameDecoder;
   readonly #scheduler: RequestScheduler;
   readonly #twoWay: TwoWay;
+  readonly #calls: CallBook;
   readonly #deadlines: ReadDeadlines;
   readonly #endingDeadline = new Deadline(() => this.#close());
   #proven = false;
@@ -84,6 +86,7 @@ export class Session {
       lendBodies: true,
     });
     const writer = this.#writer;
+    this.#calls = new CallBook((frame) => this.#send(frame));
     this.#twoWay = new TwoWay({
       maxBytes: this.#settings.maxBytes,
       hub: host.hub,
@@ -94,6 +97,7 @@ export class Session {
       },
       cancel: (target) => this.#scheduler.cancel(target),
       describe: () => describedTypes(host.handler),
+      reply: (callId, reply) => this.#calls.reply(callId, reply),
     });
     this.#scheduler = new RequestScheduler({
       settings: this.#settings,
@@ -102,6 +106,7 @@ export class Session {
       remoteAddr: this.remoteAddr,
       send: (body) => this.#send(body),
       control: this.#twoWay,
+      calls: () => this.#twoWay.hasFeature("calls") ? this.#calls : undefined,
       chunks: () => this.#twoWay.chunks,
       room: () => this.#until(writer.ready()),
       report: (error, code) => this.#report(error, code),
@@ -272,6 +277,9 @@ export class Session {
     this.#endingDeadline.stop();
     closeQuietly(this.#conn);
     this.#twoWay.close();
+    this.#calls.close(
+      new ConnectionClosedError("Peer connection closed before it answered the call"),
+    );
     this.#scheduler.abandon(
       new ConnectionClosedError("Peer connection closed; nobody waits for this answer"),
     );

@@ -33,6 +33,7 @@ function fake(
     patternCount: () => 0,
     unsubscribe: () => [],
     describe: () => ({ types: [] }),
+    reply: () => false,
   };
   const host: SchedulerHost = {
     settings: resolveSettings({ port: 0, ...options }),
