@@ -17,9 +17,10 @@
  * @module
  */
 
-import { ERROR_MESSAGES, type WireErrorCode } from "./protocol.ts";
+import { ERROR_MESSAGES, SERVER_NAME, type WireErrorCode } from "./protocol.ts";
 import { MemoryBudget } from "./_server/budget.ts";
 import { IdempotencyStore } from "./_server/idempotency.ts";
+import { StatsBook } from "./_server/type_stats.ts";
 import { EventHub } from "./_server/event_hub.ts";
 import type { Handler, RequestHandler } from "./_server/handler_info.ts";
 import { Session } from "./_server/session.ts";
@@ -176,6 +177,7 @@ class BridgeServer implements Server {
   readonly handler: RequestHandler;
   readonly budget: MemoryBudget;
   readonly idempotency: IdempotencyStore;
+  readonly typeStats: StatsBook = new StatsBook();
   readonly hub: EventHub = new EventHub();
   readonly #onError?: (error: unknown, context: ErrorContext) => void;
   readonly #sessions = new Set<Session>();
@@ -248,6 +250,17 @@ class BridgeServer implements Server {
 
   get crowded(): boolean {
     return this.#sessions.size > 1;
+  }
+
+  statsReport(include: (type: string) => boolean): Record<string, unknown> {
+    const { published, delivered, dropped } = this.hub.counters;
+    return {
+      server: SERVER_NAME,
+      started: this.typeStats.started.toISOString(),
+      connections: this.counters.connections.open,
+      types: this.typeStats.reports(include),
+      events: { published, delivered, dropped },
+    };
   }
 
   stats(): ServerStats {

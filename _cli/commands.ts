@@ -10,11 +10,14 @@ import {
   serve,
   type ServeTcpOptions,
   type ServeUnixOptions,
+  SocketBridgeError,
 } from "../mod.ts";
 import { listDiscovery } from "../_shared/discovery.ts";
 import { atMost, connection, EXIT, type Flags, payloadOf, tokenOf, UsageError } from "./args.ts";
 import { wholeNumber } from "./args.ts";
 import { execHandler } from "./exec.ts";
+import { inspect } from "./inspect.ts";
+import { durationOf, sleep, type StatsReport, statsTable } from "./stats.ts";
 
 /** Where the CLI writes its lines (stdout and stderr by default). */
 export interface CliOutput {
@@ -49,9 +52,33 @@ const JSON_FLAG = { json: { type: "boolean" } } as const;
 /** Every command, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   call: {
+    flags: { answer: { type: "boolean" } },
     async run({ flags, positionals, output }) {
       const payload = await typedPayload("call", positionals);
-      return answer(await send(requestOptions(flags), payload), output);
+      if (!flags.answer) return answer(await send(requestOptions(flags), payload), output);
+      // --answer: each call back is printed, and answered with a JSON line from stdin.
+      const lines = stdinLines();
+      await using client = await connect({
+        ...requestOptions(flags),
+        onCall: async (call) => {
+          output.write(JSON.stringify({ call }));
+          const line = await lines.next();
+          if (line.done) throw new Error("stdin ended before the call was answered");
+          try {
+            return JSON.parse(line.value);
+          } catch {
+            throw new Error(`the answer is not JSON: ${line.value.slice(0, 80)}`);
+          }
+        },
+      });
+      const result = await client.request(payload);
+      output.write(JSON.stringify({
+        status: "ok",
+        message: "received",
+        protocol_version: PROTOCOL_VERSION,
+        ...(result === undefined ? {} : { result }),
+      }));
+      return EXIT.ok;
     },
   },
   stream: {
@@ -130,6 +157,70 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       return response.status === "ok" ? EXIT.ok : EXIT.errorAnswer;
     },
   },
+  stats: {
+    flags: { ...JSON_FLAG, watch: { type: "boolean" }, interval: { type: "string" } },
+    async run({ flags, positionals, output, signal }) {
+      atMost(positionals, 0);
+      await using client = await connect(requestOptions(flags));
+      const ask = async () => await client.request({ type: "$stats" }) as StatsReport;
+      if (!flags.watch) {
+        const report = await ask();
+        output.write(flags.json ? JSON.stringify(report) : statsTable(report));
+        return EXIT.ok;
+      }
+      const every = durationOf("interval", (flags.interval as string | undefined) ?? "2s");
+      const live = Deno.stdout.isTerminal() && !flags.json;
+      while (!signal?.aborted) {
+        const report = await ask();
+        // On a terminal the table is redrawn in place; elsewhere one JSON line per interval.
+        output.write(live ? `\x1b[H\x1b[2J${statsTable(report)}` : JSON.stringify(report));
+        await sleep(every, signal);
+      }
+      return EXIT.ok;
+    },
+  },
+  wait: {
+    async run({ flags, positionals, output, signal }) {
+      atMost(positionals, 0);
+      const limit = durationOf("timeout", (flags.timeout as string | undefined) ?? "10s");
+      const started = performance.now();
+      const progress = Deno.stderr.isTerminal();
+      const where = connection(flags);
+      let pause = 25;
+      while (!signal?.aborted) {
+        const left = limit - (performance.now() - started);
+        try {
+          await send({ ...where, timeout: Math.max(1, Math.min(left, 2_000)) }, {
+            type: "$hello",
+            features: [],
+          });
+          if (progress) output.error?.("");
+          output.write(`ready after ${Math.round(performance.now() - started)} ms`);
+          return EXIT.ok;
+        } catch (failure) {
+          if (!(failure instanceof SocketBridgeError)) throw failure;
+        }
+        const waited = performance.now() - started;
+        if (waited >= limit) break;
+        if (progress) output.error?.(`\x1b[1A\x1b[2Kwaiting... ${(waited / 1000).toFixed(1)} s`);
+        // Backing off, never spinning: 25 ms doubling to half a second.
+        await sleep(Math.min(pause, limit - waited), signal);
+        pause = Math.min(pause * 2, 500);
+      }
+      output.error?.(`error: no answer within ${limit} ms`);
+      return EXIT.noAnswer;
+    },
+  },
+  inspect: {
+    async run({ flags, positionals, output, signal }) {
+      atMost(positionals, 0);
+      const inspector = await inspect(connection(flags), { signal });
+      output.write(`inspector for the server: ${inspector.url}`);
+      output.write("(open it in a browser on this machine; Ctrl+C stops)");
+      await inspector.finished;
+      return EXIT.ok;
+    },
+  },
   ls: {
     flags: JSON_FLAG,
     run({ flags, positionals, output }) {
@@ -156,6 +247,20 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
 };
+
+/** The lines of stdin, one at a time, as they come. */
+async function* stdinLines(): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    buffered += text;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) !== -1) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered !== "") yield buffered;
+}
 
 /** `TYPE [JSON]`: the payload with TYPE as its type; a JSON naming another is refused. */
 async function typedPayload(

@@ -19,6 +19,10 @@ Commands:
   stream TYPE [JSON|-]    print each chunk as {"chunk": V}, then the answer
   sub PATTERN...          print each event as {"event": T, "data": V} until Ctrl+C
   describe [--json]       list the server's request types
+  stats [--json] [--watch]  per type requests, errors, in flight, latency
+  wait [--timeout 10s]    exit 0 once the server answers, 3 if it never does
+  inspect                 a web page for the server: its types as forms,
+                          streams, events, statistics (127.0.0.1 only)
   ping                    time one round trip; print the server's name
   ls                      list the running servers published by name
   serve --exec CMD...     serve: each request's payload goes to CMD's stdin as
@@ -28,10 +32,14 @@ Commands:
 
 Run "socketbridge COMMAND --help" for a command's options.
 Exit status: 0 ok, 1 error answer, 2 bad usage, 3 no answer.`,
-  call: `Usage: socketbridge call TYPE [JSON|-] [options]
+  call: `Usage: socketbridge call TYPE [JSON|-] [--answer] [options]
 
 Sends {"type": TYPE, ...JSON} ("-" reads JSON from stdin) and prints the
-answer as one line of JSON.
+answer as one line of JSON. A JSON whose own "type" is not TYPE is refused.
+
+  --answer           answer the server's calls back: each is printed as
+                     {"call": PAYLOAD}, and answered with the next line of
+                     stdin (JSON); without it the server's calls are refused
 
 ${CONNECTION_HELP}`,
   send: `Usage: socketbridge send [JSON|-] [options]
@@ -90,4 +98,37 @@ Options:
   --token-file FILE    require the token in FILE (else SOCKETBRIDGE_TOKEN)
   --concurrency N      commands running at once (default 4)
   --timeout MS         kill a command after MS milliseconds (default 30000)`,
+  stats: `Usage: socketbridge stats [--json] [--watch [--interval 2s]] [options]
+
+Prints the server's $stats: per request type the requests and errors since
+it started, those in flight, p50/p99/max processing time over the latest
+requests (timed from the first $stats on), and the last error.
+
+  --json             print the JSON as it is
+  --watch            ask again every --interval (default 2s) until Ctrl+C: on
+                     a terminal the table is redrawn in place, elsewhere one
+                     JSON line each
+
+${CONNECTION_HELP}`,
+  wait: `Usage: socketbridge wait [--timeout 10s] [options]
+
+Waits until the server answers (by --name, --path or --host/--port), asking
+again with a growing pause (never a busy loop): exit 0 as soon as it answers,
+3 when the timeout passes. On a terminal a progress line says how long.
+
+  --timeout DURATION  how long to wait: 500ms, 10s, 2m (default 10s)
+
+${CONNECTION_HELP}`,
+  inspect: `Usage: socketbridge inspect [options]
+
+Serves a web page for the server on 127.0.0.1, on a free port, and prints its
+address with a one-time token (the page refuses any request without it). The
+page lists the server's request types as forms made from their JSON Schemas
+(a raw JSON editor for the rest), calls them and shows each answer, the chunks
+of a stream as they come (Cancel sends $cancel), subscribes to topic patterns
+and lists their events (and how many were dropped), shows $stats with a
+latency chart per type, and logs every exchange. It opens nothing by itself,
+fetches nothing from elsewhere, and never shows the server's token.
+
+${CONNECTION_HELP}`,
 };

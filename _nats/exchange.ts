@@ -11,6 +11,7 @@ import type { ControlPeer } from "../_server/control.ts";
 import type { RequestHandler } from "../_server/handler_info.ts";
 import type { Settings } from "../_server/settings.ts";
 import type { IdempotencyStore } from "../_server/idempotency.ts";
+import type { StatsBook } from "../_server/type_stats.ts";
 import { describedTypes } from "../_server/request_types.ts";
 import type { NatsHeadersLike, NatsMessageLike } from "./types.ts";
 
@@ -19,6 +20,8 @@ export interface ExchangeHost {
   readonly settings: Settings;
   readonly handler: RequestHandler;
   readonly idempotency: IdempotencyStore;
+  readonly typeStats: StatsBook;
+  statsReport(include: (type: string) => boolean): Record<string, unknown>;
   /** Stands in for the peer's address, which NATS does not tell. */
   readonly remoteAddr: Deno.Addr;
   report(error: unknown, code?: ErrorCode): void;
@@ -166,6 +169,14 @@ export class NatsExchange implements ControlPeer, SchedulerHost {
 
   describe(): ReturnType<typeof describedTypes> {
     return describedTypes(this.#host.handler);
+  }
+
+  get typeStats(): ExchangeHost["typeStats"] {
+    return this.#host.typeStats;
+  }
+
+  stats(include: (type: string) => boolean): Record<string, unknown> {
+    return this.#host.statsReport(include);
   }
 
   /** No call is ever made over NATS (a request has no connection to call back): nothing to reply to. */

@@ -97,6 +97,14 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     return this.#core.idempotency;
   }
 
+  get typeStats(): ServerCore["typeStats"] {
+    return this.#core.typeStats;
+  }
+
+  statsReport(include: (type: string) => boolean): Record<string, unknown> {
+    return this.#core.statsReport(include);
+  }
+
   get handler(): ServerCore["handler"] {
     return this.#core.handler;
   }

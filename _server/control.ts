@@ -29,6 +29,8 @@ export interface ControlPeer {
   describe(): Described;
   /** A `$reply` to a call back: true if it ended a call still open. */
   reply(callId: number, reply: Reply): boolean;
+  /** `$stats`'s answer (D4), with the types `include` keeps. */
+  stats(include: (type: string) => boolean): Record<string, unknown>;
 }
 
 /** Whether a payload is a control request (its `type` starts with `$`). */
@@ -88,6 +90,10 @@ export function runControl(
       }
       const now = type === "$subscribe" ? peer.subscribe(topics) : peer.unsubscribe(topics);
       return { topics: now };
+    }
+    case "$stats": {
+      const scope = caller.scope;
+      return peer.stats(scope === undefined ? () => true : (type) => scope.allowsType(type));
     }
     case "$reply": {
       const callId = payload.call_id;

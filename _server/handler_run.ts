@@ -28,6 +28,8 @@ export interface HandlerRunInit {
   readonly trace: Trace | undefined;
   /** Called once as the run settles, before its answer is made. */
   readonly onSettled: () => void;
+  /** Called with the answer once it is made ("" when the connection is gone). */
+  readonly onAnswer?: (body: string) => void;
 }
 
 /** A running handler, from its first await to its one answer. */
@@ -95,6 +97,8 @@ export class HandlerRun {
     this.#init.onSettled();
     // No chunk may follow the final answer: the stream stops first.
     this.#stream?.stop();
-    this.#resolve(answer());
+    const body = answer();
+    this.#init.onAnswer?.(body);
+    this.#resolve(body);
   }
 }

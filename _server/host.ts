@@ -10,9 +10,14 @@ import type { ErrorContext } from "./options.ts";
 import type { Server } from "./types.ts";
 import type { MemoryBudget } from "./budget.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
+import type { StatsBook } from "./type_stats.ts";
 
 /** The parts of a running server a bridge serves from. */
 export interface ServerCore {
+  /** Per type figures, recorded by every connection and bridge (D4). */
+  readonly typeStats: StatsBook;
+  /** `$stats`'s answer, with the types `include` keeps (a scoped token's). */
+  statsReport(include: (type: string) => boolean): Record<string, unknown>;
   /** The idempotency keys remembered for every connection and bridge (D2). */
   readonly idempotency: IdempotencyStore;
   readonly settings: Settings;

@@ -16,11 +16,10 @@ export type Verdict =
 interface Entry {
   readonly digest: string;
   readonly at: number;
-  /** The final answer, without its request_id, once the first request has one. */
-  answer?: Record<string, unknown>;
-  /** While the first request runs: its answer, for the requests that wait on it. */
-  running?: Promise<Record<string, unknown> | undefined>;
-  bytes: number;
+  /** The final answer's JSON text, once the first request has one (parsed only to replay). */
+  answer?: string;
+  /** While the first request runs: the requests that wait on its answer (made when one does). */
+  waiting?: ((answer: string | undefined) => void)[];
 }
 
 /** The answer a waiting duplicate gets when the first request's connection went away. */
@@ -37,6 +36,11 @@ export class IdempotencyStore {
   readonly #maxKeys: number;
   readonly #charge: (bytes: number) => void;
   readonly #entries = new Map<string, Entry>();
+  // Keys in the order they came, oldest at #head: expiry and eviction take
+  // from the front here, never by iterating the Map from its start (which
+  // walks the slots of every key already deleted).
+  #order: { readonly id: string; readonly entry: Entry }[] = [];
+  #head = 0;
 
   /**
    * @param window Milliseconds a key is kept.
@@ -71,61 +75,86 @@ export class IdempotencyStore {
       if (known.answer !== undefined) {
         return { kind: "answer", answer: render(known.answer, requestId, true) };
       }
-      return {
-        kind: "answer",
-        answer: known.running!.then((answer) => render(answer ?? ABANDONED, requestId, false)),
-      };
+      const answer = new Promise<string>((resolve) =>
+        (known.waiting ??= []).push((body) =>
+          resolve(
+            body === undefined
+              ? renderObject(ABANDONED, requestId)
+              : render(body, requestId, false),
+          )
+        )
+      );
+      return { kind: "answer", answer };
     }
-    const entry: Entry = { digest, at: now, bytes: 0 };
-    let settle!: (answer: Record<string, unknown> | undefined) => void;
-    entry.running = new Promise((resolve) => settle = resolve);
+    const entry: Entry = { digest, at: now };
+    const settle = (body: string | undefined) => {
+      const waiting = entry.waiting;
+      entry.waiting = undefined;
+      waiting?.forEach((wake) => wake(body));
+    };
     this.#entries.set(id, entry);
-    while (this.#entries.size > this.#maxKeys) this.#forget(this.#entries.keys().next().value!);
+    this.#order.push({ id, entry });
+    while (this.#entries.size > this.#maxKeys) this.#forgetOldest();
     return {
       kind: "run",
       finish: (answer) => {
-        Promise.resolve(answer).then((body) => {
-          entry.running = undefined;
+        const store = (body: string) => {
           // An empty body: the connection went away and nothing was answered.
           if (body === "" || this.#entries.get(id) !== entry) {
             if (this.#entries.get(id) === entry) this.#forget(id);
             return settle(undefined);
           }
-          const stored = JSON.parse(body) as Record<string, unknown>;
-          delete stored.request_id;
-          entry.answer = stored;
-          entry.bytes = body.length;
-          this.#charge(entry.bytes);
-          settle(stored);
-        });
+          entry.answer = body;
+          this.#charge(body.length);
+          settle(body);
+        };
+        // An answer made at once is stored at once: the next frame may repeat the key.
+        if (typeof answer === "string") store(answer);
+        else answer.then(store);
       },
     };
   }
 
   #expire(now: number): void {
-    for (const [id, entry] of this.#entries) {
-      if (now - entry.at < this.#window) break;
-      this.#forget(id);
+    while (
+      this.#head < this.#order.length && now - this.#order[this.#head].entry.at >= this.#window
+    ) {
+      this.#forgetOldest();
     }
+  }
+
+  /** Forgets the oldest key in the order, if it still stands for the entry it was put there with. */
+  #forgetOldest(): void {
+    const { id, entry } = this.#order[this.#head++];
+    if (this.#head > 1_024 && this.#head * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#entries.get(id) === entry) this.#forget(id);
   }
 
   #forget(id: string): void {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#entries.delete(id);
-    if (entry.bytes > 0) this.#charge(-entry.bytes);
+    if (entry.answer !== undefined) this.#charge(-entry.answer.length);
   }
 }
 
-/** The stored answer as JSON text for a request with this id. */
-function render(
+/** The stored answer's text for a request with this id (its first request's id replaced). */
+function render(body: string, requestId: string | number | undefined, replayed: boolean): string {
+  const answer = JSON.parse(body) as Record<string, unknown>;
+  delete answer.request_id;
+  if (replayed) answer.replayed = true;
+  return renderObject(answer, requestId);
+}
+
+function renderObject(
   answer: Record<string, unknown>,
   requestId: string | number | undefined,
-  replayed: boolean,
 ): string {
   const copy: Record<string, unknown> = { ...answer };
   if (requestId !== undefined) copy.request_id = requestId;
-  if (replayed) copy.replayed = true;
   return JSON.stringify(copy);
 }
 

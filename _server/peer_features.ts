@@ -15,6 +15,7 @@ export interface TwoWayHost {
   cancel(target: RequestId): boolean;
   describe(): Described;
   reply(callId: number, reply: Reply): boolean;
+  stats(include: (type: string) => boolean): Record<string, unknown>;
 }
 
 export class TwoWay implements ControlPeer {
@@ -84,6 +85,10 @@ export class TwoWay implements ControlPeer {
 
   reply(callId: number, reply: Reply): boolean {
     return this.#host.reply(callId, reply);
+  }
+
+  stats(include: (type: string) => boolean): Record<string, unknown> {
+    return this.#host.stats(include);
   }
 
   /** The outbound queue has room again: tell of events lost meanwhile. */

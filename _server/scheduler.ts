@@ -23,6 +23,7 @@ import { Answers } from "./answers.ts";
 import { isAsyncIterable, type StreamOutlet } from "./stream_run.ts";
 import { HandlerRun } from "./handler_run.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
+import type { StatsBook } from "./type_stats.ts";
 
 /** What the scheduler needs from its connection. */
 export interface SchedulerHost {
@@ -31,6 +32,8 @@ export interface SchedulerHost {
   readonly remoteAddr: Deno.Addr;
   /** The server's remembered idempotency keys (D2). */
   readonly idempotency: IdempotencyStore;
+  /** The server's per type figures, for `$stats` (D4). */
+  readonly typeStats: StatsBook;
   /** Where a handler's calls back go (D3), when the peer asked for calls. */
   calls?(): CallPort | undefined;
   /** Queues an answer's (or a chunk's) JSON text. */
@@ -169,7 +172,7 @@ export class RequestScheduler {
 
   /** Answers a frame that could not be read (oversized) in its turn. */
   refuse(code: WireErrorCode, cause?: Error): void {
-    this.#refuse(new Refusal(code), undefined, cause);
+    this.#refuse(new Refusal(code), { cause });
   }
 
   /**
@@ -226,22 +229,22 @@ export class RequestScheduler {
     let message = parseRequest(body);
     if (type !== undefined && !(message instanceof Refusal)) message = withType(message, type);
     if (message instanceof Refusal) {
-      return this.#refuse(
-        message,
-        traced ? new Trace(undefined, body, arrived, this.#tracer) : undefined,
-      );
+      return this.#refuse(message, {
+        trace: traced ? new Trace(undefined, body, arrived, this.#tracer) : undefined,
+      });
     }
     // Before the envelope is opened: it takes the envelope keys off the message.
     const trace = traced ? new Trace(message, body, arrived, this.#tracer) : undefined;
     const envelope = openEnvelope(message, this.#identify);
-    if (envelope instanceof Refusal) return this.#refuse(envelope, trace);
+    if (envelope instanceof Refusal) return this.#refuse(envelope, { trace });
     this.#host.authorized();
     if (trace !== undefined) trace.caller = envelope.caller.name;
     const forbidden = forbiddenType(envelope);
-    if (forbidden !== undefined) return this.#refuse(forbidden, trace);
+    const typeName = typeOf(envelope.payload);
+    if (forbidden !== undefined) return this.#refuse(forbidden, { trace, type: typeName });
     const refusing = this.#host.refusing();
     if (refusing !== undefined) {
-      return this.#refuse(new Refusal(refusing, envelope.requestId), trace);
+      return this.#refuse(new Refusal(refusing, envelope.requestId), { trace, type: typeName });
     }
     const waited = arrived === undefined ? 0 : performance.now() - arrived;
     if (envelope.requestId === undefined && this.#orderedPending > 0) {
@@ -251,9 +254,11 @@ export class RequestScheduler {
       return;
     }
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
-      return this.#refuse(new Refusal("timeout", envelope.requestId), trace);
+      return this.#refuse(new Refusal("timeout", envelope.requestId), { trace, type: typeName });
     }
-    if (cancelled) return this.#refuse(new Refusal("cancelled", envelope.requestId), trace);
+    if (cancelled) {
+      return this.#refuse(new Refusal("cancelled", envelope.requestId), { trace, type: typeName });
+    }
     const answer = envelope.idempotencyKey === undefined || isControl(envelope.payload)
       ? this.#execute(envelope, waited, trace)
       : this.#keyed(envelope, waited, trace);
@@ -277,7 +282,10 @@ export class RequestScheduler {
       performance.now(),
     );
     if (verdict.kind === "conflict") {
-      this.#refuse(new Refusal("idempotency_conflict", requestId), trace);
+      this.#refuse(new Refusal("idempotency_conflict", requestId), {
+        trace,
+        type: typeOf(payload),
+      });
       return undefined;
     }
     if (verdict.kind === "answer") return verdict.answer;
@@ -298,11 +306,19 @@ export class RequestScheduler {
     return this.#execute(envelope, waited, trace);
   }
 
-  #refuse(refusal: Refusal, trace?: Trace, cause?: Error): void {
+  /** Answers a refusal in its turn; with the request's type known, `$stats` counts it. */
+  #refuse(
+    refusal: Refusal,
+    { trace, cause, type }: { trace?: Trace; cause?: Error; type?: string } = {},
+  ): void {
     const body = this.#answers.error(refusal.code, refusal.requestId, trace, {
       message: refusal.message,
       cause,
     });
+    if (type !== undefined) {
+      const stats = this.#host.typeStats;
+      stats.answered(stats.of(type), body, undefined, 0);
+    }
     if (refusal.requestId !== undefined || this.#orderedPending === 0) this.#host.send(body);
     else this.#inOrder(() => body);
   }
@@ -366,6 +382,10 @@ export class RequestScheduler {
       envelope.caller.name,
       this.#calls,
     );
+    // `$stats`: a counter per type; times only once somebody has asked.
+    const stats = this.#host.typeStats;
+    const counted = stats.of(typeOf(payload));
+    const started = stats.timing ? performance.now() : undefined;
     let result: unknown;
     const span = trace?.span;
     try {
@@ -373,12 +393,17 @@ export class RequestScheduler {
         ? this.#host.handler(payload, info)
         : inSpan(span, () => this.#host.handler(payload, info));
     } catch (error) {
-      return this.#answers.failed(error, requestId, trace);
+      const body = this.#answers.failed(error, requestId, trace);
+      stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
+      return body;
     }
     if (!isThenable(result) && !isAsyncIterable(result)) {
       HandlerInfo.end(info);
-      return this.#answers.ok(result, requestId, trace);
+      const body = this.#answers.ok(result, requestId, trace);
+      stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
+      return body;
     }
+    counted.inFlight++;
     const controller = HandlerInfo.controllerOf(info);
     const handlerTimeout = this.#host.settings.handlerTimeout;
     const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
@@ -395,6 +420,10 @@ export class RequestScheduler {
       outlet: this.#outlet,
       chunkId: this.#host.chunks() ? requestId : undefined,
       trace,
+      onAnswer: (body) => {
+        counted.inFlight--;
+        stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
+      },
       onSettled: () => {
         HandlerInfo.end(info);
         this.#running.delete(controller);
@@ -413,6 +442,11 @@ function forbiddenType({ payload, caller, requestId }: Envelope): Refusal | unde
   const type = typeof payload.type === "string" ? payload.type : "";
   if (scope.allowsType(type)) return undefined;
   return new Refusal("forbidden", requestId, `forbidden: ${type}`);
+}
+
+/** The payload's type as `$stats` counts it: "" for none. */
+function typeOf(payload: Record<string, unknown>): string {
+  return typeof payload.type === "string" ? payload.type : "";
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -98,11 +98,13 @@ export class Session {
       cancel: (target) => this.#scheduler.cancel(target),
       describe: () => describedTypes(host.handler),
       reply: (callId, reply) => this.#calls.reply(callId, reply),
+      stats: (include) => host.statsReport(include),
     });
     this.#scheduler = new RequestScheduler({
       settings: this.#settings,
       handler: host.handler,
       idempotency: host.idempotency,
+      typeStats: host.typeStats,
       remoteAddr: this.remoteAddr,
       send: (body) => this.#send(body),
       control: this.#twoWay,

@@ -31,6 +31,8 @@ Options:
                      (try --json '{"type": "count", "n": 5}')
   --subscribe LIST   comma-separated topic patterns ("jobs.*,logs.>"):
                      print their events until interrupted
+  --answer JSON      answer the server's calls back with this JSON value
+                     (try --json '{"type": "ask", "question": "ok?"}')
   --token TOKEN      the auth token (default: SOCKETBRIDGE_TOKEN, with
                      --allow-env=SOCKETBRIDGE_TOKEN)
   --timeout MS       give up after MS milliseconds (default 30000)
@@ -52,6 +54,7 @@ const flags = parseFlags({
   ca: { type: "string" },
   stream: { type: "boolean" },
   subscribe: { type: "string" },
+  answer: { type: "string" },
 }, USAGE);
 
 if (flags.path !== undefined && (flags.host !== undefined || flags.port !== undefined)) {
@@ -59,6 +62,14 @@ if (flags.path !== undefined && (flags.host !== undefined || flags.port !== unde
 }
 if (flags.text !== undefined && flags.json !== undefined) fail("--text and --json contradict");
 if (flags.stream && flags.subscribe !== undefined) fail("--stream and --subscribe contradict");
+let answer: unknown;
+if (flags.answer !== undefined) {
+  try {
+    answer = JSON.parse(flags.answer);
+  } catch (error) {
+    fail(`--answer: not JSON (${error instanceof Error ? error.message : error})`);
+  }
+}
 
 let payload: Record<string, unknown> = { type: "echo", text: flags.text ?? "hello" };
 if (flags.json !== undefined) {
@@ -103,9 +114,14 @@ function failWith(error: unknown): never {
   fail(error instanceof Error ? error.message : String(error), 3);
 }
 
-if (flags.stream || flags.subscribe !== undefined) {
+if (flags.stream || flags.subscribe !== undefined || flags.answer !== undefined) {
   try {
-    await using client = await connect({ ...where, timeout });
+    // With --answer, each call back is printed to stderr and answered.
+    const onCall = flags.answer === undefined ? undefined : (payload: unknown) => {
+      console.error(JSON.stringify({ call: payload }));
+      return answer;
+    };
+    await using client = await connect({ ...where, timeout, onCall });
     if (flags.subscribe !== undefined) {
       const patterns = flags.subscribe.split(",").filter((pattern) => pattern !== "");
       const events = await client.subscribe(patterns);
@@ -121,6 +137,14 @@ if (flags.stream || flags.subscribe !== undefined) {
         console.log(JSON.stringify(line));
       }
       Deno.removeSignalListener("SIGINT", stop);
+    } else if (!flags.stream) {
+      const result = await client.request(payload);
+      console.log(JSON.stringify({
+        status: "ok",
+        message: "received",
+        protocol_version: "1",
+        ...(result === undefined ? {} : { result }),
+      }));
     } else {
       const stream = client.stream(payload);
       for await (const chunk of stream) console.log(JSON.stringify({ chunk }));

@@ -27,6 +27,8 @@ A tour of SocketBridge: its request types are
   {"type": "echo", ...}              answers with the payload as "result"
   {"type": "count", "n": N}          streams 1..N (N <= 10000), then "done"
   {"type": "sleep", "ms": M}         answers "slept" after M ms (cancellable)
+  {"type": "tick"}                   adds one to the server's counter, returns it
+  {"type": "ask", "question": Q}     asks the caller back; returns its answer
   {"type": "publish", "topic": T, "data": X}
                                      publishes X on T to every subscriber
 Any other payload (any type, or none) is answered as the original server

@@ -1,7 +1,8 @@
 /**
  * The request types of the example server, a tour of what SocketBridge
  * does: `echo` (a plain answer), `count` (a streamed result), `sleep`
- * (cancellation), `publish` (events to subscribers). `$describe` lists them
+ * (cancellation), `tick` (a counter: retries with idempotency keys), `ask`
+ * (a call back to the caller), `publish` (events to subscribers). `$describe` lists them
  * with their JSON Schemas. Any other payload is answered as the original
  * SocketBridge server answers every message: `ok`, `received`, with the
  * payload echoed as `result`, so the tour server is a drop-in for it.
@@ -9,13 +10,21 @@
  * @module
  */
 
-import { PayloadError, type RequestInfo, requestTypes, type TypedHandler } from "../mod.ts";
+import {
+  ApplicationError,
+  PayloadError,
+  type RequestInfo,
+  requestTypes,
+  type TypedHandler,
+} from "../mod.ts";
 
 /** The most numbers one `count` request streams. */
 export const MAX_COUNT = 10_000;
 
 /** Makes the tour's handler; `publish` sends an event to the server's subscribers. */
 export function tourTypes(publish: (topic: string, data: unknown) => number): TypedHandler {
+  // The server's counter: with an idempotency key, a retried tick counts once.
+  let ticks = 0;
   return requestTypes({
     echo: {
       description: "Answers with the request's payload as its result.",
@@ -51,6 +60,34 @@ export function tourTypes(publish: (topic: string, data: unknown) => number): Ty
           throw new PayloadError("ms must be a non-negative number");
         }
         return sleep(ms, signal);
+      },
+    },
+    tick: {
+      description:
+        "Adds one to a counter kept by the server and returns the new value (send it with an idempotency_key to see a retry counted once).",
+      schema: { type: "object" },
+      handler: () => ++ticks,
+    },
+    ask: {
+      description:
+        'Calls its caller back with {"question": question} and returns the caller\'s answer; needs a client that answers calls.',
+      schema: {
+        type: "object",
+        properties: { question: { type: "string" } },
+        required: ["question"],
+      },
+      handler: async (payload: { question?: unknown }, info: RequestInfo) => {
+        if (typeof payload.question !== "string") {
+          throw new PayloadError("question must be a string");
+        }
+        try {
+          return await info.call({ question: payload.question }, { timeout: 60_000 });
+        } catch (error) {
+          throw new ApplicationError(
+            "not_answered",
+            `the caller did not answer: ${error instanceof Error ? error.message : error}`,
+          );
+        }
       },
     },
     publish: {

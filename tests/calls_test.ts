@@ -6,7 +6,7 @@ import {
   ApplicationError,
   type CallContext,
   connect,
-  RemoteError,
+  type RemoteError,
   type RequestInfo,
   requestTypes,
   serve,
@@ -116,8 +116,7 @@ Deno.test("calls and requests interleave: a waiting call blocks no request, and 
   const { server } = askServer();
   await using _server = server;
   const gate = Promise.withResolvers<void>();
-  let client!: Awaited<ReturnType<typeof connect>>;
-  client = await connect({
+  const client: Awaited<ReturnType<typeof connect>> = await connect({
     port: portOf(server),
     onCall: async (payload) => {
       // A request of its own, on the very client that is being called.

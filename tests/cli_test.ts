@@ -56,6 +56,8 @@ Deno.test("the CLI reaches the tour server by name: describe, call, stream, ping
     "echo",
     "count",
     "sleep",
+    "tick",
+    "ask",
     "publish",
   ]);
   const called = await cli(["call", "echo", '{"a":1}', "--name", "tour"]);
@@ -200,4 +202,43 @@ Deno.test("cli serve --exec turns a command into a server, and survives commands
     await rest;
     await child.status;
   }
+});
+
+Deno.test("cli call --answer answers the server's calls from stdin; without it they are refused", async () => {
+  await using _tour = await startTour("asking");
+  const answered = await cli(
+    ["call", "ask", '{"question":"deploy?"}', "--answer", "--name", "asking"],
+    '{"approved":true}\n',
+  );
+  assert.equal(answered.code, 0, answered.stderr);
+  const [call, final] = answered.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(call, { call: { question: "deploy?" } });
+  assert.deepEqual(final.result, { approved: true });
+  const refused = await cli(["call", "ask", '{"question":"deploy?"}', "--name", "asking"]);
+  assert.equal(refused.code, 1);
+  assert.equal(JSON.parse(refused.stdout).code, "not_answered");
+  assert.match(JSON.parse(refused.stdout).message, /did not ask for calls/);
+});
+
+Deno.test("cli stats prints a table or JSON of $stats; cli wait returns once a server answers, 3 if none does", async () => {
+  const waiting = cli(["wait", "--name", "later", "--timeout", "20s"]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await using _tour = await startTour("later");
+  const waited = await waiting;
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stdout, /^ready after \d+ ms$/m);
+  const nobody = await cli(["wait", "--name", "nobody-at-all", "--timeout", "300ms"]);
+  assert.equal(nobody.code, 3);
+  assert.match(nobody.stderr, /no answer within 300 ms/);
+  await cli(["call", "echo", "--name", "later"]);
+  await cli(["call", "count", '{"n":-1}', "--name", "later"]);
+  const json = JSON.parse((await cli(["stats", "--json", "--name", "later"])).stdout);
+  const echo = json.types.find((entry: { type: string }) => entry.type === "echo");
+  assert.equal(echo.requests, 1);
+  assert.equal(json.types.find((entry: { type: string }) => entry.type === "count").errors, 1);
+  const table = await cli(["stats", "--name", "later"]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^TYPE\s+REQUESTS\s+ERRORS\s+IN FLIGHT/m);
+  assert.match(table.stdout, /^count\s+1\s+1\s+0 .*invalid_payload/m);
+  assert.equal((await cli(["wait", "--timeout", "soon"])).code, 2);
 });

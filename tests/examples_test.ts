@@ -97,6 +97,18 @@ Deno.test("examples/server.ts honours its flags, answers a black-box client by e
     ["a $ type it does not know is still unknown_type", { type: "$teleport", auth_token: "tok" }, {
       code: "unknown_type",
     }],
+    ["tick counts", { type: "tick", idempotency_key: "k1", auth_token: "tok" }, {
+      status: "ok",
+      result: 1,
+    }],
+    ["a tick sent again with its key is counted once", {
+      type: "tick",
+      idempotency_key: "k1",
+      auth_token: "tok",
+    }, { status: "ok", result: 1, replayed: true }],
+    ["ask without calls says why", { type: "ask", question: "ok?", auth_token: "tok" }, {
+      code: "not_answered",
+    }],
     ["count streams", { type: "count", n: 3, auth_token: "tok" }, {
       status: "ok",
       result: [1, 2, 3],

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { connect, RemoteError, serve } from "../mod.ts";
 import { portOf, RawPeer } from "./_helpers.ts";
 import { chaosProxy } from "./_chaos.ts";
+import { IdempotencyStore } from "../_server/idempotency.ts";
 
 Deno.test("ten thousand requests with one key at once: the handler runs once, each gets its answer", async () => {
   let ticks = 0;
@@ -87,4 +88,29 @@ Deno.test("retry: requests whose answers a cut connection lost are sent again, a
 Deno.test("retry without reconnect is refused when connecting", async () => {
   await using server = serve({ port: 0 }, () => 1);
   await assert.rejects(connect({ port: portOf(server), retry: true }), /set reconnect too/);
+});
+
+Deno.test("IdempotencyStore forgets keys past the window and the oldest past the bound, and charges stored answers", () => {
+  let charged = 0;
+  const store = new IdempotencyStore(1_000, 3, (bytes) => charged += bytes);
+  const answer = (n: number) =>
+    `{"status":"ok","message":"received","protocol_version":"1","request_id":${n},"result":${n}}`;
+  const run = (key: string, n: number, now: number) => {
+    const verdict = store.begin(undefined, key, { n }, n, now);
+    if (verdict.kind === "run") verdict.finish(answer(n));
+    return verdict.kind;
+  };
+  assert.deepEqual([run("a", 1, 0), run("b", 2, 10), run("c", 3, 20)], ["run", "run", "run"]);
+  assert.equal(charged, answer(1).length + answer(2).length + answer(3).length);
+  assert.equal(run("a", 1, 30), "answer");
+  // A fourth key: the oldest ("a") is forgotten, and its answer's bytes released.
+  assert.equal(run("d", 4, 40), "run");
+  assert.equal(store.size, 3);
+  assert.equal(run("a", 1, 50), "run");
+  // Past the window, every key from before is forgotten.
+  assert.equal(run("e", 5, 2_000), "run");
+  assert.equal(store.size, 1);
+  assert.equal(charged, answer(5).length);
+  // The same key under another caller is another key.
+  assert.equal(store.begin("ci", "e", { n: 5 }, 6, 2_001).kind, "run");
 });

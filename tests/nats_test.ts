@@ -560,3 +560,44 @@ natsTest(
     assert.equal(client.pending, 0);
   },
 );
+
+natsTest(
+  "over NATS the same scoped tokens apply, keys run once, and a handler cannot call back",
+  async (_nats, nc) => {
+    let ticks = 0;
+    await using server = serve(
+      { port: 0, token: TOKEN, tokens: { reader: { token: "r3ad", types: ["status"] } } },
+      requestTypes({
+        status: { description: "Status", handler: (_p, info) => ({ caller: info.caller }) },
+        deploy: { description: "Deploys", handler: () => ++ticks },
+        ask: {
+          description: "Calls back",
+          handler: (_p, info) => info.call({ q: 1 }).catch((e: Error) => e.message),
+        },
+      }),
+    );
+    await using _bridge = serveNats(server, nc, { prefix: "tools" });
+    assert.deepEqual(await rawRequest(nc, "tools.deploy", { auth_token: "r3ad", request_id: 1 }), {
+      status: "error",
+      message: "forbidden: deploy",
+      code: "forbidden",
+      protocol_version: "1",
+      request_id: 1,
+    });
+    assert.deepEqual((await rawRequest(nc, "tools.status", { auth_token: "r3ad" })).result, {
+      caller: "reader",
+    });
+    for (let i = 0; i < 3; i++) {
+      const answer = await rawRequest(nc, "tools.deploy", {
+        auth_token: TOKEN,
+        idempotency_key: "k",
+      });
+      assert.equal(answer.result, 1);
+    }
+    assert.equal(ticks, 1);
+    assert.match(
+      (await rawRequest(nc, "tools.ask", { auth_token: TOKEN })).result,
+      /did not ask for calls/,
+    );
+  },
+);

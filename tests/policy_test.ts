@@ -38,3 +38,23 @@ Deno.test("TokenCheck on a one-character token and a long one", () => {
   assert.equal(new TokenCheck(long).matches(long), true);
   assert.equal(new TokenCheck(long).matches(long.slice(1)), false);
 });
+
+Deno.test("TokenCheck matches only the token itself, whatever the guess's length or kind", () => {
+  const check = new TokenCheck("s3cret");
+  assert.ok(check.matches("s3cret"));
+  for (
+    const guess of [
+      "",
+      "s3cre",
+      "s3cret!",
+      "s3creT",
+      "S3cret",
+      "s3cret".repeat(2),
+      undefined,
+      7,
+      null,
+    ]
+  ) {
+    assert.ok(!check.matches(guess), String(guess));
+  }
+});

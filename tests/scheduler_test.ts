@@ -10,6 +10,7 @@ import type { ControlPeer } from "../_server/control.ts";
 import { ConnectionClosedError, type SocketBridgeError } from "../errors.ts";
 import type { WireErrorCode } from "../protocol.ts";
 import { IdempotencyStore } from "../_server/idempotency.ts";
+import { StatsBook } from "../_server/type_stats.ts";
 
 interface Fake {
   scheduler: RequestScheduler;
@@ -34,11 +35,13 @@ function fake(
     unsubscribe: () => [],
     describe: () => ({ types: [] }),
     reply: () => false,
+    stats: () => ({}),
   };
   const host: SchedulerHost = {
     settings: resolveSettings({ port: 0, ...options }),
     handler: handler as RequestHandler,
     idempotency: new IdempotencyStore(300_000, 100, () => {}),
+    typeStats: new StatsBook(),
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
     send: (body) => state.sent.push(JSON.parse(body)),
     control,

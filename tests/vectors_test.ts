@@ -11,17 +11,25 @@ interface Frame {
   text?: string;
   hex?: string;
 }
-interface Case {
-  name: string;
+interface Step {
   send: Frame[];
   delivery?: "whole" | "bytewise" | "merged";
   expect: Record<string, unknown>[];
+}
+interface Case extends Partial<Step> {
+  name: string;
+  /** Sends and expects in turns, when the server answers between them (a call back). */
+  steps?: Step[];
   closed?: boolean;
 }
 const vectors = JSON.parse(
   Deno.readTextFileSync(`${ROOT}docs/vectors.json`),
 ) as {
-  server: { token: string; max_bytes: number };
+  server: {
+    token: string;
+    max_bytes: number;
+    tokens: Record<string, { token: string; types: string[]; topics: string[] }>;
+  };
   cases: Case[];
 };
 
@@ -53,6 +61,7 @@ Deno.test("docs/vectors.json: every case holds against our server", async (t) =>
     {
       port: 0,
       token: vectors.server.token,
+      tokens: vectors.server.tokens,
       maxBytes: vectors.server.max_bytes,
     },
     requestTypes({
@@ -61,25 +70,33 @@ Deno.test("docs/vectors.json: every case holds against our server", async (t) =>
         schema: NEEDS_NUMBER_N,
         handler: (payload) => payload,
       },
+      ask: {
+        description: "Asks its caller",
+        handler: (payload: { question?: unknown }, info) =>
+          info.call({ question: payload.question }),
+      },
     }, { otherwise: { description: "Echoes", handler: (payload) => payload } }),
   );
   assert.ok(vectors.cases.length >= 20);
   for (const vector of vectors.cases) {
     await t.step(vector.name, async () => {
       await using peer = await RawPeer.connect(server.addr.port);
-      const frames = vector.send.map(bytesOf);
-      if (vector.delivery === "merged") {
-        await peer.write(concat(frames));
-      } else if (vector.delivery === "bytewise") {
-        for (const byte of concat(frames)) {
-          await peer.write(Uint8Array.of(byte));
-          await delay(0);
+      const steps = vector.steps ?? [vector as Step];
+      for (const step of steps) {
+        const frames = step.send.map(bytesOf);
+        if (step.delivery === "merged") {
+          await peer.write(concat(frames));
+        } else if (step.delivery === "bytewise") {
+          for (const byte of concat(frames)) {
+            await peer.write(Uint8Array.of(byte));
+            await delay(0);
+          }
+        } else {
+          for (const frame of frames) await peer.write(frame);
         }
-      } else {
-        for (const frame of frames) await peer.write(frame);
-      }
-      for (const expected of vector.expect) {
-        assert.deepEqual(await peer.receive(), expected);
+        for (const expected of step.expect) {
+          assert.deepEqual(await peer.receive(), expected);
+        }
       }
       if (vector.closed) assert.ok(await peer.closedByServer());
     });

@@ -101,7 +101,7 @@ class BlockingClientTest(unittest.TestCase):
 
     def test_describe_lists_the_declared_types(self):
         client = self.connect()
-        self.assertEqual([t["type"] for t in client.describe()], ["echo", "count", "sleep", "publish"])
+        self.assertEqual([t["type"] for t in client.describe()], ["echo", "count", "sleep", "tick", "ask", "publish"])
 
     def test_by_name_needs_neither_port_nor_token(self):
         self.assertTrue(os.path.exists(os.path.join(RUNTIME, "socketbridge", "py-tour.json")))
@@ -185,7 +185,7 @@ class AsyncClientTest(unittest.TestCase):
                 with self.assertRaises(sb.RemoteError) as caught:
                     await client.request({"type": "count", "n": "x"})
                 self.assertEqual(caught.exception.code, "invalid_payload")
-                self.assertEqual(len(await client.describe()), 4)
+                self.assertEqual(len(await client.describe()), 6)
                 self.assertEqual(client.pending, 0)
 
         asyncio.run(main())

@@ -1,0 +1,107 @@
+// Per request type figures for `$stats` (protocol D4): counts since the
+// server started, requests in flight, the last error, and processing times
+// over a bounded window of the latest requests (a ring: constant memory per
+// type, exact percentiles over what it holds). Times are taken only once
+// somebody has asked for `$stats`: until then a request costs a counter.
+// Pure: no Deno APIs.
+
+/** The latest processing times of one type, in a ring of fixed size. */
+export class LatencyWindow {
+  readonly #samples: Float64Array;
+  #count = 0;
+  #next = 0;
+
+  constructor(size = 1_024) {
+    this.#samples = new Float64Array(size);
+  }
+
+  record(ms: number): void {
+    this.#samples[this.#next] = ms;
+    this.#next = (this.#next + 1) % this.#samples.length;
+    if (this.#count < this.#samples.length) this.#count++;
+  }
+
+  /** p50, p99 and max (nearest rank) of the samples held; zeros when none. */
+  summary(): { p50: number; p99: number; max: number } {
+    if (this.#count === 0) return { p50: 0, p99: 0, max: 0 };
+    const sorted = this.#samples.slice(0, this.#count).sort();
+    const rank = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
+    return { p50: round(rank(0.5)), p99: round(rank(0.99)), max: round(sorted[sorted.length - 1]) };
+  }
+}
+
+/** One type's figures. */
+export class TypeStats {
+  requests = 0;
+  errors = 0;
+  inFlight = 0;
+  lastError: { code: string; message: string; at: string } | null = null;
+  readonly latency = new LatencyWindow();
+}
+
+/** What `$stats` answers for one type. */
+export interface TypeReport {
+  type: string;
+  requests: number;
+  errors: number;
+  in_flight: number;
+  processing_ms: { p50: number; p99: number; max: number };
+  last_error: { code: string; message: string; at: string } | null;
+}
+
+/** The figures of every type a server has seen. */
+export class StatsBook {
+  readonly started: Date;
+  readonly #types = new Map<string, TypeStats>();
+  /** Whether processing times are taken: from the first `$stats` on. */
+  timing = false;
+
+  constructor(started = new Date()) {
+    this.started = started;
+  }
+
+  /** The figures of `type` ("" for requests without one), made on first sight. */
+  of(type: string): TypeStats {
+    let stats = this.#types.get(type);
+    if (stats === undefined) this.#types.set(type, stats = new TypeStats());
+    return stats;
+  }
+
+  /** An answer went out: an `ok` one, or an error whose JSON text is `body`. */
+  answered(stats: TypeStats, body: string, started: number | undefined, now: number): void {
+    stats.requests++;
+    if (started !== undefined) stats.latency.record(now - started);
+    // Our answers begin {"status":"ok" or {"status":"error": the 12th character tells.
+    if (body.charCodeAt(11) === 101) {
+      stats.errors++;
+      try {
+        const { code, message } = JSON.parse(body) as { code: string; message: string };
+        stats.lastError = { code, message, at: new Date().toISOString() };
+      } catch {
+        // Not our own text: counted, not described.
+      }
+    }
+  }
+
+  /** Every type's report, those `include` keeps, in the order first seen. */
+  reports(include: (type: string) => boolean): TypeReport[] {
+    this.timing = true;
+    const reports: TypeReport[] = [];
+    for (const [type, stats] of this.#types) {
+      if (!include(type)) continue;
+      reports.push({
+        type,
+        requests: stats.requests,
+        errors: stats.errors,
+        in_flight: stats.inFlight,
+        processing_ms: stats.latency.summary(),
+        last_error: stats.lastError,
+      });
+    }
+    return reports;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
