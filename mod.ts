@@ -73,6 +73,8 @@ export {
   errorCodeOf,
   PROTOCOL_VERSION,
   type RequestId,
+  type StatsReport,
+  type TypeStatsReport,
   type WireErrorCode,
 } from "./protocol.ts";
 export {

@@ -273,3 +273,67 @@ const PROTOCOL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 export function isApplicationCode(code: unknown): code is string {
   return typeof code === "string" && /^[a-z][a-z0-9_]*$/.test(code) && !PROTOCOL_CODES.has(code);
 }
+
+/**
+ * What a `$stats` request is answered with (protocol section 14.4): a
+ * server's figures since it started, per request type.
+ *
+ * @example Reading the busiest type
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StatsReport } from "@socketbridge/core/protocol";
+ * const report: StatsReport = {
+ *   server: "socketbridge-deno/0.1.0",
+ *   started: "2026-11-28T09:00:00.000Z",
+ *   connections: 1,
+ *   types: [{
+ *     type: "echo", requests: 3, errors: 0, in_flight: 0,
+ *     processing_ms: { p50: 0.2, p99: 0.9, max: 1.1 }, last_error: null,
+ *   }],
+ *   events: { published: 0, delivered: 0, dropped: 0 },
+ * };
+ * assert.ok(report.types[0].requests === 3);
+ * ```
+ */
+export interface StatsReport {
+  /** `NAME/VERSION` of the server. */
+  server: string;
+  /** When it started, as an ISO time. */
+  started: string;
+  /** Connections open now. */
+  connections: number;
+  /** Each request type seen ("" for requests without one). */
+  types: TypeStatsReport[];
+  /** Events published, event frames delivered, and dropped for slow subscribers. */
+  events: { published: number; delivered: number; dropped: number };
+}
+
+/**
+ * One request type's figures in a {@linkcode StatsReport}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TypeStatsReport } from "@socketbridge/core/protocol";
+ * const entry: TypeStatsReport = {
+ *   type: "", requests: 1, errors: 1, in_flight: 0,
+ *   processing_ms: { p50: 0, p99: 0, max: 0 },
+ *   last_error: { code: "unknown_type", message: "unknown type: x", at: "2026-11-28T09:00:00.000Z" },
+ * };
+ * assert.ok(entry.last_error?.code === "unknown_type");
+ * ```
+ */
+export interface TypeStatsReport {
+  /** The type ("" for requests without one). */
+  type: string;
+  /** Answers given since the server started. */
+  requests: number;
+  /** Of those, error answers. */
+  errors: number;
+  /** Running now. */
+  in_flight: number;
+  /** Over the latest requests of the type (a bounded window). */
+  processing_ms: { p50: number; p99: number; max: number };
+  /** The latest error answer, or null. */
+  last_error: { code: string; message: string; at: string } | null;
+}

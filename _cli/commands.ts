@@ -11,13 +11,22 @@ import {
   type ServeTcpOptions,
   type ServeUnixOptions,
   SocketBridgeError,
+  type StatsReport,
 } from "../mod.ts";
 import { listDiscovery } from "../_shared/discovery.ts";
-import { atMost, connection, EXIT, type Flags, payloadOf, tokenOf, UsageError } from "./args.ts";
-import { wholeNumber } from "./args.ts";
+import {
+  atMost,
+  connection,
+  EXIT,
+  type Flags,
+  payloadOf,
+  tokenOf,
+  UsageError,
+  wholeNumber,
+} from "./args.ts";
 import { execHandler } from "./exec.ts";
 import { inspect } from "./inspect.ts";
-import { durationOf, sleep, type StatsReport, statsTable } from "./stats.ts";
+import { durationOf, sleep, statsTable } from "./stats.ts";
 
 /** Where the CLI writes its lines (stdout and stderr by default). */
 export interface CliOutput {
@@ -72,13 +81,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         },
       });
       const result = await client.request(payload);
-      output.write(JSON.stringify({
-        status: "ok",
-        message: "received",
-        protocol_version: PROTOCOL_VERSION,
-        ...(result === undefined ? {} : { result }),
-      }));
-      return EXIT.ok;
+      return answer(okAnswer(result), output);
     },
   },
   stream: {
@@ -88,13 +91,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       const stream = client.stream(payload);
       for await (const chunk of stream) output.write(JSON.stringify({ chunk }));
       const result = await stream.result;
-      output.write(JSON.stringify({
-        status: "ok",
-        message: "received",
-        protocol_version: PROTOCOL_VERSION,
-        ...(result === undefined ? {} : { result }),
-      }));
-      return EXIT.ok;
+      return answer(okAnswer(result), output);
     },
   },
   send: {
@@ -284,6 +281,16 @@ async function typedPayload(
 /** The connection flags and --timeout, for a command that makes requests. */
 function requestOptions(flags: Flags) {
   return { ...connection(flags), timeout: wholeNumber("timeout", flags.timeout) };
+}
+
+/** The `ok` answer a client got `result` in, as the wire has it. */
+function okAnswer(result: unknown): BridgeResponse {
+  return {
+    status: "ok",
+    message: "received",
+    protocol_version: PROTOCOL_VERSION,
+    ...(result === undefined ? {} : { result }),
+  };
 }
 
 function answer(response: BridgeResponse, output: CliOutput): number {

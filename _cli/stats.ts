@@ -1,23 +1,8 @@
 // What the CLI's stats and wait commands share: $stats as a table, durations
 // such as 10s, and a sleep that a signal cuts short.
 
+import type { StatsReport } from "../protocol.ts";
 import { UsageError } from "./args.ts";
-
-/** What `$stats` answers (protocol D4). */
-export interface StatsReport {
-  server: string;
-  started: string;
-  connections: number;
-  types: {
-    type: string;
-    requests: number;
-    errors: number;
-    in_flight: number;
-    processing_ms: { p50: number; p99: number; max: number };
-    last_error: { code: string; message: string; at: string } | null;
-  }[];
-  events: { published: number; delivered: number; dropped: number };
-}
 
 /** `$stats` as a table a person reads. */
 export function statsTable(report: StatsReport): string {

@@ -5,6 +5,8 @@
 // somebody has asked for `$stats`: until then a request costs a counter.
 // Pure: no Deno APIs.
 
+import type { TypeStatsReport } from "../protocol.ts";
+
 /** The latest processing times of one type, in a ring of fixed size. */
 export class LatencyWindow {
   readonly #samples: Float64Array;
@@ -37,16 +39,6 @@ export class TypeStats {
   inFlight = 0;
   lastError: { code: string; message: string; at: string } | null = null;
   readonly latency = new LatencyWindow();
-}
-
-/** What `$stats` answers for one type. */
-export interface TypeReport {
-  type: string;
-  requests: number;
-  errors: number;
-  in_flight: number;
-  processing_ms: { p50: number; p99: number; max: number };
-  last_error: { code: string; message: string; at: string } | null;
 }
 
 /** The figures of every type a server has seen. */
@@ -84,9 +76,9 @@ export class StatsBook {
   }
 
   /** Every type's report, those `include` keeps, in the order first seen. */
-  reports(include: (type: string) => boolean): TypeReport[] {
+  reports(include: (type: string) => boolean): TypeStatsReport[] {
     this.timing = true;
-    const reports: TypeReport[] = [];
+    const reports: TypeStatsReport[] = [];
     for (const [type, stats] of this.#types) {
       if (!include(type)) continue;
       reports.push({

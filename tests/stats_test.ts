@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { LatencyWindow, StatsBook } from "../_server/type_stats.ts";
-import { ApplicationError, connect, requestTypes, serve } from "../mod.ts";
+import { ApplicationError, connect, requestTypes, serve, type StatsReport } from "../mod.ts";
 import { portOf, RawPeer } from "./_helpers.ts";
 
 Deno.test("LatencyWindow: exact nearest-rank percentiles of what it holds, and only its last N", () => {
@@ -60,26 +60,11 @@ Deno.test("$stats reports every type a server answered, in flight, errors and ti
   held.catch(() => {}); // Awaited below; a failed assertion before must not leave it dangling.
   // The held request is under way on the client's connection: ask until the server has it.
   const ask = async () =>
-    (await peer.call({ type: "$stats", auth_token: "own" }))?.result as {
-      types: { type: string }[];
-    };
+    (await peer.call({ type: "$stats", auth_token: "own" }))?.result as StatsReport;
   for (let i = 0; i < 100 && !(await ask()).types.some((t) => t.type === "held"); i++) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  const stats = (await peer.call({ type: "$stats", auth_token: "own" }))?.result as {
-    server: string;
-    started: string;
-    connections: number;
-    types: {
-      type: string;
-      requests: number;
-      errors: number;
-      in_flight: number;
-      processing_ms: { p50: number; p99: number; max: number };
-      last_error: { code: string; message: string; at: string } | null;
-    }[];
-    events: { published: number; delivered: number; dropped: number };
-  };
+  const stats = (await peer.call({ type: "$stats", auth_token: "own" }))?.result as StatsReport;
   assert.match(stats.server, /^socketbridge-deno\//);
   assert.ok(!Number.isNaN(Date.parse(stats.started)));
   assert.equal(stats.connections, 2);

@@ -28,11 +28,19 @@ from ._frames import (
     envelope_of,
     parse_frame,
 )
-from ._topics import check_pattern, matches
+from ._routing import (
+    FEATURES,
+    EventBuffer,
+    check_describable,
+    check_subscription,
+    described_types,
+    patterns_left,
+    route_event,
+    route_frame,
+)
 
 __all__ = ["AsyncClient", "AsyncCall", "AsyncStream", "AsyncSubscription", "connect_async"]
 
-FEATURES = ["chunks", "events"]
 _END = object()
 
 
@@ -116,25 +124,13 @@ class AsyncSubscription:
     """Events as dicts (``kind`` ``event``, ``dropped`` or ``gap``), as the
     blocking Subscription; leaving the loop, or ``close()``, unsubscribes."""
 
-    MAX_QUEUED = 10_000
-
     def __init__(self, client: "AsyncClient", patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
         self._client = client
         self._events: "asyncio.Queue[Any]" = asyncio.Queue()
-        self._lost = 0
+        self._buffer = EventBuffer(self._events.put_nowait, self._events.qsize)
+        self._push = self._buffer.push
         self.closed = False
-
-    def _push(self, event: Dict[str, Any]) -> None:
-        if self.closed:
-            return
-        if event["kind"] == "event" and self._events.qsize() >= self.MAX_QUEUED:
-            self._lost += 1
-            return
-        if self._lost:
-            self._events.put_nowait({"kind": "dropped", "count": self._lost})
-            self._lost = 0
-        self._events.put_nowait(event)
 
     def _end(self, error: Optional[BaseException] = None) -> None:
         self._events.put_nowait(error if error is not None else _END)
@@ -154,7 +150,7 @@ class AsyncSubscription:
     def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
+        self.closed = self._buffer.closed = True
         self._client._leave(self)
 
 
@@ -235,28 +231,7 @@ class AsyncClient:
         self._lost(writer, failure)
 
     def _on_frame(self, frame: Any) -> None:
-        if isinstance(frame, dict) and "status" not in frame:
-            if "chunk" in frame:
-                entry = self._book.chunk_target(frame.get("request_id"))
-                if entry is not None and entry.on_chunk is not None:
-                    entry.on_chunk(frame["chunk"])
-                return
-            if isinstance(frame.get("event"), str):
-                return self._on_event(frame["event"], frame.get("data"))
-        entry = self._book.match(frame)
-        self._book.trim()
-        if entry is not None:
-            entry.answer(frame)
-
-    def _on_event(self, topic: str, data: Any) -> None:
-        if topic == "$dropped":
-            count = data.get("count", 1) if isinstance(data, dict) else 1
-            for subscription in list(self._subscriptions):
-                subscription._push({"kind": "dropped", "count": count})
-            return
-        for subscription in list(self._subscriptions):
-            if any(matches(pattern, topic) for pattern in subscription.patterns):
-                subscription._push({"kind": "event", "topic": topic, "data": data})
+        route_frame(self._book, frame, lambda topic, data: route_event(list(self._subscriptions), topic, data))
 
     def _lost(self, writer: asyncio.StreamWriter, failure: Optional[BaseException]) -> None:
         if self._writer is not writer:
@@ -355,43 +330,27 @@ class AsyncClient:
         return stream
 
     async def subscribe(self, patterns: Sequence[str], *, timeout: Optional[float] = None) -> AsyncSubscription:
-        if isinstance(patterns, str) or not patterns:
-            raise ValueError("expected a non-empty list of topic patterns")
-        for pattern in patterns:
-            check_pattern(pattern)
-        if "events" not in self.features:
-            raise ProtocolError(
-                f"cannot subscribe: the server at {self._target.address} does not offer events "
-                "(an original SocketBridge server has no two-way protocol)"
-            )
+        topics = check_subscription(patterns, self.features, self._target.address)
         subscription = AsyncSubscription(self, patterns)
         self._subscriptions.append(subscription)
         try:
-            await self._submit({"type": "$subscribe", "topics": list(patterns)}, timeout or self.timeout, internal=True).result()
+            await self._submit({"type": "$subscribe", "topics": topics}, timeout or self.timeout, internal=True).result()
         except BaseException:
             subscription.close()
             raise
         return subscription
 
     def _leave(self, subscription: AsyncSubscription) -> None:
+        gone = patterns_left(self._subscriptions, subscription)
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
-        still = {p for s in self._subscriptions for p in s.patterns}
-        gone = [p for p in subscription.patterns if p not in still]
         if gone and self._writer is not None and not self._closed:
             self._submit({"type": "$unsubscribe", "topics": gone}, 5.0, internal=True)
         subscription._end()
 
     async def describe(self, *, timeout: Optional[float] = None) -> List[Dict[str, Any]]:
-        if not self.features:
-            raise ProtocolError(
-                f"cannot describe: the server at {self._target.address} does not speak the "
-                "two-way protocol (an original SocketBridge server)"
-            )
-        result = await self.request({"type": "$describe"}, timeout=timeout)
-        if not isinstance(result, dict) or not isinstance(result.get("types"), list):
-            raise ProtocolError("the server answered $describe without types")
-        return result["types"]
+        check_describable(self.features, self._target.address)
+        return described_types(await self.request({"type": "$describe"}, timeout=timeout))
 
     @property
     def pending(self) -> int:

@@ -30,11 +30,19 @@ from ._frames import (
     envelope_of,
     parse_frame,
 )
-from ._topics import check_pattern, matches
+from ._routing import (
+    FEATURES,
+    EventBuffer,
+    check_describable,
+    check_subscription,
+    described_types,
+    patterns_left,
+    route_event,
+    route_frame,
+)
 
 __all__ = ["Client", "Call", "Stream", "Subscription", "connect"]
 
-FEATURES = ["chunks", "events"]
 _END = object()
 
 
@@ -151,25 +159,13 @@ class Subscription:
     ``{"kind": "gap"}`` (reconnected: events meanwhile were lost).
     Leaving the loop, or ``close()``, unsubscribes."""
 
-    MAX_QUEUED = 10_000
-
     def __init__(self, client: "Client", patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
         self._client = client
         self._events: "queue.Queue[Any]" = queue.Queue()
-        self._lost = 0
+        self._buffer = EventBuffer(self._events.put, self._events.qsize)
+        self._push = self._buffer.push
         self.closed = False
-
-    def _push(self, event: Dict[str, Any]) -> None:
-        if self.closed:
-            return
-        if event["kind"] == "event" and self._events.qsize() >= self.MAX_QUEUED:
-            self._lost += 1
-            return
-        if self._lost:
-            self._events.put({"kind": "dropped", "count": self._lost})
-            self._lost = 0
-        self._events.put(event)
 
     def _end(self, error: Optional[BaseException] = None) -> None:
         self._events.put(error if error is not None else _END)
@@ -201,7 +197,7 @@ class Subscription:
     def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
+        self.closed = self._buffer.closed = True
         self._client._leave(self)
 
     def __enter__(self) -> "Subscription":
@@ -299,33 +295,15 @@ class Client:
             failure = None
         self._lost(sock, failure)
 
-    def _on_frame(self, frame: Any) -> None:
-        if isinstance(frame, dict) and "status" not in frame:
-            if "chunk" in frame:
-                with self._lock:
-                    entry = self._book.chunk_target(frame.get("request_id"))
-                if entry is not None and entry.on_chunk is not None:
-                    entry.on_chunk(frame["chunk"])
-                return
-            if isinstance(frame.get("event"), str):
-                return self._on_event(frame["event"], frame.get("data"))
+    def _locked(self, work: Any) -> Any:
         with self._lock:
-            entry = self._book.match(frame)
-            self._book.trim()
-        if entry is not None:
-            entry.answer(frame)
+            return work()
+
+    def _on_frame(self, frame: Any) -> None:
+        route_frame(self._book, frame, self._on_event, self._locked)
 
     def _on_event(self, topic: str, data: Any) -> None:
-        with self._lock:
-            subscriptions = list(self._subscriptions)
-        if topic == "$dropped":
-            count = data.get("count", 1) if isinstance(data, dict) else 1
-            for subscription in subscriptions:
-                subscription._push({"kind": "dropped", "count": count})
-            return
-        for subscription in subscriptions:
-            if any(matches(pattern, topic) for pattern in subscription.patterns):
-                subscription._push({"kind": "event", "topic": topic, "data": data})
+        route_event(self._locked(lambda: list(self._subscriptions)), topic, data)
 
     def _lost(self, sock: socket.socket, failure: Optional[BaseException]) -> None:
         with self._lock:
@@ -477,20 +455,12 @@ class Client:
 
     def subscribe(self, patterns: Sequence[str], *, timeout: Optional[float] = None) -> Subscription:
         """Subscribes to topic patterns (``jobs.*.done``, ``logs.>``)."""
-        if isinstance(patterns, str) or not patterns:
-            raise ValueError("expected a non-empty list of topic patterns")
-        for pattern in patterns:
-            check_pattern(pattern)
-        if "events" not in self.features:
-            raise ProtocolError(
-                f"cannot subscribe: the server at {self._target.address} does not offer events "
-                "(an original SocketBridge server has no two-way protocol)"
-            )
+        topics = check_subscription(patterns, self.features, self._target.address)
         subscription = Subscription(self, patterns)
         with self._lock:
             self._subscriptions.append(subscription)
         try:
-            self._submit({"type": "$subscribe", "topics": list(patterns)}, timeout or self.timeout, internal=True).result()
+            self._submit({"type": "$subscribe", "topics": topics}, timeout or self.timeout, internal=True).result()
         except BaseException:
             subscription.close()
             raise
@@ -498,25 +468,17 @@ class Client:
 
     def _leave(self, subscription: Subscription) -> None:
         with self._lock:
+            gone = patterns_left(self._subscriptions, subscription)
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
-            still = {p for s in self._subscriptions for p in s.patterns}
-        gone = [p for p in subscription.patterns if p not in still]
         if gone and self._sock is not None and not self._closed:
             self._submit({"type": "$unsubscribe", "topics": gone}, 5.0, internal=True)
         subscription._end()
 
     def describe(self, *, timeout: Optional[float] = None) -> List[Dict[str, Any]]:
         """The request types the server declares (``$describe``)."""
-        if not self.features:
-            raise ProtocolError(
-                f"cannot describe: the server at {self._target.address} does not speak the "
-                "two-way protocol (an original SocketBridge server)"
-            )
-        result = self.request({"type": "$describe"}, timeout=timeout)
-        if not isinstance(result, dict) or not isinstance(result.get("types"), list):
-            raise ProtocolError("the server answered $describe without types")
-        return result["types"]
+        check_describable(self.features, self._target.address)
+        return described_types(self.request({"type": "$describe"}, timeout=timeout))
 
     @property
     def pending(self) -> int:
