@@ -6,16 +6,25 @@
 
 /** What to do with a keyed request. */
 export type Verdict =
-  /** The key is new: run the handler, then `finish` with its answer. */
-  | { readonly kind: "run"; finish(answer: string | Promise<string>): void }
+  /** The key is new: run the handler, then `finish(entry, answer)` with its answer. */
+  | { readonly kind: "run"; readonly entry: KeyEntry }
   /** The key is known: this answer (replayed, or the running first's, with this request's id). */
   | { readonly kind: "answer"; readonly answer: string | Promise<string> }
   /** The key is known with another payload. */
   | { readonly kind: "conflict" };
 
-interface Entry {
-  readonly digest: string;
+/** One remembered key. */
+export interface KeyEntry {
+  readonly id: string;
   readonly at: number;
+  /** Bytes charged for it: its first request, then also its answer. */
+  charged: number;
+  /**
+   * The first request's payload, kept until the key comes again: only then
+   * is a digest made (most keys are never repeated, and pay nothing for it).
+   */
+  payload?: Record<string, unknown>;
+  digest?: string;
   /** The final answer's JSON text, once the first request has one (parsed only to replay). */
   answer?: string;
   /** While the first request runs: the requests that wait on its answer (made when one does). */
@@ -35,17 +44,17 @@ export class IdempotencyStore {
   readonly #window: number;
   readonly #maxKeys: number;
   readonly #charge: (bytes: number) => void;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, KeyEntry>();
   // Keys in the order they came, oldest at #head: expiry and eviction take
   // from the front here, never by iterating the Map from its start (which
   // walks the slots of every key already deleted).
-  #order: { readonly id: string; readonly entry: Entry }[] = [];
+  #order: KeyEntry[] = [];
   #head = 0;
 
   /**
    * @param window Milliseconds a key is kept.
    * @param maxKeys Keys kept at most; the oldest is forgotten first.
-   * @param charge Adds (or releases, negative) the bytes of stored answers to the memory budget.
+   * @param charge Adds (or releases, negative) bytes held to the memory budget.
    */
   constructor(window: number, maxKeys: number, charge: (bytes: number) => void) {
     this.#window = window;
@@ -58,20 +67,27 @@ export class IdempotencyStore {
     return this.#entries.size;
   }
 
-  /** Looks a request's key up; a new key is remembered from now on. */
+  /**
+   * Looks a request's key up; a new key is remembered from now on.
+   * `size` is the request's body size, charged while its payload is kept.
+   */
   begin(
     caller: string | undefined,
     key: string,
     payload: Record<string, unknown>,
     requestId: string | number | undefined,
     now: number,
+    size = 0,
   ): Verdict {
     this.#expire(now);
-    const id = `${caller ?? ""}\u0000${key}`;
-    const digest = digestOf(payload);
+    const id = caller === undefined ? key : `${caller}\u0000${key}`;
     const known = this.#entries.get(id);
     if (known !== undefined) {
-      if (known.digest !== digest) return { kind: "conflict" };
+      if (known.digest === undefined) {
+        known.digest = digestOf(known.payload!);
+        known.payload = undefined;
+      }
+      if (known.digest !== digestOf(payload)) return { kind: "conflict" };
       if (known.answer !== undefined) {
         return { kind: "answer", answer: render(known.answer, requestId, true) };
       }
@@ -86,58 +102,56 @@ export class IdempotencyStore {
       );
       return { kind: "answer", answer };
     }
-    const entry: Entry = { digest, at: now };
-    const settle = (body: string | undefined) => {
-      const waiting = entry.waiting;
-      entry.waiting = undefined;
-      waiting?.forEach((wake) => wake(body));
-    };
+    const entry: KeyEntry = { id, at: now, charged: size, payload };
+    this.#charge(size);
     this.#entries.set(id, entry);
-    this.#order.push({ id, entry });
+    this.#order.push(entry);
     while (this.#entries.size > this.#maxKeys) this.#forgetOldest();
-    return {
-      kind: "run",
-      finish: (answer) => {
-        const store = (body: string) => {
-          // An empty body: the connection went away and nothing was answered.
-          if (body === "" || this.#entries.get(id) !== entry) {
-            if (this.#entries.get(id) === entry) this.#forget(id);
-            return settle(undefined);
-          }
-          entry.answer = body;
-          this.#charge(body.length);
-          settle(body);
-        };
-        // An answer made at once is stored at once: the next frame may repeat the key.
-        if (typeof answer === "string") store(answer);
-        else answer.then(store);
-      },
-    };
+    return { kind: "run", entry };
+  }
+
+  /** The first request of `entry` is answered (at once, or when its promise settles). */
+  finish(entry: KeyEntry, answer: string | Promise<string>): void {
+    // An answer made at once is stored at once: the next frame may repeat the key.
+    if (typeof answer === "string") this.#store(entry, answer);
+    else answer.then((body) => this.#store(entry, body));
+  }
+
+  #store(entry: KeyEntry, body: string): void {
+    const current = this.#entries.get(entry.id) === entry;
+    // An empty body: the connection went away and nothing was answered.
+    if (body === "" || !current) {
+      if (current) this.#forget(entry);
+    } else {
+      entry.answer = body;
+      entry.charged += body.length;
+      this.#charge(body.length);
+    }
+    const waiting = entry.waiting;
+    entry.waiting = undefined;
+    waiting?.forEach((wake) => wake(body === "" ? undefined : body));
   }
 
   #expire(now: number): void {
-    while (
-      this.#head < this.#order.length && now - this.#order[this.#head].entry.at >= this.#window
-    ) {
+    while (this.#head < this.#order.length && now - this.#order[this.#head].at >= this.#window) {
       this.#forgetOldest();
     }
   }
 
-  /** Forgets the oldest key in the order, if it still stands for the entry it was put there with. */
+  /** Forgets the oldest key in the order, if it still stands for that entry. */
   #forgetOldest(): void {
-    const { id, entry } = this.#order[this.#head++];
+    const entry = this.#order[this.#head++];
     if (this.#head > 1_024 && this.#head * 2 > this.#order.length) {
       this.#order = this.#order.slice(this.#head);
       this.#head = 0;
     }
-    if (this.#entries.get(id) === entry) this.#forget(id);
+    if (this.#entries.get(entry.id) === entry) this.#forget(entry);
   }
 
-  #forget(id: string): void {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return;
-    this.#entries.delete(id);
-    if (entry.answer !== undefined) this.#charge(-entry.answer.length);
+  #forget(entry: KeyEntry): void {
+    this.#entries.delete(entry.id);
+    if (entry.charged > 0) this.#charge(-entry.charged);
+    entry.charged = 0;
   }
 }
 

@@ -261,7 +261,7 @@ export class RequestScheduler {
     }
     const answer = envelope.idempotencyKey === undefined || isControl(envelope.payload)
       ? this.#execute(envelope, waited, trace)
-      : this.#keyed(envelope, waited, trace);
+      : this.#keyed(envelope, waited, body.length, trace);
     if (answer === undefined) return;
     if (typeof answer === "string") this.#host.send(answer);
     else if (envelope.requestId === undefined) this.#inOrder(() => answer, body.length);
@@ -272,14 +272,21 @@ export class RequestScheduler {
    * A request with an idempotency key: run once per key (per token), the
    * same answer for every request that carries it again within the window.
    */
-  #keyed(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> | undefined {
+  #keyed(
+    envelope: Envelope,
+    waited: number,
+    size: number,
+    trace?: Trace,
+  ): string | Promise<string> | undefined {
     const { caller, idempotencyKey, payload, requestId } = envelope;
-    const verdict = this.#host.idempotency.begin(
+    const store = this.#host.idempotency;
+    const verdict = store.begin(
       caller.name,
       idempotencyKey!,
       payload,
       requestId,
       performance.now(),
+      size,
     );
     if (verdict.kind === "conflict") {
       this.#refuse(new Refusal("idempotency_conflict", requestId), {
@@ -290,7 +297,7 @@ export class RequestScheduler {
     }
     if (verdict.kind === "answer") return verdict.answer;
     const answer = this.#execute(envelope, waited, trace);
-    verdict.finish(answer);
+    store.finish(verdict.entry, answer);
     return answer;
   }
 

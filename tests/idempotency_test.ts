@@ -97,7 +97,7 @@ Deno.test("IdempotencyStore forgets keys past the window and the oldest past the
     `{"status":"ok","message":"received","protocol_version":"1","request_id":${n},"result":${n}}`;
   const run = (key: string, n: number, now: number) => {
     const verdict = store.begin(undefined, key, { n }, n, now);
-    if (verdict.kind === "run") verdict.finish(answer(n));
+    if (verdict.kind === "run") store.finish(verdict.entry, answer(n));
     return verdict.kind;
   };
   assert.deepEqual([run("a", 1, 0), run("b", 2, 10), run("c", 3, 20)], ["run", "run", "run"]);
