@@ -12,7 +12,10 @@ import { runClient } from "./_rows.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLI = `${ROOT}cli.ts`;
 
-async function timeEach(times: number, run: () => Promise<void>): Promise<number> {
+async function timeEach(
+  times: number,
+  run: () => Promise<void>,
+): Promise<number> {
   await run(); // warm: the module cache, the first connection
   const started = performance.now();
   for (let i = 0; i < times; i++) await run();
@@ -20,10 +23,16 @@ async function timeEach(times: number, run: () => Promise<void>): Promise<number
 }
 
 async function succeed(command: string, args: string[]): Promise<void> {
-  const output = await new Deno.Command(command, { args, stdout: "null", stderr: "piped" })
+  const output = await new Deno.Command(command, {
+    args,
+    stdout: "null",
+    stderr: "piped",
+  })
     .output();
   if (!output.success) {
-    throw new Error(`${command} failed: ${new TextDecoder().decode(output.stderr)}`);
+    throw new Error(
+      `${command} failed: ${new TextDecoder().decode(output.stderr)}`,
+    );
   }
 }
 
@@ -136,7 +145,11 @@ export async function measureAgents(
 
   // Validation: the pipelined row with a declared type and a small zod schema.
   {
-    const schema = z.object({ type: z.literal("bench"), seq: z.number(), text: z.string() });
+    const schema = z.object({
+      type: z.literal("bench"),
+      seq: z.number(),
+      text: z.string(),
+    });
     await using plain = serve({ port: 0, maxInFlight: 1024 }, () => REPLY);
     await using declared = serve(
       { port: 0, maxInFlight: 1024 },
@@ -144,10 +157,17 @@ export async function measureAgents(
     );
     await using validated = serve(
       { port: 0, maxInFlight: 1024 },
-      requestTypes({ bench: { description: "", schema, handler: () => REPLY } }),
+      requestTypes({
+        bench: { description: "", schema, handler: () => REPLY },
+      }),
     );
     const rate = async (port: number) => {
-      const result = await runClient("socketbridge", port, "pipelined", seconds);
+      const result = await runClient(
+        "socketbridge",
+        port,
+        "pipelined",
+        seconds,
+      );
       return result.requests / result.seconds;
     };
     const base = await rate(plain.addr.port);

@@ -110,7 +110,12 @@ const EVERY_SCENARIO: Scenario[] = [
   "conns100",
   "conns1000",
 ];
-const BASIC_SCENARIOS: Scenario[] = ["sequential", "pipelined", "fanin", "large"];
+const BASIC_SCENARIOS: Scenario[] = [
+  "sequential",
+  "pipelined",
+  "fanin",
+  "large",
+];
 
 /** The scenarios each row runs; the connection-count rows only for us and the floor. */
 export const ROWS: Record<Kind, Scenario[]> = {

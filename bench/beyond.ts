@@ -73,25 +73,49 @@ async function start(
   };
 }
 
-async function runChild(args: string[], env?: Record<string, string>): Promise<number> {
-  const output = await new Deno.Command(Deno.execPath(), { args, env, stderr: "inherit" }).output();
+async function runChild(
+  args: string[],
+  env?: Record<string, string>,
+): Promise<number> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    env,
+    stderr: "inherit",
+  }).output();
   if (!output.success) throw new Error(`client ${args.join(" ")} failed`);
   const result = JSON.parse(decoder.decode(output.stdout));
   return result.requests / result.seconds;
 }
 
-const RUN = ["run", "--config", CONFIG, "--allow-net=127.0.0.1", "--allow-read", "--allow-env"];
+const RUN = [
+  "run",
+  "--config",
+  CONFIG,
+  "--allow-net=127.0.0.1",
+  "--allow-read",
+  "--allow-env",
+];
 
 /** An OTLP/HTTP receiver that throws spans away: tracing on costs its export. */
 function discardingReceiver(): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    await request.arrayBuffer();
-    return Response.json({});
-  });
+  return Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) => {
+      await request.arrayBuffer();
+      return Response.json({});
+    },
+  );
 }
 
-async function socketRow(kind: string, seconds: number, env?: Record<string, string>) {
-  const server = await start([...RUN, "--allow-sys", LOAD, "server", kind], env);
+async function socketRow(
+  kind: string,
+  seconds: number,
+  env?: Record<string, string>,
+) {
+  const server = await start(
+    [...RUN, "--allow-sys", LOAD, "server", kind],
+    env,
+  );
   try {
     return await runChild([
       ...RUN,
@@ -116,9 +140,18 @@ async function natsRow(
   seconds: number,
 ): Promise<number> {
   const started = [];
-  for (let i = 0; i < members; i++) started.push(await start([...RUN, ...responder]));
+  for (let i = 0; i < members; i++) {
+    started.push(await start([...RUN, ...responder]));
+  }
   try {
-    return await runChild([...RUN, SELF, "client", client, String(natsPort), String(seconds)]);
+    return await runChild([
+      ...RUN,
+      SELF,
+      "client",
+      client,
+      String(natsPort),
+      String(seconds),
+    ]);
   } finally {
     for (const member of started) await member.stop();
   }
@@ -138,7 +171,9 @@ async function orchestrate(): Promise<void> {
   const seconds = values.quick ? 0.3 : Number(values.seconds);
   const natsServer = natsServerPath();
   if (natsServer === undefined) {
-    console.error("nats-server is not installed (apt-get install nats-server): cannot measure");
+    console.error(
+      "nats-server is not installed (apt-get install nats-server): cannot measure",
+    );
     Deno.exit(1);
   }
   await using broker = await startBroker(natsServer);
@@ -151,7 +186,12 @@ async function orchestrate(): Promise<void> {
   };
   const measured: Measured[] = [];
   // A NATS row: `members` responder processes of `server` kind, one client of `client` kind.
-  const nats = (server: string, workMs: number, members: number, client: string) =>
+  const nats = (
+    server: string,
+    workMs: number,
+    members: number,
+    client: string,
+  ) =>
     natsRow(
       natsPort,
       [SELF, "server", server, String(natsPort), String(workMs)],
@@ -163,25 +203,39 @@ async function orchestrate(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       const rows: [RowName, () => Promise<number>][] = [
         ["floor pipelined", () => socketRow("floor-json", seconds)],
-        ["socketbridge pipelined, tracing off", () => socketRow("socketbridge", seconds)],
-        ["socketbridge pipelined, tracing on", () => socketRow("socketbridge", seconds, tracing)],
+        [
+          "socketbridge pipelined, tracing off",
+          () => socketRow("socketbridge", seconds),
+        ],
+        [
+          "socketbridge pipelined, tracing on",
+          () => socketRow("socketbridge", seconds, tracing),
+        ],
         ["nats.js request/reply", () => nats("plain", 0, 1, "plain")],
         ["bridge, connectNats client", () => nats("bridge", 0, 1, "bridge")],
         ["bridge, nats.js client", () => nats("bridge", 0, 1, "raw")],
         ["queue group, 1 process", () => nats("bridge", WORK_MS, 1, "bridge")],
-        ["queue group, 2 processes", () => nats("bridge", WORK_MS, 2, "bridge")],
+        [
+          "queue group, 2 processes",
+          () => nats("bridge", WORK_MS, 2, "bridge"),
+        ],
       ];
       for (const [row, run] of rows) {
         const perSecond = await run();
         measured.push({ row, round, perSecond });
-        console.log(`round ${round}: ${row}: ${Math.round(perSecond).toLocaleString("en-US")} /s`);
+        console.log(
+          `round ${round}: ${row}: ${Math.round(perSecond).toLocaleString("en-US")} /s`,
+        );
       }
     }
   }
   const report = reportOf(measured, rounds, seconds);
   console.log(report);
   if (!values["no-write"]) {
-    await Deno.writeTextFile(new URL("../docs/beyond.md", import.meta.url), report);
+    await Deno.writeTextFile(
+      new URL("../docs/beyond.md", import.meta.url),
+      report,
+    );
     console.log("wrote docs/beyond.md");
   }
 }
@@ -195,15 +249,23 @@ function median(values: number[]): number {
 /** The median over rounds of `row ÷ baseline`, each pair from the same round. */
 function ratio(measured: Measured[], row: RowName, baseline: RowName): number {
   const byRound = (name: RowName) =>
-    new Map(measured.filter((m) => m.row === name).map((m) => [m.round, m.perSecond]));
+    new Map(
+      measured.filter((m) => m.row === name).map((m) => [m.round, m.perSecond]),
+    );
   const rows = byRound(row);
   const bases = byRound(baseline);
   return median([...rows].map(([round, value]) => value / bases.get(round)!));
 }
 
-function reportOf(measured: Measured[], rounds: number, seconds: number): string {
+function reportOf(
+  measured: Measured[],
+  rounds: number,
+  seconds: number,
+): string {
   const figure = (row: RowName) =>
-    Math.round(median(measured.filter((m) => m.row === row).map((m) => m.perSecond)))
+    Math.round(
+      median(measured.filter((m) => m.row === row).map((m) => m.perSecond)),
+    )
       .toLocaleString("en-US");
   const line = (row: RowName, baseline: RowName) =>
     `| ${row} | ${figure(row)} | ${ratio(measured, row, baseline).toFixed(2)}× ${baseline} |`;
@@ -219,7 +281,12 @@ another process; NATS rows go through the Debian \`nats-server\` on loopback.
 | --- | ---: | ---: |
 ${line("socketbridge pipelined, tracing off", "floor pipelined")}
 ${line("socketbridge pipelined, tracing on", "floor pipelined")}
-${line("socketbridge pipelined, tracing on", "socketbridge pipelined, tracing off")}
+${
+    line(
+      "socketbridge pipelined, tracing on",
+      "socketbridge pipelined, tracing off",
+    )
+  }
 ${line("bridge, connectNats client", "nats.js request/reply")}
 ${line("bridge, nats.js client", "nats.js request/reply")}
 ${line("queue group, 2 processes", "queue group, 1 process")}
@@ -248,7 +315,11 @@ function work(ms: number): void {
   }
 }
 
-async function server(kind: string, natsPort: string, workMs: number): Promise<void> {
+async function server(
+  kind: string,
+  natsPort: string,
+  workMs: number,
+): Promise<void> {
   const nc = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
   const encoder = new TextEncoder();
   if (kind === "plain") {
@@ -271,16 +342,28 @@ async function server(kind: string, natsPort: string, workMs: number): Promise<v
   await nc.closed();
 }
 
-async function client(kind: string, natsPort: string, seconds: number): Promise<void> {
+async function client(
+  kind: string,
+  natsPort: string,
+  seconds: number,
+): Promise<void> {
   const nc = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
   const encoder = new TextEncoder();
-  const bridge = connectNats(nc, { prefix: PREFIX, token: TOKEN, timeout: 10_000 });
+  const bridge = connectNats(nc, {
+    prefix: PREFIX,
+    token: TOKEN,
+    timeout: 10_000,
+  });
   const body = encoder.encode(
-    JSON.stringify(kind === "raw" ? { ...REQUEST, auth_token: TOKEN } : REQUEST),
+    JSON.stringify(
+      kind === "raw" ? { ...REQUEST, auth_token: TOKEN } : REQUEST,
+    ),
   );
   const call = kind === "bridge" ? () => bridge.request(REQUEST) : async () =>
     JSON.parse(
-      decoder.decode((await nc.request(`${PREFIX}.bench`, body, { timeout: 10_000 })).data),
+      decoder.decode(
+        (await nc.request(`${PREFIX}.bench`, body, { timeout: 10_000 })).data,
+      ),
     );
   const warmEnd = performance.now() + Math.min(500, seconds * 250);
   await Promise.all(Array.from({ length: PIPELINE }, async () => {

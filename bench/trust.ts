@@ -20,11 +20,19 @@ if (Deno.args[0] === "server") {
     {
       port: 0,
       token: "own",
-      tokens: { scoped: { token: "sc0ped", types: ["echo", "ask"], topics: [] } },
+      tokens: {
+        scoped: { token: "sc0ped", types: ["echo", "ask"], topics: [] },
+      },
     },
     requestTypes({
-      echo: { description: "Echoes", handler: (payload: Record<string, unknown>) => payload },
-      ask: { description: "Calls back", handler: (_payload, info) => info.call({ q: 1 }) },
+      echo: {
+        description: "Echoes",
+        handler: (payload: Record<string, unknown>) => payload,
+      },
+      ask: {
+        description: "Calls back",
+        handler: (_payload, info) => info.call({ q: 1 }),
+      },
     }),
   );
   console.log(server.addr.port);
@@ -43,16 +51,26 @@ const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const child = new ChildServer(new URL(import.meta.url).pathname, []);
 const port = Number(await child.line());
-const REQUEST = { type: "echo", user: "ada", items: [1, 2, 3], note: "a small request" };
+const REQUEST = {
+  type: "echo",
+  user: "ada",
+  items: [1, 2, 3],
+  note: "a small request",
+};
 
 async function pipelined(token: string, keyed: boolean): Promise<number> {
   await using client = await connect({ port, token });
   let count = 0;
+  // Unique keys, as a client keying every request makes them (a run's own prefix, then a counter).
+  const prefix = crypto.randomUUID();
   let key = 0;
   const end = performance.now() + seconds * 1000;
   const worker = async () => {
     while (performance.now() < end) {
-      await client.request(REQUEST, keyed ? { idempotencyKey: `k${key++}-${Math.random()}` } : {});
+      await client.request(
+        REQUEST,
+        keyed ? { idempotencyKey: `${prefix}-${key++}` } : {},
+      );
       count++;
     }
   };
@@ -61,7 +79,11 @@ async function pipelined(token: string, keyed: boolean): Promise<number> {
 }
 
 async function roundTrips(type: "echo" | "ask"): Promise<number[]> {
-  await using client = await connect({ port, token: "own", onCall: () => "yes" });
+  await using client = await connect({
+    port,
+    token: "own",
+    onCall: () => "yes",
+  });
   const times: number[] = [];
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
@@ -91,7 +113,9 @@ for (let round = 0; round < rounds; round++) {
   for (const name of Object.keys(rates)) rates[name].push(figures[name]);
   ratios.scoped.push(figures.scoped / figures.plain);
   ratios.keyed.push(figures.keyed / figures.plain);
-  for (const type of ["echo", "ask"] as const) trips[type].push(await roundTrips(type));
+  for (const type of ["echo", "ask"] as const) {
+    trips[type].push(await roundTrips(type));
+  }
 }
 await child.stop();
 
