@@ -47,7 +47,7 @@ export {
   type NatsMessageLike,
   type ServeNatsOptions,
 } from "./_nats/types.ts";
-export { NatsStatusError } from "./errors.ts";
+export { NatsStatusError } from "./_nats/status_error.ts";
 
 /**
  * Serves a running server's handler over NATS too, next to its socket.

@@ -79,6 +79,11 @@ export class Pending {
     });
   }
 
+  /** Whether it may be sent again after a reconnect: the caller's, with its key and payload. */
+  get retriable(): boolean {
+    return this.idempotencyKey !== undefined && this.payload !== undefined && !this.internal;
+  }
+
   /** A chunk frame for this request arrived. */
   chunk(value: unknown): void {
     if (this.settled) return;

@@ -4,8 +4,6 @@
 // new link), `describe()`, and `$cancel` for requests given up.
 
 import {
-  ApplicationError,
-  CancelledError,
   ConnectError,
   ConnectionClosedError,
   ProtocolError,
@@ -19,6 +17,7 @@ import { checkPayload, envelopeOf } from "../_wire/request_text.ts";
 import { Pending, type PendingInit } from "./answer_book.ts";
 import { checkDuration, startTimer } from "../_shared/timers.ts";
 import { Link, type LinkHost } from "./link.ts";
+import { answerCalls } from "./calls.ts";
 import { Backoff } from "./backoff.ts";
 import type { EventRouter, EventStream } from "./events.ts";
 import { ClientSubscriptions } from "./subscriptions.ts";
@@ -93,7 +92,10 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       event: (topic, data) => this.#router.event(topic, data),
       dropped: (count) => this.#router.dropped(count),
       lost: (link, error) => this.#detach(link, error),
-      calls: options.onCall === undefined ? undefined : this.#answerCalls(options.onCall),
+      calls: options.onCall === undefined ? undefined : answerCalls(options.onCall, {
+        current: (link) => this.#link === link,
+        reply: (reply) => this.#control({ type: "$reply", ...reply }).catch(() => {}),
+      }),
     };
     if (options.timeout !== undefined) {
       this.#defaultTimeout = checkDuration("timeout", options.timeout);
@@ -326,7 +328,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     this.#link = undefined;
     // With retry, a keyed request whose answer was lost goes out again on the
     // next link: the server runs it at most once and answers each time.
-    const retried = link.close(error, this.#retry ? isRetriable : undefined);
+    const retried = link.close(error, this.#retry ? (entry) => entry.retriable : undefined);
     for (const entry of retried) entry.sent = false;
     this.#unsent.unshift(...retried);
     this.dispatchEvent(new CustomEvent("close", { detail: { error } }));
@@ -342,45 +344,6 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     const unsent = this.#unsent;
     this.#unsent = [];
     for (const entry of unsent) entry.fail(error);
-  }
-
-  /** Runs the caller's onCall for each call back, and answers it with `$reply`. */
-  #answerCalls(onCall: NonNullable<ConnectOptions["onCall"]>): NonNullable<LinkHost["calls"]> {
-    const running = new Map<number, AbortController>();
-    return {
-      call: (link, callId, payload, requestId) => {
-        const controller = new AbortController();
-        running.set(callId, controller);
-        const context = {
-          signal: controller.signal,
-          requestId: typeof requestId === "string" || typeof requestId === "number"
-            ? requestId
-            : undefined,
-        };
-        // A microtask later: onCall may itself make requests on this client.
-        Promise.resolve().then(() => onCall(payload, context)).then(
-          (result) => ({ status: "ok", result: result ?? null }),
-          (error) => ({
-            status: "error",
-            code: error instanceof ApplicationError ? error.code : "handler_error",
-            message: error instanceof ApplicationError
-              ? error.message
-              : `handler error: ${error instanceof Error ? error.message : String(error)}`,
-            ...(error instanceof ApplicationError && error.data !== undefined
-              ? { data: error.data }
-              : {}),
-          }),
-        ).then((reply) => {
-          running.delete(callId);
-          if (controller.signal.aborted || this.#link !== link) return;
-          this.#control({ type: "$reply", call_id: callId, ...reply }).catch(() => {});
-        });
-      },
-      cancel: (_link, callId) => {
-        running.get(callId)?.abort(new CancelledError("The server cancelled this call"));
-        running.delete(callId);
-      },
-    };
   }
 
   #noLinkError(): ConnectionClosedError {
@@ -432,9 +395,4 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
       this.#linking = undefined;
     }
   }
-}
-
-/** A request to send again after a reconnect: one of the caller's, with its key and payload. */
-function isRetriable(entry: Pending): boolean {
-  return entry.idempotencyKey !== undefined && entry.payload !== undefined && !entry.internal;
 }

@@ -3,12 +3,8 @@
 // member, the server's events out to NATS and chosen subjects in, and the
 // NATS client's own troubles reported through the server's onError.
 
-import {
-  CancelledError,
-  FrameTooLargeError,
-  NatsStatusError,
-  SocketBridgeError,
-} from "../errors.ts";
+import { CancelledError, FrameTooLargeError, SocketBridgeError } from "../errors.ts";
+import { NatsStatusError } from "./status_error.ts";
 import type { WireErrorCode } from "../protocol.ts";
 import { coreOf, type ServerCore } from "../_server/host.ts";
 import type { Server } from "../_server/types.ts";

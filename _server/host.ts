@@ -11,6 +11,10 @@ import type { Server } from "./types.ts";
 import type { MemoryBudget } from "./budget.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { StatsBook } from "./type_stats.ts";
+import type { ErrorCode } from "../errors.ts";
+import type { WireErrorCode } from "../protocol.ts";
+import type { ControlPeer } from "./control.ts";
+import type { CallPort } from "./handler_info.ts";
 
 /** The parts of a running server a bridge serves from. */
 export interface ServerCore {
@@ -60,4 +64,36 @@ export function coreOf(server: Server): ServerCore {
     throw new TypeError("Cannot bridge: expected a server returned by serve()");
   }
   return core;
+}
+
+/** What the scheduler needs from its connection. */
+export interface SchedulerHost {
+  readonly settings: Settings;
+  readonly handler: RequestHandler;
+  readonly remoteAddr: Deno.Addr;
+  /** The server's remembered idempotency keys (D2). */
+  readonly idempotency: IdempotencyStore;
+  /** The server's per type figures, for `$stats` (D4). */
+  readonly typeStats: StatsBook;
+  /** Where a handler's calls back go (D3), when the peer asked for calls. */
+  calls?(): CallPort | undefined;
+  /** Queues an answer's (or a chunk's) JSON text. */
+  send(body: string): void;
+  /** What control requests read and change on the connection. */
+  readonly control: ControlPeer;
+  /** Whether the peer opted into chunk frames. */
+  chunks(): boolean;
+  /** Resolves once answers may be queued again (or the connection closed). */
+  room(): Promise<void>;
+  report(error: unknown, code?: ErrorCode): void;
+  /** A request passed the token check: the connection has proven itself. */
+  authorized(): void;
+  /** The code to refuse new work with (shutting down, out of memory), if any. */
+  refusing(): WireErrorCode | undefined;
+  /** Whether answers are piling up unread: new requests wait rather than add to them. */
+  congested(): boolean;
+  /** A request finished: a slot is free, perhaps the connection is idle. */
+  settled(): void;
+  /** Counts queued requests dropped without an answer. */
+  dropped(count: number): void;
 }

@@ -5,70 +5,22 @@
 // `$cancel`, and control requests, which run here in their turn like any
 // other request but never reach the handler.
 
-import {
-  CancelledError,
-  ConnectionClosedError,
-  type ErrorCode,
-  type SocketBridgeError,
-} from "../errors.ts";
+import { CancelledError, ConnectionClosedError, type SocketBridgeError } from "../errors.ts";
 import type { RequestId, WireErrorCode } from "../protocol.ts";
 import { type Envelope, openEnvelope, parseRequest, Refusal, withType } from "../_wire/envelope.ts";
 import type { Caller } from "../_wire/scopes.ts";
-import type { Settings } from "./settings.ts";
-import { type CallPort, HandlerInfo, type RequestHandler } from "./handler_info.ts";
-import { type ControlPeer, isCancelWithId, isControl } from "./control.ts";
+import { type CallPort, HandlerInfo } from "./handler_info.ts";
+import { isCancelWithId, isControl } from "./control.ts";
 import { Trace } from "./request_trace.ts";
 import { inSpan, tracer } from "../_shared/tracing.ts";
 import { Answers } from "./answers.ts";
 import { isAsyncIterable, type StreamOutlet } from "./stream_run.ts";
 import { HandlerRun } from "./handler_run.ts";
-import type { IdempotencyStore } from "./idempotency.ts";
-import type { StatsBook } from "./type_stats.ts";
+import type { SchedulerHost } from "./host.ts";
+import { Backlog, type Frame } from "./backlog.ts";
+import { forbiddenType, typeOf } from "./admission.ts";
 
-/** What the scheduler needs from its connection. */
-export interface SchedulerHost {
-  readonly settings: Settings;
-  readonly handler: RequestHandler;
-  readonly remoteAddr: Deno.Addr;
-  /** The server's remembered idempotency keys (D2). */
-  readonly idempotency: IdempotencyStore;
-  /** The server's per type figures, for `$stats` (D4). */
-  readonly typeStats: StatsBook;
-  /** Where a handler's calls back go (D3), when the peer asked for calls. */
-  calls?(): CallPort | undefined;
-  /** Queues an answer's (or a chunk's) JSON text. */
-  send(body: string): void;
-  /** What control requests read and change on the connection. */
-  readonly control: ControlPeer;
-  /** Whether the peer opted into chunk frames. */
-  chunks(): boolean;
-  /** Resolves once answers may be queued again (or the connection closed). */
-  room(): Promise<void>;
-  report(error: unknown, code?: ErrorCode): void;
-  /** A request passed the token check: the connection has proven itself. */
-  authorized(): void;
-  /** The code to refuse new work with (shutting down, out of memory), if any. */
-  refusing(): WireErrorCode | undefined;
-  /** Whether answers are piling up unread: new requests wait rather than add to them. */
-  congested(): boolean;
-  /** A request finished: a slot is free, perhaps the connection is idle. */
-  settled(): void;
-  /** Counts queued requests dropped without an answer. */
-  dropped(count: number): void;
-}
-
-/** A request frame on its way to its handler. */
-interface Frame {
-  readonly body: Uint8Array;
-  /** When it was queued for a slot; undefined: it starts as it arrives. */
-  readonly arrived?: number;
-  /** Cancelled by `$cancel` before it started: it never will. */
-  cancelled?: boolean;
-  /** Its request_id (null: none), read once when a `$cancel` first looks for it. */
-  id?: RequestId | null;
-  /** The request type its transport named (a NATS subject's), if any. */
-  type?: string;
-}
+export type { SchedulerHost } from "./host.ts";
 
 // Frames that may wait for a slot before the reader pauses, at least.
 const MIN_BACKLOG = 64;
@@ -82,9 +34,7 @@ export class RequestScheduler {
   readonly #tracer = tracer();
   #inFlight = 0;
   // Frames read past maxInFlight wait here, in order, for a free slot.
-  #backlog: Frame[] = [];
-  #head = 0;
-  #backlogBytes = 0;
+  readonly #backlog = new Backlog();
   // Bytes of the requests whose handlers are running: what their payloads
   // (and soon their results) make the server hold.
   #runningBytes = 0;
@@ -127,7 +77,7 @@ export class RequestScheduler {
 
   /** Whether frames wait for a slot: the reader must pause. */
   get backlogged(): boolean {
-    return this.#head < this.#backlog.length;
+    return this.#backlog.length > 0;
   }
 
   /**
@@ -136,13 +86,13 @@ export class RequestScheduler {
    * behind the waiting frames is seen (and goes ahead of them).
    */
   get backlogFull(): boolean {
-    return this.#backlog.length - this.#head >= Math.max(this.#maxInFlight, MIN_BACKLOG) ||
-      this.#backlogBytes >= this.#host.settings.maxBytes;
+    return this.#backlog.length >= Math.max(this.#maxInFlight, MIN_BACKLOG) ||
+      this.#backlog.bytes >= this.#host.settings.maxBytes;
   }
 
   /** Bytes held for this connection's requests: frames waiting for a slot, and those running. */
   get heldBytes(): number {
-    return this.#backlogBytes + this.#runningBytes;
+    return this.#backlog.bytes + this.#runningBytes;
   }
 
   /** Nothing running, nothing waiting. */
@@ -162,9 +112,7 @@ export class RequestScheduler {
       // A `$cancel` goes ahead of the frames waiting for a slot, or it would
       // wait behind the very work it cancels.
       if (isCancelWithId(body)) return this.#start({ body });
-      // The body may be a view of the read buffer, reused by the next read.
-      this.#backlog.push({ body: body.slice(), arrived: performance.now(), type });
-      this.#backlogBytes += body.length;
+      this.#backlog.push(body, type);
     } else {
       this.#start({ body, type });
     }
@@ -188,10 +136,7 @@ export class RequestScheduler {
       if (!(closed && this.#keyedRunning.has(controller))) controller.abort(reason);
     }
     if (reason instanceof ConnectionClosedError) {
-      const dropped = this.#backlog.length - this.#head;
-      this.#backlog = [];
-      this.#head = 0;
-      this.#backlogBytes = 0;
+      const dropped = this.#backlog.clear();
       if (dropped > 0) this.#host.dropped(dropped);
     }
   }
@@ -206,22 +151,7 @@ export class RequestScheduler {
       running.abort(new CancelledError());
       return true;
     }
-    for (let i = this.#head; i < this.#backlog.length; i++) {
-      const queued = this.#backlog[i];
-      if (queued.cancelled) continue;
-      // Each waiting frame is parsed at most once for this, however many
-      // cancels a peer sends: a cancel must not cost a parse of the backlog.
-      if (queued.id === undefined) {
-        const message = parseRequest(queued.body);
-        const id = message instanceof Refusal ? undefined : message.request_id;
-        queued.id = typeof id === "string" || typeof id === "number" ? id : null;
-      }
-      if (queued.id === target) {
-        queued.cancelled = true;
-        return true;
-      }
-    }
-    return false;
+    return this.#backlog.cancel(target);
   }
 
   #start({ body, arrived, cancelled, type }: Frame): void {
@@ -358,17 +288,10 @@ export class RequestScheduler {
 
   /** Starts waiting frames while there are free slots and room for answers. */
   resume(): void {
-    const backlog = this.#backlog;
     while (
-      this.#head < backlog.length && this.#inFlight < this.#maxInFlight && !this.#host.congested()
+      this.#backlog.length > 0 && this.#inFlight < this.#maxInFlight && !this.#host.congested()
     ) {
-      const frame = backlog[this.#head++];
-      this.#backlogBytes -= frame.body.length;
-      this.#start(frame);
-    }
-    if (this.#head === backlog.length && this.#head > 0) {
-      this.#backlog = [];
-      this.#head = 0;
+      this.#start(this.#backlog.take()!);
     }
   }
 
@@ -440,20 +363,6 @@ export class RequestScheduler {
     });
     return run.answer;
   }
-}
-
-/** A refusal when the caller's token may not call the request's type (control types aside). */
-function forbiddenType({ payload, caller, requestId }: Envelope): Refusal | undefined {
-  const scope = caller.scope;
-  if (scope === undefined || isControl(payload)) return undefined;
-  const type = typeof payload.type === "string" ? payload.type : "";
-  if (scope.allowsType(type)) return undefined;
-  return new Refusal("forbidden", requestId, `forbidden: ${type}`);
-}
-
-/** The payload's type as `$stats` counts it: "" for none. */
-function typeOf(payload: Record<string, unknown>): string {
-  return typeof payload.type === "string" ? payload.type : "";
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -11,7 +11,7 @@ import { ERROR_MESSAGES, type WireErrorCode } from "../protocol.ts";
 import { RequestScheduler } from "./scheduler.ts";
 import type { Settings } from "./settings.ts";
 import type { SessionHost } from "./host.ts";
-import { foreignProtocol, HTTP_REFUSAL } from "../_wire/sniff.ts";
+import { judgeOversized } from "./oversize.ts";
 import { Deadline } from "../_shared/timers.ts";
 import { FairTurns } from "./fair_turns.ts";
 import { ReadDeadlines } from "./read_deadlines.ts";
@@ -21,7 +21,6 @@ import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 import { CallBook } from "./calls.ts";
 
-const MAX_DISCARD_FACTOR = 4;
 const LINGER_MS = 1_000;
 
 export class Session {
@@ -85,14 +84,15 @@ export class Session {
       onOversized: (size) => this.#oversized(size),
       lendBodies: true,
     });
-    const writer = this.#writer;
     this.#calls = new CallBook((frame) => this.#send(frame));
     this.#twoWay = new TwoWay({
       maxBytes: this.#settings.maxBytes,
       hub: host.hub,
       sink: {
         room: () =>
-          this.#closed || this.#ending ? 0 : this.#settings.maxOutboundBytes - writer.bufferedBytes,
+          this.#closed || this.#ending
+            ? 0
+            : this.#settings.maxOutboundBytes - this.#writer.bufferedBytes,
         enqueue: (frame) => this.#send(frame),
       },
       cancel: (target) => this.#scheduler.cancel(target),
@@ -110,7 +110,7 @@ export class Session {
       control: this.#twoWay,
       calls: () => this.#twoWay.hasFeature("calls") ? this.#calls : undefined,
       chunks: () => this.#twoWay.chunks,
-      room: () => this.#until(writer.ready()),
+      room: () => this.#until(this.#writer.ready()),
       report: (error, code) => this.#report(error, code),
       authorized: () => this.#authorized(),
       refusing: () => this.#refusing(),
@@ -350,26 +350,18 @@ export class Session {
   }
 
   #oversized(size: number): void {
-    const foreign = this.#framesRead === 0 ? foreignProtocol(size) : undefined;
-    if (foreign !== undefined) {
-      this.#report(
-        new SocketBridgeError(
-          "invalid_message",
-          `Peer speaks ${foreign}, not SocketBridge; closing`,
-        ),
-      );
-      this.#endAfterAnswers(foreign === "HTTP" ? HTTP_REFUSAL : undefined);
+    const maxBytes = this.#settings.maxBytes;
+    const verdict = judgeOversized(size, maxBytes, this.#framesRead === 0);
+    if (verdict.foreign !== undefined) {
+      const why = `Peer speaks ${verdict.foreign}, not SocketBridge; closing`;
+      this.#report(new SocketBridgeError("invalid_message", why));
+      this.#endAfterAnswers(verdict.last);
       return;
     }
     this.#framesRead++;
     this.#host.counters.frames.in++;
-    this.#scheduler.refuse(
-      "payload_too_large",
-      new FrameTooLargeError(size, this.#settings.maxBytes),
-    );
-    // Small excess is skipped in place and the connection goes on, as the
-    // original does; a prefix far past the cap is not worth reading: close.
-    if (size > this.#settings.maxBytes * MAX_DISCARD_FACTOR) this.#endAfterAnswers();
+    this.#scheduler.refuse("payload_too_large", new FrameTooLargeError(size, maxBytes));
+    if (verdict.close) this.#endAfterAnswers();
   }
 
   /** Bytes of the server's memory charged to this connection now. */
