@@ -4,6 +4,7 @@
 import { decodeMessage, encodeFrame, encodeMessage, FrameDecoder } from "../codec.ts";
 import type { BridgeResponse } from "../protocol.ts";
 import { chaosProxy } from "./_chaos.ts";
+import { serve, type ServeTcpOptions } from "../server.ts";
 
 /** A raw TCP connection with a frame reader, for black-box tests. */
 export class RawPeer implements AsyncDisposable {
@@ -123,6 +124,19 @@ export function portOf(
   return proxy.port;
 }
 
+/** Waits (bounded) until `check` holds; returns whether it did. */
+export async function eventually(
+  check: () => boolean,
+  withinMs = 10_000,
+): Promise<boolean> {
+  const end = performance.now() + withinMs;
+  while (!check()) {
+    if (performance.now() > end) return false;
+    await delay(10);
+  }
+  return true;
+}
+
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -153,191 +167,6 @@ export function seeded(seed: number): () => number {
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export const DENO = Deno.execPath();
-export const ROOT = new URL("../", import.meta.url).pathname;
-
-/**
- * A soak's server process (`deno run --expose-gc SCRIPT server ...args`),
- * spoken to by lines: it prints its port first, then one JSON line per
- * `report` command.
- */
-export class SoakChild implements AsyncDisposable {
-  readonly #child: Deno.ChildProcess;
-  readonly #input: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #lines: ReadableStreamDefaultReader<string>;
-  #buffered = "";
-
-  constructor(script: string, args: string[]) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net=127.0.0.1", "--v8-flags=--expose-gc", script, "server", ...args],
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    this.#input = this.#child.stdin.getWriter();
-    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  }
-
-  /** The next line it prints. */
-  async line(): Promise<string> {
-    while (!this.#buffered.includes("\n")) {
-      const { value, done } = await this.#lines.read();
-      if (done) throw new Error("The soak server exited");
-      this.#buffered += value;
-    }
-    const at = this.#buffered.indexOf("\n");
-    const first = this.#buffered.slice(0, at);
-    this.#buffered = this.#buffered.slice(at + 1);
-    return first;
-  }
-
-  /** Its counts, after a full GC. */
-  async report<Report>(): Promise<Report> {
-    await this.#input.write(new TextEncoder().encode("report\n"));
-    return JSON.parse(await this.line());
-  }
-
-  /** Closes its stdin (it shuts down) and waits for it to exit. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#input.close().catch(() => {});
-    await this.#lines.cancel();
-    await this.#child.status;
-  }
-}
-
-/** A soak's failure when the server's RSS after GC grew past 10%, else undefined. */
-export function rssGrowth(beforeMiB: number, afterMiB: number): string | undefined {
-  if (afterMiB <= beforeMiB * 1.1) return undefined;
-  return `server RSS grew from ${beforeMiB.toFixed(1)} to ${afterMiB.toFixed(1)} MiB`;
-}
-
-/** Runs `deno ARGS` from the repository's root to its end, with `stdin` fed in if given. */
-export async function runDeno(
-  args: string[],
-  { stdin, env }: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(DENO, {
-    args,
-    cwd: ROOT,
-    env,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
-/** Starts `deno run` on a script and resolves once it printed its first line. */
-export async function spawnDeno(
-  args: string[],
-  env?: Record<string, string>,
-): Promise<
-  { child: Deno.ChildProcess; firstLine: string; rest: Promise<string> }
-> {
-  const child = new Deno.Command(DENO, {
-    args,
-    env,
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) {
-      const stderr = await new Response(child.stderr).text();
-      await child.status;
-      throw new Error(
-        `${args.join(" ")} exited before printing: ${text}${stderr}`,
-      );
-    }
-    text += value;
-  }
-  const newline = text.indexOf("\n");
-  const rest = (async () => {
-    let tail = text.slice(newline + 1);
-    for (
-      let chunk = await reader.read();
-      !chunk.done;
-      chunk = await reader.read()
-    ) {
-      tail += chunk.value;
-    }
-    await child.stderr.cancel();
-    return tail;
-  })();
-  return { child, firstLine: text.slice(0, newline), rest };
-}
-
-/** A loopback port free at the time of asking. */
-export function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
-
-/** `examples/server.ts` running in its own process. */
-export interface ExampleServer extends AsyncDisposable {
-  readonly port: number;
-  readonly firstLine: string;
-  readonly child: Deno.ChildProcess;
-  /** Sends `signal`, and resolves with the exit status and what it printed after its first line. */
-  stop(
-    signal?: Deno.Signal,
-  ): Promise<{ status: Deno.CommandStatus; tail: string }>;
-}
-
-/**
- * Starts `examples/server.ts` with `--allow-net=127.0.0.1:<port>` and no
- * other permission, so every test that uses it also proves the narrow grant.
- * Without `--token` in `flags` it passes `--no-token`: the example refuses
- * to guess when it cannot read SOCKETBRIDGE_TOKEN.
- */
-export async function startExampleServer(
-  flags: string[] = [],
-  { port = freePort(), env }: { port?: number; env?: Record<string, string> } = {},
-): Promise<ExampleServer> {
-  const { child, firstLine, rest } = await spawnDeno(
-    [
-      "run",
-      `--allow-net=127.0.0.1:${port}`,
-      "--no-prompt",
-      "examples/server.ts",
-      "--port",
-      String(port),
-      ...flags,
-      ...(flags.includes("--token") ? [] : ["--no-token"]),
-    ],
-    env,
-  );
-  let stopped:
-    | Promise<{ status: Deno.CommandStatus; tail: string }>
-    | undefined;
-  const stop = (signal: Deno.Signal = "SIGINT") => {
-    stopped ??= (async () => {
-      child.kill(signal);
-      const tail = await rest;
-      return { status: await child.status, tail };
-    })();
-    return stopped;
-  };
-  return {
-    port,
-    firstLine,
-    child,
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-    },
   };
 }
 
@@ -410,51 +239,29 @@ export function rawServer(
   };
 }
 
-/** Whether anything (a file, a socket, a link) is at `path`. */
-export function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let python: boolean | undefined;
-
-/** Whether python3 runs here (the original-protocol fixtures need it); asked once. */
-export function hasPython(): boolean {
-  if (python === undefined) {
-    try {
-      python = new Deno.Command("python3", { args: ["--version"] }).outputSync().success;
-    } catch {
-      python = false;
-    }
-    // Under CI (.ci/run sets it) a missing python3 fails the run instead of skipping tests.
-    if (!python && Deno.env.get("SOCKETBRIDGE_REQUIRE_PYTHON") === "1") {
-      throw new Error("python3 is required (SOCKETBRIDGE_REQUIRE_PYTHON=1) but cannot be run");
-    }
-  }
-  return python;
-}
-
-/** The Part A fixture server (tests/fixtures/original_server.py) on a free port. */
-export async function startOriginalServer(
-  token: string,
-): Promise<{ port: number } & AsyncDisposable> {
-  const child = new Deno.Command("python3", {
-    args: [`${ROOT}tests/fixtures/original_server.py`, token],
-    stdout: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const banner = (await reader.read()).value ?? "";
-  const port = Number(banner.match(/:(\d+)/)?.[1]);
-  return {
-    port,
-    async [Symbol.asyncDispose]() {
-      child.kill();
-      await reader.cancel();
-      await child.status;
+/**
+ * A server whose handler echoes the payload, recording each with its
+ * request id; `sleep` (ms), `hang` (until aborted) and `fail` (throw) in a
+ * payload make it slow, stuck or failing.
+ */
+export function echoServer(options: ServeTcpOptions = {}) {
+  const seen: { payload: Payload; requestId?: string | number }[] = [];
+  const server = serve(
+    { port: 0, ...options },
+    async (payload: Payload, info) => {
+      seen.push({ payload, requestId: info.requestId });
+      if (typeof payload.sleep === "number") {
+        await delay(
+          payload.sleep,
+          info.signal,
+        );
+      }
+      if (payload.hang) {
+        await new Promise((resolve) => info.signal.addEventListener("abort", resolve));
+      }
+      if (payload.fail) throw new Error(String(payload.fail));
+      return payload;
     },
-  };
+  );
+  return { server, seen, port: portOf(server) };
 }

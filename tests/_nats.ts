@@ -3,8 +3,9 @@
 // and under CI (SOCKETBRIDGE_REQUIRE_NATS=1, set by .ci/run) they fail.
 
 // deno-lint-ignore no-import-prefix
-import { connect as natsConnect, type NatsConnection } from "npm:nats@^2.29.3";
-import { delay, exists, freePort } from "./_helpers.ts";
+import { connect as natsConnect, headers, type NatsConnection } from "npm:nats@^2.29.3";
+import { delay } from "./_helpers.ts";
+import { exists, freePort } from "./_processes.ts";
 
 const CANDIDATES = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
 
@@ -105,4 +106,47 @@ export class NatsServer implements AsyncDisposable {
     await this.stop();
     if (this.#config !== undefined) await Deno.remove(this.#config).catch(() => {});
   }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A test against a fresh nats-server, with a NATS connection to it; ignored
+ * (loudly, above) when nats-server is missing.
+ */
+export function natsTest(
+  name: string,
+  fn: (nats: NatsServer, nc: NatsConnection) => Promise<void>,
+) {
+  Deno.test({
+    name,
+    ignore: NO_NATS,
+    async fn() {
+      await using nats = await NatsServer.start();
+      const nc = await nats.connect();
+      try {
+        await fn(nats, nc);
+      } finally {
+        await nc.close();
+      }
+    },
+  });
+}
+
+/** A request by hand over NATS (`chunks` asks for streamed answers); its parsed answer. */
+export async function rawRequest(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+  chunks = false,
+) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const options: { timeout: number; headers?: ReturnType<typeof headers> } = { timeout: 2_000 };
+  if (chunks) {
+    options.headers = headers();
+    options.headers.set("SocketBridge-Features", "chunks");
+  }
+  const msg = await nc.request(subject, encoder.encode(text), options);
+  return JSON.parse(decoder.decode(msg.data));
 }

@@ -2,7 +2,7 @@
 // exit statuses, and `serve --exec` with commands that misbehave.
 
 import assert from "node:assert/strict";
-import { DENO, ROOT, runDeno, spawnDeno } from "./_helpers.ts";
+import { DENO, ROOT, runDeno, spawnDeno } from "./_processes.ts";
 
 const runtime = Deno.makeTempDirSync({ prefix: "socketbridge-cli-" });
 const ENV = { XDG_RUNTIME_DIR: runtime, NO_COLOR: "1" };

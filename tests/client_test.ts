@@ -9,7 +9,8 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, freePort, portOf, rawServer, seeded } from "./_helpers.ts";
+import { delay, portOf, rawServer, seeded } from "./_helpers.ts";
+import { freePort } from "./_processes.ts";
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) {

@@ -12,15 +12,8 @@ import {
   serve,
 } from "../mod.ts";
 import { encodeMessage } from "../codec.ts";
-import {
-  concat,
-  delay,
-  freePort,
-  hasPython,
-  portOf,
-  rawServer,
-  startOriginalServer,
-} from "./_helpers.ts";
+import { concat, delay, portOf, rawServer } from "./_helpers.ts";
+import { freePort, hasPython, startOriginalServer } from "./_processes.ts";
 
 async function* count({ n }: { n: number }): AsyncGenerator<number, string> {
   for (let i = 1; i <= n; i++) yield i;

@@ -3,14 +3,8 @@
 
 import assert from "node:assert/strict";
 import { connect, send } from "../client.ts";
-import {
-  DENO,
-  hasPython,
-  RawPeer,
-  ROOT,
-  startExampleServer,
-  startOriginalServer,
-} from "./_helpers.ts";
+import { RawPeer } from "./_helpers.ts";
+import { DENO, hasPython, ROOT, startExampleServer, startOriginalServer } from "./_processes.ts";
 
 Deno.test("deno task demo runs end to end with an empty cache and no registry", async () => {
   // A user's first command must never fetch a benchmark's npm packages.

@@ -5,16 +5,8 @@ import assert from "node:assert/strict";
 import { connect } from "../client.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { serve } from "../server.ts";
-import {
-  delay,
-  DENO,
-  freePort,
-  portOf,
-  RawPeer,
-  ROOT,
-  spawnDeno,
-  startExampleServer,
-} from "./_helpers.ts";
+import { delay, portOf, RawPeer } from "./_helpers.ts";
+import { DENO, freePort, ROOT, spawnDeno, startExampleServer } from "./_processes.ts";
 
 Deno.test("a server killed with SIGKILL under a client: pending requests reject at once; with reconnect, a restarted server serves the next", async () => {
   const port = freePort();

@@ -6,7 +6,8 @@ import { encodeFrame, encodeMessage } from "../codec.ts";
 import { connect, send } from "../client.ts";
 import { ProtocolError, RemoteError } from "../errors.ts";
 import { serve } from "../server.ts";
-import { delay, DENO, RawPeer, rawServer, ROOT } from "./_helpers.ts";
+import { delay, RawPeer, rawServer } from "./_helpers.ts";
+import { DENO, ROOT } from "./_processes.ts";
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) {

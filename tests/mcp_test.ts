@@ -8,7 +8,7 @@ import { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
 // deno-lint-ignore no-import-prefix
 import { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 import { CancelledError, PayloadError, type RequestInfo, requestTypes, serve } from "../mod.ts";
-import { DENO, ROOT } from "./_helpers.ts";
+import { DENO, ROOT } from "./_processes.ts";
 
 const runtime = Deno.makeTempDirSync({ prefix: "socketbridge-mcp-" });
 

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { connect, send } from "../client.ts";
 import { ConnectError } from "../errors.ts";
 import { type RequestRecord, serve } from "../server.ts";
-import { delay, DENO, freePort, ROOT, runDeno, startExampleServer } from "./_helpers.ts";
+import { delay } from "./_helpers.ts";
+import { DENO, freePort, ROOT, runDeno, startExampleServer } from "./_processes.ts";
 
 function run(
   script: string,

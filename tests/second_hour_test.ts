@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { connect, ProtocolError } from "../mod.ts";
-import { ROOT, runDeno, spawnDeno } from "./_helpers.ts";
+import { ROOT, runDeno, spawnDeno } from "./_processes.ts";
 
 Deno.test("a program whose server, client, request and subscription take long signals exits once done", async () => {
   const program = `

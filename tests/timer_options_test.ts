@@ -4,7 +4,7 @@
 // never prints a TimeoutOverflowWarning.
 
 import assert from "node:assert/strict";
-import { runDeno } from "./_helpers.ts";
+import { runDeno } from "./_processes.ts";
 import { NatsServer, NO_NATS } from "./_nats.ts";
 
 for (const value of ["Infinity", String(2 ** 31)]) {

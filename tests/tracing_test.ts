@@ -9,7 +9,8 @@ import { connect, send, serve } from "../mod.ts";
 import { ENVELOPE_KEYS } from "../protocol.ts";
 import { formatTraceparent, parseTraceparent } from "../_wire/traceparent.ts";
 import { encodeMessage } from "../codec.ts";
-import { hasPython, RawPeer, rawServer, runDeno, startOriginalServer } from "./_helpers.ts";
+import { RawPeer, rawServer } from "./_helpers.ts";
+import { hasPython, runDeno, startOriginalServer } from "./_processes.ts";
 import { NatsServer, NO_NATS } from "./_nats.ts";
 
 interface OtlpSpan {

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { encodeFrame } from "../codec.ts";
 import { requestTypes, serve, type StandardSchemaLike } from "../server.ts";
-import { concat, delay, RawPeer, ROOT } from "./_helpers.ts";
+import { concat, delay, RawPeer } from "./_helpers.ts";
+import { ROOT } from "./_processes.ts";
 
 interface Frame {
   json?: unknown;

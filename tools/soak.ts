@@ -15,7 +15,8 @@
 
 import { connect, RemoteError, serve } from "../mod.ts";
 import { ConnectionClosedError } from "../errors.ts";
-import { delay, rssGrowth, seeded, SoakChild } from "../tests/_helpers.ts";
+import { delay, seeded } from "../tests/_helpers.ts";
+import { rssGrowth, SoakChild } from "../tests/_processes.ts";
 
 export interface SoakOptions {
   connections: number;

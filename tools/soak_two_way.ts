@@ -22,7 +22,8 @@ import {
   requestTypes,
   serve,
 } from "../mod.ts";
-import { delay, rssGrowth, seeded, SoakChild } from "../tests/_helpers.ts";
+import { delay, seeded } from "../tests/_helpers.ts";
+import { rssGrowth, SoakChild } from "../tests/_processes.ts";
 import type { RequestId } from "../protocol.ts";
 
 export interface TwoWaySoakOptions {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
 import { chromium } from "npm:playwright-core@1.65.1";
 import { inspect } from "../../_cli/inspect.ts";
-import { exists, ROOT, startExampleServer } from "../_helpers.ts";
+import { exists, ROOT, startExampleServer } from "../_processes.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const NO_CHROMIUM = !exists(CHROMIUM);
