@@ -4,7 +4,6 @@ iterators, over asyncio streams, one reader task per connection."""
 from __future__ import annotations
 
 import asyncio
-import random
 import ssl
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence
 
@@ -27,21 +26,26 @@ from ._frames import (
     encode_request,
     envelope_of,
     parse_frame,
+    timeout_ms_of,
 )
 from ._routing import (
+    END,
     FEATURES,
-    EventBuffer,
+    SubscriptionBase,
+    all_patterns,
     check_describable,
     check_subscription,
     described_types,
+    granted_features,
     patterns_left,
+    redial_pauses,
+    renewed,
     route_event,
     route_frame,
 )
 
 __all__ = ["AsyncClient", "AsyncCall", "AsyncStream", "AsyncSubscription", "connect_async"]
 
-_END = object()
 
 
 class AsyncCall:
@@ -96,7 +100,7 @@ class AsyncStream:
         try:
             while True:
                 item = await asyncio.wait_for(self._chunks.get(), self._call.timeout)
-                if item is _END:
+                if item is END:
                     finished = True
                     result = await self._call.result()
                     if not self._saw_chunk and "chunks" not in self._features:
@@ -120,38 +124,23 @@ class AsyncStream:
         return self._call.cancel()
 
 
-class AsyncSubscription:
+class AsyncSubscription(SubscriptionBase):
     """Events as dicts (``kind`` ``event``, ``dropped`` or ``gap``), as the
     blocking Subscription; leaving the loop, or ``close()``, unsubscribes."""
 
     def __init__(self, client: "AsyncClient", patterns: Sequence[str]) -> None:
-        self.patterns = tuple(patterns)
-        self._client = client
         self._events: "asyncio.Queue[Any]" = asyncio.Queue()
-        self._buffer = EventBuffer(self._events.put_nowait, self._events.qsize)
-        self._push = self._buffer.push
-        self.closed = False
-
-    def _end(self, error: Optional[BaseException] = None) -> None:
-        self._events.put_nowait(error if error is not None else _END)
+        super().__init__(client, patterns, self._events.put_nowait, self._events.qsize)
 
     async def __aiter__(self) -> AsyncIterator[Dict[str, Any]]:
         try:
             while True:
-                item = await self._events.get()
-                if item is _END:
+                event = self._opened(await self._events.get())
+                if event is None:
                     return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                yield event
         finally:
             self.close()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = self._buffer.closed = True
-        self._client._leave(self)
 
 
 class AsyncClient:
@@ -202,8 +191,7 @@ class AsyncClient:
                 result = await hello.result()
             except RemoteError:
                 result = None
-            if isinstance(result, dict) and isinstance(result.get("features"), list):
-                self.features = frozenset(str(f) for f in result["features"])
+            self.features = granted_features(result)
         if not initial and self._subscriptions:
             await self._renew()
 
@@ -252,25 +240,23 @@ class AsyncClient:
                 subscription._end(error)
 
     async def _redial(self) -> None:
-        delay = 0.1
-        while not self._closed:
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+        for pause in redial_pauses():
+            if self._closed:
+                return
+            await asyncio.sleep(pause)
             try:
                 await self._link(initial=False)
                 return
             except SocketBridgeError:
-                delay = min(delay * 2, 5.0)
+                pass  # Tried again after the next, longer pause.
 
     async def _renew(self) -> None:
-        patterns = sorted({p for s in self._subscriptions for p in s.patterns})
+        error: Optional[BaseException] = None
         try:
-            await self._submit({"type": "$subscribe", "topics": patterns}, self._connect_timeout, internal=True).result()
-        except SocketBridgeError as error:
-            for subscription in list(self._subscriptions):
-                subscription._end(error)
-            return
-        for subscription in list(self._subscriptions):
-            subscription._push({"kind": "gap"})
+            await self._submit({"type": "$subscribe", "topics": all_patterns(self._subscriptions)}, self._connect_timeout, internal=True).result()
+        except SocketBridgeError as failure:
+            error = failure
+        renewed(self._subscriptions, error)
 
     def _submit(self, payload: Dict[str, Any], timeout: Optional[float], on_chunk: Any = None,
                 internal: bool = False, call: Optional[AsyncCall] = None) -> AsyncCall:
@@ -285,8 +271,7 @@ class AsyncClient:
         entry = Pending(request_id, call._settle, on_chunk, internal)
         call.pending = entry
         self._book.sent(entry)
-        timeout_ms = None if timeout is None else max(0, int(timeout * 1000))
-        writer.write(encode_request(payload, self._envelope, request_id, timeout_ms))
+        writer.write(encode_request(payload, self._envelope, request_id, timeout_ms_of(timeout)))
         return call
 
     def _give_up(self, call: AsyncCall, error: BaseException) -> None:
@@ -325,7 +310,7 @@ class AsyncClient:
         await self._ready(timeout)
         call = AsyncCall(self, timeout)
         stream = AsyncStream(call, self.features)
-        call.on_end = lambda: stream._chunks.put_nowait(_END)
+        call.on_end = lambda: stream._chunks.put_nowait(END)
         self._submit(payload, timeout, stream._chunks.put_nowait, call=call)
         return stream
 

@@ -4,7 +4,6 @@ cancellation, and reconnection with backoff that never resends a request."""
 
 from __future__ import annotations
 
-import random
 import socket
 import threading
 import time
@@ -27,14 +26,20 @@ from ._frames import (
     encode_request,
     envelope_of,
     parse_frame,
+    timeout_ms_of,
 )
-from ._handles import END, Call, Stream, Subscription
+from ._handles import Call, Stream, Subscription
 from ._routing import (
+    END,
     FEATURES,
+    all_patterns,
     check_describable,
     check_subscription,
     described_types,
+    granted_features,
     patterns_left,
+    redial_pauses,
+    renewed,
     route_event,
     route_frame,
 )
@@ -95,8 +100,7 @@ class Client:
                 result = answer.result()
             except RemoteError:
                 result = None
-            if isinstance(result, dict) and isinstance(result.get("features"), list):
-                self.features = frozenset(str(f) for f in result["features"])
+            self.features = granted_features(result)
         if not initial and self._subscriptions:
             self._renew()
 
@@ -164,25 +168,23 @@ class Client:
                 subscription._end(error)
 
     def _redial(self) -> None:
-        delay = 0.1
-        while not self._closed:
-            time.sleep(delay * (0.5 + random.random() / 2))
+        for pause in redial_pauses():
+            if self._closed:
+                return
+            time.sleep(pause)
             try:
                 self._link(initial=False)
                 return
             except SocketBridgeError:
-                delay = min(delay * 2, 5.0)
+                pass  # Tried again after the next, longer pause.
 
     def _renew(self) -> None:
-        patterns = sorted({p for s in self._subscriptions for p in s.patterns})
+        error: Optional[BaseException] = None
         try:
-            self._submit({"type": "$subscribe", "topics": patterns}, self._connect_timeout, internal=True).result()
-        except SocketBridgeError as error:
-            for subscription in list(self._subscriptions):
-                subscription._end(error)
-            return
-        for subscription in list(self._subscriptions):
-            subscription._push({"kind": "gap"})
+            self._submit({"type": "$subscribe", "topics": all_patterns(self._subscriptions)}, self._connect_timeout, internal=True).result()
+        except SocketBridgeError as failure:
+            error = failure
+        renewed(self._subscriptions, error)
 
     # -- requests ---------------------------------------------------------
 
@@ -214,8 +216,7 @@ class Client:
             self._book.sent(entry)
             # Queued in id order under the lock: a server that answers in order
             # (the original) must see requests in the order the book expects.
-            timeout_ms = None if timeout is None else max(0, int(timeout * 1000))
-            self._outbox.append(encode_request(payload, self._envelope, request_id, timeout_ms))
+            self._outbox.append(encode_request(payload, self._envelope, request_id, timeout_ms_of(timeout)))
         # A caller about to wait flushes itself (no thread to wake); a call
         # that may never be waited on is written by the writer thread.
         if wake_writer and not self._flusher_waiting:

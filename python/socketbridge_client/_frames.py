@@ -67,6 +67,11 @@ def envelope_of(token: Optional[str]) -> str:
     return f'"auth_token":{json.dumps(token)},{version}' if token else version
 
 
+def timeout_ms_of(timeout: Optional[float]) -> Optional[int]:
+    """A timeout in seconds as the envelope's ``timeout_ms``."""
+    return None if timeout is None else max(0, int(timeout * 1000))
+
+
 def encode_request(
     payload: Dict[str, Any],
     envelope: str,

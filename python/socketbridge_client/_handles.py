@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Sequence
 
 from ._book import Pending
 from ._errors import CancelledError, TimeoutError
-from ._routing import EventBuffer
+from ._routing import END, SubscriptionBase
 
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["Call", "Stream", "Subscription", "END"]
+__all__ = ["Call", "Stream", "Subscription"]
 
-END = object()
 
 
 class Call:
@@ -127,7 +126,7 @@ class Stream:
         return self._call.cancel()
 
 
-class Subscription:
+class Subscription(SubscriptionBase):
     """Events of the patterns subscribed, as dicts: ``{"kind": "event",
     "topic": T, "data": V}``, ``{"kind": "dropped", "count": N}`` (events the
     server or this client had to drop: told, never swallowed) or
@@ -135,25 +134,16 @@ class Subscription:
     Leaving the loop, or ``close()``, unsubscribes."""
 
     def __init__(self, client: "Client", patterns: Sequence[str]) -> None:
-        self.patterns = tuple(patterns)
-        self._client = client
         self._events: "queue.Queue[Any]" = queue.Queue()
-        self._buffer = EventBuffer(self._events.put, self._events.qsize)
-        self._push = self._buffer.push
-        self.closed = False
-
-    def _end(self, error: Optional[BaseException] = None) -> None:
-        self._events.put(error if error is not None else END)
+        super().__init__(client, patterns, self._events.put, self._events.qsize)
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         try:
             while True:
-                item = self._events.get()
-                if item is END:
+                event = self._opened(self._events.get())
+                if event is None:
                     return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                yield event
         finally:
             self.close()
 
@@ -163,17 +153,7 @@ class Subscription:
             item = self._events.get(timeout=timeout)
         except queue.Empty:
             return None
-        if item is END:
-            return None
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = self._buffer.closed = True
-        self._client._leave(self)
+        return self._opened(item)
 
     def __enter__(self) -> "Subscription":
         return self

@@ -1,11 +1,14 @@
 """What the blocking and the asyncio client share beyond framing: where an
 incoming frame goes (an answer to its request, a chunk to its stream, an
 event to the subscriptions whose patterns match), how a subscription keeps
-events for a slow loop, and the checks and errors of the two-way calls."""
+events for a slow loop and ends, what a new connection renews (features,
+subscriptions, the pauses between tries), and the checks and errors of the
+two-way calls."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+import random
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from ._book import AnswerBook, Pending
 from ._errors import ProtocolError
@@ -36,6 +39,74 @@ class EventBuffer:
             self._put({"kind": "dropped", "count": self._lost})
             self._lost = 0
         self._put(event)
+
+
+END = object()
+"""What ends a stream's chunks or a subscription's events in its queue."""
+
+
+class SubscriptionBase:
+    """What the blocking and the asyncio subscriptions share: their patterns,
+    the buffer events go through into their queue, and how they end."""
+
+    def __init__(self, client: Any, patterns: Sequence[str], put: Callable[[Any], None],
+                 size: Callable[[], int]) -> None:
+        self.patterns = tuple(patterns)
+        self._client = client
+        self._put = put
+        self._buffer = EventBuffer(put, size)
+        self._push = self._buffer.push
+        self.closed = False
+
+    def _end(self, error: Optional[BaseException] = None) -> None:
+        self._put(error if error is not None else END)
+
+    @staticmethod
+    def _opened(item: Any) -> Optional[Dict[str, Any]]:
+        """An item taken from the queue: None at the end, raised if an error."""
+        if item is END:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = self._buffer.closed = True
+        self._client._leave(self)
+
+
+def granted_features(hello_result: Any) -> frozenset:
+    """The features a server granted in its answer to ``$hello`` (none for a
+    server that refused it or answered something else)."""
+    if isinstance(hello_result, dict) and isinstance(hello_result.get("features"), list):
+        return frozenset(str(f) for f in hello_result["features"])
+    return frozenset()
+
+
+def redial_pauses() -> Iterator[float]:
+    """The pauses before each new try at a lost connection: from 0.1 s,
+    doubling to 5 s, each jittered down by up to half."""
+    delay = 0.1
+    while True:
+        yield delay * (0.5 + random.random() / 2)
+        delay = min(delay * 2, 5.0)
+
+
+def all_patterns(subscriptions: Iterable[Any]) -> List[str]:
+    """Every pattern subscribed, once each: what a new connection subscribes again."""
+    return sorted({p for s in subscriptions for p in s.patterns})
+
+
+def renewed(subscriptions: Iterable[Any], error: Optional[BaseException]) -> None:
+    """After subscribing again on a new connection: each subscription is told
+    of the gap, or ended with the error when the server refused."""
+    for subscription in list(subscriptions):
+        if error is not None:
+            subscription._end(error)
+        else:
+            subscription._push({"kind": "gap"})
 
 
 def route_frame(

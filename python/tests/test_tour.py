@@ -140,6 +140,8 @@ class UnixAndReconnectTest(unittest.TestCase):
         port = first.port
         client = sb.connect(port=port, token="tok", timeout=10, reconnect=True)
         self.addCleanup(client.close)
+        events = client.subscribe(["jobs.>"])
+        self.addCleanup(events.close)
         in_flight = client.submit({"type": "sleep", "ms": 5_000})
         time.sleep(0.2)
         first.kill()
@@ -156,6 +158,11 @@ class UnixAndReconnectTest(unittest.TestCase):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+        # The subscription is renewed on the new connection: told of the gap,
+        # then given the events published after it.
+        self.assertEqual(events.get(timeout=5), {"kind": "gap"})
+        client.request({"type": "publish", "topic": "jobs.1", "data": "after"})
+        self.assertEqual(events.get(timeout=5), {"kind": "event", "topic": "jobs.1", "data": "after"})
 
 
 class AsyncClientTest(unittest.TestCase):
