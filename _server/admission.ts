@@ -8,7 +8,7 @@ import { isControl } from "./control.ts";
 export function forbiddenType({ payload, caller, requestId }: Envelope): Refusal | undefined {
   const scope = caller.scope;
   if (scope === undefined || isControl(payload)) return undefined;
-  const type = typeof payload.type === "string" ? payload.type : "";
+  const type = typeOf(payload);
   if (scope.allowsType(type)) return undefined;
   return new Refusal("forbidden", requestId, `forbidden: ${type}`);
 }

@@ -3,6 +3,7 @@
 // over a bounded window of the latest requests (a ring: constant memory per
 // type, exact percentiles over what it holds). Times are taken only once
 // somebody has asked for `$stats`: until then a request costs a counter.
+// The types are named by peers, so how many are kept apart is bounded.
 // Pure: no Deno APIs.
 
 import type { TypeStatsReport } from "../protocol.ts";
@@ -32,6 +33,11 @@ export class LatencyWindow {
   }
 }
 
+/** Types kept apart at most; requests of any type past these count under OTHER_TYPES. */
+export const MAX_TYPES = 1_024;
+/** Where requests of types past MAX_TYPES are counted: a control name, never a request type. */
+export const OTHER_TYPES = "$other";
+
 /** One type's figures. */
 export class TypeStats {
   requests = 0;
@@ -52,10 +58,17 @@ export class StatsBook {
     this.started = started;
   }
 
-  /** The figures of `type` ("" for requests without one), made on first sight. */
+  /**
+   * The figures of `type` ("" for requests without one), made on first
+   * sight; past MAX_TYPES types, new ones share the figures of OTHER_TYPES.
+   */
   of(type: string): TypeStats {
     let stats = this.#types.get(type);
-    if (stats === undefined) this.#types.set(type, stats = new TypeStats());
+    if (stats === undefined) {
+      const name = this.#types.size < MAX_TYPES ? type : OTHER_TYPES;
+      stats = this.#types.get(name);
+      if (stats === undefined) this.#types.set(name, stats = new TypeStats());
+    }
     return stats;
   }
 

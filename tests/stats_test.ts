@@ -2,7 +2,7 @@
 // bounded window its percentiles come from.
 
 import assert from "node:assert/strict";
-import { LatencyWindow, StatsBook } from "../_server/type_stats.ts";
+import { LatencyWindow, MAX_TYPES, OTHER_TYPES, StatsBook } from "../_server/type_stats.ts";
 import { ApplicationError, connect, requestTypes, serve, type StatsReport } from "../mod.ts";
 import { portOf, RawPeer } from "./_helpers.ts";
 
@@ -32,6 +32,20 @@ Deno.test("StatsBook counts requests and errors per type; times only once asked"
   assert.deepEqual(a.processing_ms, { p50: 0, p99: 0, max: 0 });
   assert.equal(book.timing, true);
   assert.deepEqual(book.reports((type) => type !== "a").map((r) => r.type), [""]);
+});
+
+Deno.test("StatsBook keeps at most MAX_TYPES types apart: a peer naming new types cannot grow it", () => {
+  const book = new StatsBook();
+  const ok = '{"status":"ok","message":"received","protocol_version":"1"}';
+  const extra = 500;
+  for (let i = 0; i < MAX_TYPES + extra; i++) book.answered(book.of(`type-${i}`), ok, undefined, 0);
+  // A type seen before the bound keeps its own figures after it.
+  book.answered(book.of("type-0"), ok, undefined, 0);
+  const reports = book.reports(() => true);
+  assert.equal(reports.length, MAX_TYPES + 1);
+  assert.equal(reports.find((r) => r.type === "type-0")?.requests, 2);
+  assert.equal(reports.find((r) => r.type === OTHER_TYPES)?.requests, extra);
+  assert.equal(reports.reduce((sum, r) => sum + r.requests, 0), MAX_TYPES + extra + 1);
 });
 
 Deno.test("$stats reports every type a server answered, in flight, errors and times; a scoped token sees its own types", async () => {
