@@ -116,3 +116,31 @@ export class MemoryBudget {
     }
   }
 }
+
+/**
+ * One holder's account with the budget: what it is charged now, kept in
+ * step with the budget's total.
+ */
+export class MemoryCharge {
+  readonly #budget: MemoryBudget;
+  #bytes = 0;
+
+  constructor(budget: MemoryBudget) {
+    this.#budget = budget;
+  }
+
+  /** Bytes charged now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Charges `held` bytes in all (0 gives everything back). */
+  set(held: number): void {
+    if (held === this.#bytes) return;
+    // Recorded first: the adjustment may evict this very holder, which then
+    // gives back all it is charged.
+    const delta = held - this.#bytes;
+    this.#bytes = held;
+    this.#budget.adjust(delta);
+  }
+}

@@ -14,6 +14,7 @@ import type { SessionHost } from "./host.ts";
 import { judgeOversized } from "./oversize.ts";
 import { Deadline } from "../_shared/timers.ts";
 import { FairTurns } from "./fair_turns.ts";
+import { MemoryCharge } from "./budget.ts";
 import { ReadDeadlines } from "./read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
@@ -39,7 +40,7 @@ export class Session {
   #proven = false;
   #framesRead = 0;
   readonly #turns = new FairTurns();
-  #charged = 0;
+  readonly #charge: MemoryCharge;
   #wake?: () => void;
   #draining = false;
   // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
@@ -118,6 +119,7 @@ export class Session {
       settled: () => this.#settled(),
       dropped: (count) => host.counters.requests.dropped += count,
     });
+    this.#charge = new MemoryCharge(host.budget);
     host.budget.join(this);
   }
 
@@ -285,8 +287,7 @@ export class Session {
     this.#scheduler.abandon(
       new ConnectionClosedError("Peer connection closed; nobody waits for this answer"),
     );
-    this.#host.budget.adjust(-this.#charged);
-    this.#charged = 0;
+    this.#charge.set(0);
     this.#host.budget.leave(this);
     this.#markClosed();
     this.#wake?.();
@@ -366,7 +367,7 @@ export class Session {
 
   /** Bytes of the server's memory charged to this connection now. */
   get charged(): number {
-    return this.#charged;
+    return this.#charge.bytes;
   }
 
   /** Closes it: it held the most of the server's memory when that ran out. */
@@ -380,15 +381,10 @@ export class Session {
   /** Charges the server's budget with what this connection holds now. */
   #recharge(): void {
     if (this.#closed) return;
-    const held = this.#reader.capacity + this.#decoder.heldBytes + this.#scheduler.heldBytes +
-      this.#writer.bufferedBytes;
-    if (held !== this.#charged) {
-      // Charged first: the adjustment may evict this very connection, which
-      // then gives back all it is charged.
-      const delta = held - this.#charged;
-      this.#charged = held;
-      this.#host.budget.adjust(delta);
-    }
+    this.#charge.set(
+      this.#reader.capacity + this.#decoder.heldBytes + this.#scheduler.heldBytes +
+        this.#writer.bufferedBytes,
+    );
   }
 
   #send(body: string): void {
