@@ -330,7 +330,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
     // next link: the server runs it at most once and answers each time.
     const retried = link.close(error, this.#retry ? (entry) => entry.retriable : undefined);
     for (const entry of retried) entry.sent = false;
-    this.#unsent.unshift(...retried);
+    if (retried.length > 0) this.#unsent = retried.concat(this.#unsent);
     this.dispatchEvent(new CustomEvent("close", { detail: { error } }));
     if (!this.#closed && this.#backoff !== undefined) {
       this.#linking = this.#redial(undefined, 1);
