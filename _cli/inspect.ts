@@ -12,6 +12,7 @@ import {
   type ConnectionOptions,
   type EventStream,
 } from "../mod.ts";
+import { TokenCheck } from "../_shared/token_check.ts";
 import { INSPECTOR_PAGE } from "./inspector_page.ts";
 
 /** A running inspector. */
@@ -31,6 +32,7 @@ export async function inspect(
 ): Promise<Inspector> {
   const client = await connect({ ...where, reconnect: true });
   const secret = crypto.randomUUID().replaceAll("-", "");
+  const secretCheck = new TokenCheck(secret);
   const listeners = new Set<(message: unknown) => void>();
   const emit = (message: unknown) => listeners.forEach((listener) => listener(message));
   const running = new Map<string, AbortController>();
@@ -68,7 +70,7 @@ export async function inspect(
     { hostname: "127.0.0.1", port: 0, onListen() {}, signal },
     async (request) => {
       const url = new URL(request.url);
-      if (url.searchParams.get("token") !== secret) {
+      if (!secretCheck.matches(url.searchParams.get("token"))) {
         return new Response("This inspector needs the one-time token of its URL.\n", {
           status: 403,
         });

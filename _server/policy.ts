@@ -1,7 +1,8 @@
-// The security policy: peer allowlist, constant-time token check, loopback
-// detection and permission-aware environment fallback. Private to the module.
+// The security policy: peer allowlist, who a token is (each compared in
+// constant time), loopback detection and permission-aware environment fallback. Private to the module.
 
 import { type Caller, OWNER, type Scope } from "../_wire/scopes.ts";
+import { TokenCheck } from "../_shared/token_check.ts";
 
 /**
  * Parses an IPv4 or IPv6 address (with an optional `%zone`) into 16 bytes,
@@ -127,33 +128,6 @@ export function isLoopback(hostname: string): boolean {
     bytes[10] === 0xff && bytes[11] === 0xff;
   if (isMapped) return bytes[12] === 127;
   return bytes.subarray(0, 15).every((b) => b === 0) && bytes[15] === 1;
-}
-
-/**
- * Compares a caller's token with the server's in time that depends only on
- * the server's token length, never on where the two first differ.
- */
-export class TokenCheck {
-  readonly #expected: string;
-
-  constructor(token: string) {
-    this.#expected = token;
-  }
-
-  matches(given: unknown): boolean {
-    const actual = typeof given === "string" ? given : "";
-    const expected = this.#expected;
-    // Compares UTF-16 code units, with no encoding on the hot path. A guess
-    // of another length walks the expected token against itself: reading
-    // past the end of a shorter guess took V8 a slower path (about 70 ns in
-    // tools/token_timing.ts), which told a guesser the token's length.
-    const other = actual.length === expected.length ? actual : expected;
-    let difference = expected.length ^ actual.length;
-    for (let i = 0; i < expected.length; i++) {
-      difference |= expected.charCodeAt(i) ^ other.charCodeAt(i);
-    }
-    return difference === 0;
-  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // right on near-misses.
 
 import assert from "node:assert/strict";
-import { TokenCheck } from "../_server/policy.ts";
+import { TokenCheck } from "../_shared/token_check.ts";
 
 Deno.test("TokenCheck accepts the token and refuses every near-miss", () => {
   const token = "s3cret-token-é✓";
