@@ -5,7 +5,7 @@
 // reply subject.
 
 import type { ErrorCode, SocketBridgeError } from "../errors.ts";
-import type { RequestId, WireErrorCode } from "../protocol.ts";
+import type { RequestId, StatsReport, WireErrorCode } from "../protocol.ts";
 import { RequestScheduler, type SchedulerHost } from "../_server/scheduler.ts";
 import type { ControlPeer } from "../_server/control.ts";
 import type { RequestHandler } from "../_server/handler_info.ts";
@@ -21,7 +21,7 @@ export interface ExchangeHost {
   readonly handler: RequestHandler;
   readonly idempotency: IdempotencyStore;
   readonly typeStats: StatsBook;
-  statsReport(include: (type: string) => boolean): Record<string, unknown>;
+  statsReport(include: (type: string) => boolean): StatsReport;
   /** Stands in for the peer's address, which NATS does not tell. */
   readonly remoteAddr: Deno.Addr;
   report(error: unknown, code?: ErrorCode): void;
@@ -175,7 +175,7 @@ export class NatsExchange implements ControlPeer, SchedulerHost {
     return this.#host.typeStats;
   }
 
-  stats(include: (type: string) => boolean): Record<string, unknown> {
+  stats(include: (type: string) => boolean): StatsReport {
     return this.#host.statsReport(include);
   }
 

@@ -5,7 +5,7 @@
 
 import { CancelledError, FrameTooLargeError, SocketBridgeError } from "../errors.ts";
 import { NatsStatusError } from "./status_error.ts";
-import type { WireErrorCode } from "../protocol.ts";
+import type { StatsReport, WireErrorCode } from "../protocol.ts";
 import { coreOf, type ServerCore } from "../_server/host.ts";
 import type { Server } from "../_server/types.ts";
 import { type ExchangeHost, NatsExchange } from "./exchange.ts";
@@ -97,7 +97,7 @@ export class ServerOverNats implements NatsBridge, ExchangeHost {
     return this.#core.typeStats;
   }
 
-  statsReport(include: (type: string) => boolean): Record<string, unknown> {
+  statsReport(include: (type: string) => boolean): StatsReport {
     return this.#core.statsReport(include);
   }
 

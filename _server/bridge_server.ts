@@ -3,7 +3,7 @@
 // connection bound checked before a byte is read), gives each a Session,
 // and shuts down gracefully. server.ts is its public face.
 
-import { ERROR_MESSAGES, SERVER_NAME, type WireErrorCode } from "../protocol.ts";
+import { ERROR_MESSAGES, SERVER_NAME, type StatsReport, type WireErrorCode } from "../protocol.ts";
 import { MemoryBudget } from "./budget.ts";
 import { IdempotencyStore } from "./idempotency.ts";
 import { StatsBook } from "./type_stats.ts";
@@ -108,7 +108,7 @@ export class BridgeServer implements Server {
     return this.#sessions.size > 1;
   }
 
-  statsReport(include: (type: string) => boolean): Record<string, unknown> {
+  statsReport(include: (type: string) => boolean): StatsReport {
     const { published, delivered, dropped } = this.hub.counters;
     return {
       server: SERVER_NAME,

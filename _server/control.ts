@@ -1,7 +1,7 @@
 // The protocol's control requests: `type` values starting with `$`. Pure:
 // the connection's state is reached through a ControlPeer; no Deno APIs.
 
-import { type RequestId, SERVER_NAME } from "../protocol.ts";
+import { type RequestId, SERVER_NAME, type StatsReport } from "../protocol.ts";
 import { parseRequest, Refusal } from "../_wire/envelope.ts";
 import type { Described } from "./request_types.ts";
 import { patternProblem } from "../_wire/topics.ts";
@@ -30,7 +30,7 @@ export interface ControlPeer {
   /** A `$reply` to a call back: true if it ended a call still open. */
   reply(callId: number, reply: Reply): boolean;
   /** `$stats`'s answer (D4), with the types `include` keeps. */
-  stats(include: (type: string) => boolean): Record<string, unknown>;
+  stats(include: (type: string) => boolean): StatsReport;
 }
 
 /** Whether a payload is a control request (its `type` starts with `$`). */

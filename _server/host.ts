@@ -12,7 +12,7 @@ import type { MemoryBudget } from "./budget.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import type { StatsBook } from "./type_stats.ts";
 import type { ErrorCode } from "../errors.ts";
-import type { WireErrorCode } from "../protocol.ts";
+import type { StatsReport, WireErrorCode } from "../protocol.ts";
 import type { ControlPeer } from "./control.ts";
 import type { CallPort } from "./handler_info.ts";
 
@@ -21,7 +21,7 @@ export interface ServerCore {
   /** Per type figures, recorded by every connection and bridge (D4). */
   readonly typeStats: StatsBook;
   /** `$stats`'s answer, with the types `include` keeps (a scoped token's). */
-  statsReport(include: (type: string) => boolean): Record<string, unknown>;
+  statsReport(include: (type: string) => boolean): StatsReport;
   /** The idempotency keys remembered for every connection and bridge (D2). */
   readonly idempotency: IdempotencyStore;
   readonly settings: Settings;

@@ -3,7 +3,7 @@
 
 import { type ControlPeer, FEATURES } from "./control.ts";
 import { type EventHub, EventOutlet, type EventSink } from "./event_hub.ts";
-import type { RequestId } from "../protocol.ts";
+import type { RequestId, StatsReport } from "../protocol.ts";
 import type { Described } from "./request_types.ts";
 import type { Reply } from "./calls.ts";
 
@@ -15,7 +15,7 @@ export interface TwoWayHost {
   cancel(target: RequestId): boolean;
   describe(): Described;
   reply(callId: number, reply: Reply): boolean;
-  stats(include: (type: string) => boolean): Record<string, unknown>;
+  stats(include: (type: string) => boolean): StatsReport;
 }
 
 export class TwoWay implements ControlPeer {
@@ -87,7 +87,7 @@ export class TwoWay implements ControlPeer {
     return this.#host.reply(callId, reply);
   }
 
-  stats(include: (type: string) => boolean): Record<string, unknown> {
+  stats(include: (type: string) => boolean): StatsReport {
     return this.#host.stats(include);
   }
 

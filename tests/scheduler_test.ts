@@ -35,7 +35,13 @@ function fake(
     unsubscribe: () => [],
     describe: () => ({ types: [] }),
     reply: () => false,
-    stats: () => ({}),
+    stats: () => ({
+      server: "test",
+      started: new Date(0).toISOString(),
+      connections: 0,
+      types: [],
+      events: { published: 0, delivered: 0, dropped: 0 },
+    }),
   };
   const host: SchedulerHost = {
     settings: resolveSettings({ port: 0, ...options }),
