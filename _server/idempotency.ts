@@ -24,6 +24,8 @@ export interface KeyEntry {
    * is a digest made (most keys are never repeated, and pay nothing for it).
    */
   payload?: Record<string, unknown>;
+  /** The first request's body size: charged while its payload is kept. */
+  readonly payloadBytes: number;
   digest?: string;
   /** The final answer's JSON text, once the first request has one (parsed only to replay). */
   answer?: string;
@@ -86,6 +88,8 @@ export class IdempotencyStore {
       if (known.digest === undefined) {
         known.digest = digestOf(known.payload!);
         known.payload = undefined;
+        known.charged -= known.payloadBytes;
+        this.#charge(-known.payloadBytes);
       }
       if (known.digest !== digestOf(payload)) return { kind: "conflict" };
       if (known.answer !== undefined) {
@@ -102,7 +106,7 @@ export class IdempotencyStore {
       );
       return { kind: "answer", answer };
     }
-    const entry: KeyEntry = { id, at: now, charged: size, payload };
+    const entry: KeyEntry = { id, at: now, charged: size, payload, payloadBytes: size };
     this.#charge(size);
     this.#entries.set(id, entry);
     this.#order.push(entry);

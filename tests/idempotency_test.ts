@@ -114,3 +114,20 @@ Deno.test("IdempotencyStore forgets keys past the window and the oldest past the
   // The same key under another caller is another key.
   assert.equal(store.begin("ci", "e", { n: 5 }, 6, 2_001).kind, "run");
 });
+
+Deno.test("IdempotencyStore charges a request's payload while it keeps it, and releases it for the digest", () => {
+  let charged = 0;
+  const store = new IdempotencyStore(60_000, 10, (bytes) => charged += bytes);
+  const first = store.begin(undefined, "k", { n: 1 }, 1, 0, 500);
+  assert.equal(first.kind, "run");
+  assert.equal(charged, 500);
+  // The key comes again while the first runs: the payload gives way to its digest.
+  assert.equal(store.begin(undefined, "k", { n: 1 }, 2, 1, 500).kind, "answer");
+  assert.equal(charged, 0);
+  const body = '{"status":"ok","message":"received","protocol_version":"1","result":1}';
+  if (first.kind === "run") store.finish(first.entry, body);
+  assert.equal(charged, body.length);
+  // Past the window the key is forgotten and all it was charged given back.
+  assert.equal(store.begin(undefined, "other", {}, 3, 60_001).kind, "run");
+  assert.equal(charged, 0);
+});
