@@ -4,6 +4,8 @@
 // handler running twice. Server-wide (a retry comes on a new connection);
 // stored answers are charged to the server's memory budget. Pure: no Deno APIs.
 
+import { hashOf, type Keyed, KeyTable } from "./key_table.ts";
+
 /** What to do with a keyed request. */
 export type Verdict =
   /** The key is new: run the handler, then `finish(entry, answer)` with its answer. */
@@ -14,9 +16,10 @@ export type Verdict =
   | { readonly kind: "conflict" };
 
 /** One remembered key. */
-export interface KeyEntry {
-  readonly id: string;
+export interface KeyEntry extends Keyed {
   readonly at: number;
+  /** Forgotten (expired, evicted, or its request abandoned): its answer is not stored. */
+  forgotten?: boolean;
   /** Bytes charged for it: its first request, then also its answer. */
   charged: number;
   /**
@@ -46,11 +49,12 @@ export class IdempotencyStore {
   readonly #window: number;
   readonly #maxKeys: number;
   readonly #charge: (bytes: number) => void;
-  readonly #entries = new Map<string, KeyEntry>();
+  readonly #entries = new KeyTable<KeyEntry>();
   // Keys in the order they came, oldest at #head: expiry and eviction take
-  // from the front here, never by iterating the Map from its start (which
-  // walks the slots of every key already deleted).
-  #order: KeyEntry[] = [];
+  // from the front. A taken slot is cleared at once, so that a forgotten
+  // entry (and the payload and answer it holds) is not kept alive until the
+  // array is next cut.
+  #order: (KeyEntry | undefined)[] = [];
   #head = 0;
 
   /**
@@ -82,8 +86,8 @@ export class IdempotencyStore {
     size = 0,
   ): Verdict {
     this.#expire(now);
-    const id = caller === undefined ? key : `${caller}\u0000${key}`;
-    const known = this.#entries.get(id);
+    const hash = hashOf(caller, key);
+    const known = this.#entries.find(caller, key, hash);
     if (known !== undefined) {
       if (known.digest === undefined) {
         known.digest = digestOf(known.payload!);
@@ -106,9 +110,17 @@ export class IdempotencyStore {
       );
       return { kind: "answer", answer };
     }
-    const entry: KeyEntry = { id, at: now, charged: size, payload, payloadBytes: size };
+    const entry: KeyEntry = {
+      caller,
+      key,
+      hash,
+      at: now,
+      charged: size,
+      payload,
+      payloadBytes: size,
+    };
     this.#charge(size);
-    this.#entries.set(id, entry);
+    this.#entries.add(entry);
     this.#order.push(entry);
     while (this.#entries.size > this.#maxKeys) this.#forgetOldest();
     return { kind: "run", entry };
@@ -122,7 +134,7 @@ export class IdempotencyStore {
   }
 
   #store(entry: KeyEntry, body: string): void {
-    const current = this.#entries.get(entry.id) === entry;
+    const current = entry.forgotten !== true;
     // An empty body: the connection went away and nothing was answered.
     if (body === "" || !current) {
       if (current) this.#forget(entry);
@@ -137,23 +149,25 @@ export class IdempotencyStore {
   }
 
   #expire(now: number): void {
-    while (this.#head < this.#order.length && now - this.#order[this.#head].at >= this.#window) {
+    while (this.#head < this.#order.length && now - this.#order[this.#head]!.at >= this.#window) {
       this.#forgetOldest();
     }
   }
 
   /** Forgets the oldest key in the order, if it still stands for that entry. */
   #forgetOldest(): void {
-    const entry = this.#order[this.#head++];
+    const entry = this.#order[this.#head]!;
+    this.#order[this.#head++] = undefined;
     if (this.#head > 1_024 && this.#head * 2 > this.#order.length) {
       this.#order = this.#order.slice(this.#head);
       this.#head = 0;
     }
-    if (this.#entries.get(entry.id) === entry) this.#forget(entry);
+    if (entry.forgotten !== true) this.#forget(entry);
   }
 
   #forget(entry: KeyEntry): void {
-    this.#entries.delete(entry.id);
+    entry.forgotten = true;
+    this.#entries.remove(entry);
     if (entry.charged > 0) this.#charge(-entry.charged);
     entry.charged = 0;
   }
