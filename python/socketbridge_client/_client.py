@@ -35,13 +35,14 @@ from ._routing import (
     all_patterns,
     check_describable,
     check_subscription,
+    deliver,
     described_types,
     granted_features,
     patterns_left,
     redial_pauses,
     renewed,
     route_event,
-    route_frame,
+    route_of,
 )
 
 __all__ = ["Client", "Call", "Stream", "Subscription", "connect"]
@@ -117,6 +118,7 @@ class Client:
                 buffer = buffer + chunk if buffer else chunk
                 at = 0
                 end = len(buffer)
+                frames = []
                 # Every whole frame of the buffer, by offset; the rest is kept once.
                 while end - at >= 4:
                     (length,) = unpack(buffer, at)
@@ -125,9 +127,11 @@ class Client:
                     if end - at - 4 < length:
                         break
                     first = False
-                    self._on_frame(parse_frame(buffer[at + 4 : at + 4 + length]))
+                    frames.append(parse_frame(buffer[at + 4 : at + 4 + length]))
                     at += 4 + length
                 buffer = buffer[at:] if at else buffer
+                if frames:
+                    self._on_frames(frames)
         except SocketBridgeError as error:
             failure = error
         except OSError:
@@ -138,8 +142,27 @@ class Client:
         with self._lock:
             return work()
 
-    def _on_frame(self, frame: Any) -> None:
-        route_frame(self._book, frame, self._on_event, self._locked)
+    def _on_frames(self, frames: List[Any]) -> None:
+        """The frames of one read, in order: their requests are looked up
+        under one hold of the lock for the lot (an answer's, a chunk's), and
+        each is delivered after it is let go, in its turn. A frame that
+        belongs to nothing is a ProtocolError, raised once those before it
+        are delivered."""
+        book = self._book
+        routed: List[Any] = []
+        failure: Optional[BaseException] = None
+        with self._lock:
+            for frame in frames:
+                try:
+                    routed.append((route_of(book, frame), frame))
+                except ProtocolError as error:
+                    failure = error
+                    break
+            book.trim()
+        for (kind, entry), frame in routed:
+            deliver(kind, entry, frame, self._on_event)
+        if failure is not None:
+            raise failure
 
     def _on_event(self, topic: str, data: Any) -> None:
         route_event(self._locked(lambda: list(self._subscriptions)), topic, data)
@@ -149,7 +172,14 @@ class Client:
             if self._sock is not sock:
                 return
             self._sock = None
-            self._linked.clear()
+            closing = self._closed
+            redial = not closing and self._reconnect and not isinstance(failure, ProtocolError)
+            # Only a link to come is waited for: without one, a request made
+            # now finds no socket and fails at once, not at its timeout.
+            if redial:
+                self._linked.clear()
+            else:
+                self._closed = True
             waiting = self._book.drain()
         try:
             sock.close()
@@ -158,12 +188,11 @@ class Client:
         error = failure or ConnectionClosedError("connection closed before the answer arrived")
         for entry in waiting:
             entry.finish(None, error)
-        if self._closed:
+        if closing:
             return
-        if self._reconnect and not isinstance(failure, ProtocolError):
+        if redial:
             threading.Thread(target=self._redial, daemon=True).start()
         else:
-            self._closed = True
             for subscription in list(self._subscriptions):
                 subscription._end(error)
 
@@ -201,7 +230,7 @@ class Client:
         if self._closed:
             call._settle(None, ConnectionClosedError("client closed"))
             return call
-        if not self._linked.wait(timeout):
+        if not self._linked.is_set() and not self._linked.wait(timeout):
             call._settle(None, TimeoutError(timeout or 0))
             return call
         with self._lock:

@@ -28,9 +28,9 @@ class Call:
 
     def __init__(self, client: "Client", timeout: Optional[float]) -> None:
         self._client = client
-        # Held until the call settles: a plain lock is the cheapest thing to wait on.
-        self._waiting = threading.Lock()
-        self._waiting.acquire()
+        # Made only when somebody must wait: most pipelined calls are settled
+        # before result() is called, and never need one.
+        self._waiting: Optional[threading.Lock] = None
         self._done = False
         self._result: Any = None
         self._error: Optional[BaseException] = None
@@ -43,18 +43,32 @@ class Call:
         if self._done:
             return
         self._result, self._error = result, error
+        # Done first, then the lock looked at: a waiter that made its lock too
+        # late to be released here sees done when it checks again.
         self._done = True
-        try:
-            self._waiting.release()
-        except RuntimeError:
-            pass  # Settled by another thread at the same moment.
+        waiting = self._waiting
+        if waiting is not None:
+            try:
+                waiting.release()
+            except RuntimeError:
+                pass  # Settled by another thread at the same moment.
 
     def _wait(self, timeout: Optional[float]) -> bool:
         if self._done:
             return True
-        got = self._waiting.acquire(timeout=-1 if timeout is None else timeout)
+        waiting = self._waiting
+        if waiting is None:
+            with self._client._lock:
+                waiting = self._waiting
+                if waiting is None:
+                    waiting = threading.Lock()
+                    waiting.acquire()
+                    self._waiting = waiting
+        if self._done:
+            return True
+        got = waiting.acquire(timeout=-1 if timeout is None else timeout)
         if got:
-            self._waiting.release()
+            waiting.release()
         return got or self._done
 
     def done(self) -> bool:

@@ -8,7 +8,7 @@ two-way calls."""
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ._book import AnswerBook, Pending
 from ._errors import ProtocolError
@@ -109,6 +109,23 @@ def renewed(subscriptions: Iterable[Any], error: Optional[BaseException]) -> Non
             subscription._push({"kind": "gap"})
 
 
+# What a frame is, as route_of() tells it.
+ANSWER = "answer"
+CHUNK = "chunk"
+EVENT = "event"
+
+
+def route_of(book: AnswerBook, frame: Any) -> Tuple[str, Optional[Pending]]:
+    """What a frame is and the request it belongs to (None: one given up, or
+    an event); the caller holds the lock. A bad frame raises ProtocolError."""
+    if type(frame) is dict and "status" not in frame:
+        if "chunk" in frame:
+            return CHUNK, book.chunk_target(frame.get("request_id"))
+        if isinstance(frame.get("event"), str):
+            return EVENT, None
+    return ANSWER, book.match(frame)
+
+
 def route_frame(
     book: AnswerBook,
     frame: Any,
@@ -116,24 +133,26 @@ def route_frame(
     locked: Callable[[Callable[[], Any]], Any] = lambda work: work(),
 ) -> None:
     """Hands one frame to what it belongs to; a bad one raises ProtocolError."""
-    if isinstance(frame, dict) and "status" not in frame:
-        if "chunk" in frame:
-            entry = locked(lambda: book.chunk_target(frame.get("request_id")))
-            if entry is not None and entry.on_chunk is not None:
-                entry.on_chunk(frame["chunk"])
-            return
-        if isinstance(frame.get("event"), str):
-            on_event(frame["event"], frame.get("data"))
-            return
 
-    def match() -> Optional[Pending]:
-        entry = book.match(frame)
+    def look_up() -> Tuple[str, Optional[Pending]]:
+        route = route_of(book, frame)
         book.trim()
-        return entry
+        return route
 
-    entry = locked(match)
-    if entry is not None:
-        entry.answer(frame)
+    kind, entry = locked(look_up)
+    deliver(kind, entry, frame, on_event)
+
+
+def deliver(kind: str, entry: Optional[Pending], frame: Any, on_event: Callable[[str, Any], None]) -> None:
+    """Hands a frame, once routed, to its request or to the subscriptions."""
+    if kind is ANSWER:
+        if entry is not None:
+            entry.answer(frame)
+    elif kind is CHUNK:
+        if entry is not None and entry.on_chunk is not None:
+            entry.on_chunk(frame["chunk"])
+    else:
+        on_event(frame["event"], frame.get("data"))
 
 
 def route_event(subscriptions: Iterable[Any], topic: str, data: Any) -> None:

@@ -1,0 +1,78 @@
+"""What the reader does with many frames in one read, and the frame codec's
+edges: chunks and answers of one read reach their requests in order, a bad
+frame among them fails only what comes after it, JSON with whitespace
+around it is read, trailing bytes are not, and a payload that refers to
+itself is refused at submit."""
+
+import json
+import unittest
+
+from _servers import RawServer, read_frame
+
+import socketbridge_client as sb
+from socketbridge_client._frames import encode_request, parse_frame
+
+
+def frame(value) -> bytes:
+    body = json.dumps(value).encode()
+    return len(body).to_bytes(4, "big") + body
+
+
+def ok(request_id, result=None) -> dict:
+    return {"status": "ok", "message": "received", "protocol_version": "1", "request_id": request_id, "result": result}
+
+
+class OneReadTest(unittest.TestCase):
+    def test_chunks_answers_and_a_bad_frame_in_one_read(self):
+        def behave(conn):
+            hello = json.loads(read_frame(conn))
+            conn.sendall(frame(ok(hello["request_id"], {"features": ["chunks"]})))
+            streamed = json.loads(read_frame(conn))
+            plain = json.loads(read_frame(conn))
+            # One write: two chunks and the stream's answer, the plain request's
+            # answer, then an answer to an id never sent.
+            conn.sendall(
+                frame({"request_id": streamed["request_id"], "chunk": "a"})
+                + frame({"request_id": streamed["request_id"], "chunk": "b"})
+                + frame(ok(streamed["request_id"], "streamed"))
+                + frame(ok(plain["request_id"], "plain"))
+                + frame(ok(424242, "nobody's"))
+            )
+            read_frame(conn)  # Until the client closes.
+
+        server = RawServer(behave)
+        self.addCleanup(server.close)
+        with sb.connect(port=server.port, timeout=5) as client:
+            stream = client.stream({"type": "count"})
+            plain = client.submit({"type": "echo"})
+            self.assertEqual(list(stream), ["a", "b"])
+            self.assertEqual(stream.result, "streamed")
+            self.assertEqual(plain.result(), "plain")
+            with self.assertRaises(sb.SocketBridgeError):
+                client.request({"type": "after"})
+
+
+class CodecTest(unittest.TestCase):
+    def test_json_with_whitespace_around_it_is_read_and_trailing_bytes_are_not(self):
+        self.assertEqual(parse_frame(b' \n{"status": "ok", "result": [1, 2]}\t '), {"status": "ok", "result": [1, 2]})
+        self.assertEqual(parse_frame('{"é":"\u2028"}'.encode()), {"é": "\u2028"})
+        for bad in (b'{"a":1}x', b'{"a":1}{}', b"{", b"", b"\xff{}"):
+            with self.assertRaises(sb.ProtocolError, msg=bad):
+                parse_frame(bad)
+
+    def test_a_request_is_compact_utf8_and_a_payload_that_refers_to_itself_is_refused(self):
+        body = encode_request({"type": "echo", "text": "é", "n": [1, None]}, '"protocol_version":"1"', 7, 250)[4:]
+        self.assertEqual(
+            body.decode(),
+            '{"type":"echo","text":"é","n":[1,null],"protocol_version":"1","request_id":7,"timeout_ms":250}',
+        )
+        looped: dict = {"type": "loop"}
+        looped["self"] = looped
+        with self.assertRaisesRegex(ValueError, "refers to itself"):
+            encode_request(looped, '"protocol_version":"1"', 1)
+        with self.assertRaises(TypeError):
+            encode_request({"type": "x", "what": object()}, '"protocol_version":"1"', 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
