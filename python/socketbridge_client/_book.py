@@ -107,6 +107,9 @@ class AnswerBook:
             return None
         raise ProtocolError(f"the peer sent a chunk for request_id {request_id!r}, never sent")
 
+    def empty(self) -> bool:
+        return not self._by_id
+
     def waiting(self) -> int:
         return sum(1 for entry in self._by_id.values() if not entry.internal)
 

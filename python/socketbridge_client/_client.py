@@ -20,15 +20,13 @@ from ._errors import (
 )
 from ._frames import (
     DEFAULT_MAX_BYTES,
-    HEADER,
-    check_length,
     check_payload,
     encode_request,
     envelope_of,
-    parse_frame,
     timeout_ms_of,
 )
 from ._handles import Call, Stream, Subscription
+from ._reading import Reader, Reading
 from ._routing import (
     END,
     FEATURES,
@@ -71,6 +69,12 @@ class Client:
         self._book = AnswerBook()
         self._next_id = 1
         self._sock: Optional[socket.socket] = None
+        self._reader = Reader(
+            self._lock,
+            self._on_frames,
+            self._lost,
+            lambda: bool(self._subscriptions) or not self._book.empty(),
+        )
         self._linked = threading.Event()
         self._closed = False
         self._subscriptions: List[Subscription] = []
@@ -92,7 +96,7 @@ class Client:
         with self._lock:
             self._sock = sock
             self._book = AnswerBook()
-        threading.Thread(target=self._read_loop, args=(sock,), daemon=True).start()
+            self._reader.start(Reading(sock, self._max_bytes))
         self._linked.set()
         self.features = frozenset()
         if self._two_way:
@@ -104,39 +108,6 @@ class Client:
             self.features = granted_features(result)
         if not initial and self._subscriptions:
             self._renew()
-
-    def _read_loop(self, sock: socket.socket) -> None:
-        buffer = b""
-        failure: Optional[BaseException] = None
-        first = True
-        unpack = HEADER.unpack_from
-        try:
-            while True:
-                chunk = sock.recv(262_144)
-                if not chunk:
-                    break
-                buffer = buffer + chunk if buffer else chunk
-                at = 0
-                end = len(buffer)
-                frames = []
-                # Every whole frame of the buffer, by offset; the rest is kept once.
-                while end - at >= 4:
-                    (length,) = unpack(buffer, at)
-                    if length > self._max_bytes:
-                        check_length(length, self._max_bytes, buffer[at : at + 44], first)
-                    if end - at - 4 < length:
-                        break
-                    first = False
-                    frames.append(parse_frame(buffer[at + 4 : at + 4 + length]))
-                    at += 4 + length
-                buffer = buffer[at:] if at else buffer
-                if frames:
-                    self._on_frames(frames)
-        except SocketBridgeError as error:
-            failure = error
-        except OSError:
-            failure = None
-        self._lost(sock, failure)
 
     def _locked(self, work: Any) -> Any:
         with self._lock:
@@ -172,6 +143,7 @@ class Client:
             if self._sock is not sock:
                 return
             self._sock = None
+            reading = self._reader.detach()
             closing = self._closed
             redial = not closing and self._reconnect and not isinstance(failure, ProtocolError)
             # Only a link to come is waited for: without one, a request made
@@ -181,6 +153,7 @@ class Client:
             else:
                 self._closed = True
             waiting = self._book.drain()
+        self._reader.wake(reading)
         try:
             sock.close()
         except OSError:
@@ -274,6 +247,11 @@ class Client:
         while not self._closed:
             self._wake_flusher.acquire()
             self._flusher_waiting = False
+            # Requests no caller has flushed (nobody waits for them yet): if
+            # nobody reads, the reader thread reads their answers. A caller
+            # that waits flushes first and reads itself.
+            if self._outbox:
+                self._reader.want()
             self._flush()
 
     def _give_up(self, call: Call, error: BaseException) -> None:
@@ -300,6 +278,8 @@ class Client:
         """The request's result; raises RemoteError (``code``, ``data``) for an
         error answer, TimeoutError once ``timeout`` seconds have passed."""
         check_payload(payload)
+        if self._reconnect:
+            self._reader.probe()
         call = self._submit(payload, self.timeout if timeout is None else timeout, wake_writer=False)
         return call.result()
 
@@ -316,6 +296,8 @@ class Client:
         call._settle = settled
         self._submit(payload, call.timeout, stream._chunks.put, call=call)
         self._flush()
+        # Its chunks come while nobody waits on a result: the reader thread reads them.
+        self._reader.want()
         return stream
 
     def subscribe(self, patterns: Sequence[str], *, timeout: Optional[float] = None) -> Subscription:

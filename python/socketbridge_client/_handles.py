@@ -54,6 +54,10 @@ class Call:
                 pass  # Settled by another thread at the same moment.
 
     def _wait(self, timeout: Optional[float]) -> bool:
+        return self._done or self._client._reader.wait(self, timeout)
+
+    def _wait_settled(self, timeout: Optional[float]) -> bool:
+        """Waits for another thread to settle it."""
         if self._done:
             return True
         waiting = self._waiting
