@@ -4,7 +4,9 @@
  * of it, then stall, and (B) 300 connections that never read each send eight
  * 1 MiB echo requests; and what a well-behaved client meanwhile gets, on a
  * connection of its own (a request every 20 ms) and on fresh ones (one every
- * 250 ms): busy answers, timeouts, latency. The server runs in its own process.
+ * 250 ms): busy answers, timeouts, latency. The server, the attackers and the
+ * well-behaved client each run in a process of their own (in the attackers'
+ * process, the client's latency would be the attackers' own event loop).
  *
  *   deno task bench:hostile [path/to/mod.ts]
  *
@@ -86,6 +88,19 @@ async function victim(port: number, stop: AbortSignal): Promise<string> {
   return `${line("persistent", await persistent)}; ${line("fresh", await fresh)}`;
 }
 
+if (Deno.args[0] === "server" && Deno.args[2] === "victim") {
+  // The well-behaved client: from start until "stop", then its report.
+  const stop = new AbortController();
+  const served = victim(Number(Deno.args[3]), stop.signal);
+  console.log("ready");
+  await serveCommands(async (command) => {
+    if (command !== "stop") return;
+    stop.abort();
+    console.log(await served);
+  });
+  Deno.exit(0);
+}
+
 if (Deno.args[0] === "server") {
   const { serve } = await import(mod);
   const server = serve({ port: 0 }, (payload: unknown) => payload);
@@ -123,6 +138,21 @@ async function ask(command: string): Promise<number> {
 }
 const port = Number(await server.line());
 
+/** A well-behaved client in its own process, until stopped. */
+async function startVictim(): Promise<() => Promise<string>> {
+  const child = new ChildServer(new URL(import.meta.url).pathname, [
+    mod,
+    "victim",
+    String(port),
+  ]);
+  await child.line();
+  return async () => {
+    const report = await child.ask("stop");
+    await child.stop();
+    return report;
+  };
+}
+
 async function open(count: number): Promise<Deno.Conn[]> {
   const conns: Deno.Conn[] = [];
   while (conns.length < count) {
@@ -149,8 +179,7 @@ const MiB = 2 ** 20;
 
 // A: announced 1 MiB bodies, 900 KiB sent, then silence.
 await ask("reset");
-const stopA = new AbortController();
-const victimA = victim(port, stopA.signal);
+const victimA = await startVictim();
 const stalled = await open(1_000);
 const half = new Uint8Array(4 + 900 * 1024);
 new DataView(half.buffer).setUint32(0, MiB - 16);
@@ -160,15 +189,13 @@ await Promise.all(
 );
 await delay(1_000);
 const peakA = await ask("peak");
-stopA.abort();
-const servedA = await victimA;
+const servedA = await victimA();
 stalled.forEach((conn) => conn.close());
 await delay(1_000);
 
 // B: never-reading peers with eight 1 MiB echoes each.
 await ask("reset");
-const stopB = new AbortController();
-const victimB = victim(port, stopB.signal);
+const victimB = await startVictim();
 const hogs = await open(300);
 const body = new TextEncoder().encode(
   JSON.stringify({ pad: "y".repeat(MiB - 64), request_id: 1 }),
@@ -188,8 +215,7 @@ await Promise.all(
 );
 await delay(1_000);
 const peakB = await ask("peak");
-stopB.abort();
-const servedB = await victimB;
+const servedB = await victimB();
 hogs.forEach((conn) => conn.close());
 await delay(3_000);
 const afterB = await ask("rss");
