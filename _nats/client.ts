@@ -117,7 +117,14 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
       ? undefined
       : traceCall(this.#tracer, payload.type, id, answer, () => text.length);
     try {
-      text = encodeRequest(payload, this.#envelope, id, timeout, traceparent);
+      text = encodeRequest(
+        payload,
+        this.#envelope,
+        id,
+        timeout,
+        traceparent,
+        options?.idempotencyKey,
+      );
     } catch (error) {
       pending.fail(error);
       return answer;

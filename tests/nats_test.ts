@@ -303,3 +303,26 @@ natsTest(
     );
   },
 );
+
+natsTest(
+  "connectNats sends a request's idempotency key: the handler runs once per key",
+  async (_nats, nc) => {
+    let ticks = 0;
+    await using server = serve(
+      { port: 0, token: TOKEN },
+      requestTypes({ tick: { description: "Counts", handler: () => ++ticks } }),
+    );
+    await using _bridge = serveNats(server, nc, { prefix: "counter" });
+    await using client = connectNats(nc, { prefix: "counter", token: TOKEN });
+    const once = await Promise.all(
+      [1, 2, 3].map(() => client.request({ type: "tick" }, { idempotencyKey: "deploy-42" })),
+    );
+    assert.deepEqual(once, [1, 1, 1]);
+    assert.equal(await client.request({ type: "tick" }), 2, "no key: it runs");
+    await assert.rejects(
+      client.request({ type: "tick", other: true }, { idempotencyKey: "deploy-42" }),
+      (error: unknown) => error instanceof RemoteError && error.code === "idempotency_conflict",
+    );
+    assert.equal(ticks, 2);
+  },
+);
