@@ -4,6 +4,7 @@ needs Deno and cannot find it fails (set DENO to its path, or put it on PATH).""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from typing import Callable, Optional
+import unittest
+from typing import Any, Callable, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "python"))
@@ -132,3 +134,36 @@ def read_frame(conn: socket.socket) -> bytes:
             raise ConnectionError("closed")
         body += chunk
     return body
+
+
+def frame(value: Any) -> bytes:
+    """A frame of ``value`` as JSON, as a raw test server writes it."""
+    body = json.dumps(value).encode()
+    return len(body).to_bytes(4, "big") + body
+
+
+def ok(request_id: Any, result: Any = None) -> dict:
+    """An ok answer, as our server writes one."""
+    return {"status": "ok", "message": "received", "protocol_version": "1", "request_id": request_id, "result": result}
+
+
+class TourServerCase(unittest.TestCase):
+    """Tests against one tour server of the class's own (``tour_options``
+    are its flags); ``connect()`` gives a client closed after the test."""
+
+    tour_options: dict = {}
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = tour_server(**cls.tour_options)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop()
+
+    def connect(self, **options: Any) -> Any:
+        import socketbridge_client as sb
+
+        client = sb.connect(port=self.server.port, token="tok", timeout=10, **options)
+        self.addCleanup(client.close)
+        return client

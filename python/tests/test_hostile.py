@@ -9,14 +9,10 @@ import time
 import tracemalloc
 import unittest
 
-from _servers import RawServer, read_frame
+from _servers import RawServer, frame, read_frame
 
 import socketbridge_client as sb
 
-
-def frame(value) -> bytes:
-    body = json.dumps(value).encode()
-    return len(body).to_bytes(4, "big") + body
 
 
 def answer_hello_then(behave):

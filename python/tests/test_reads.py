@@ -7,19 +7,12 @@ itself is refused at submit."""
 import json
 import unittest
 
-from _servers import RawServer, read_frame
+from _servers import RawServer, frame, ok, read_frame
 
 import socketbridge_client as sb
 from socketbridge_client._frames import encode_request, parse_frame
 
 
-def frame(value) -> bytes:
-    body = json.dumps(value).encode()
-    return len(body).to_bytes(4, "big") + body
-
-
-def ok(request_id, result=None) -> dict:
-    return {"status": "ok", "message": "received", "protocol_version": "1", "request_id": request_id, "result": result}
 
 
 class OneReadTest(unittest.TestCase):

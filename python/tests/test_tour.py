@@ -6,24 +6,13 @@ import threading
 import time
 import unittest
 
-from _servers import RUNTIME, tour_server
+from _servers import RUNTIME, TourServerCase, tour_server
 
 import socketbridge_client as sb
 
 
-class BlockingClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = tour_server(name="py-tour")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def connect(self, **options):
-        client = sb.connect(port=self.server.port, token="tok", timeout=10, **options)
-        self.addCleanup(client.close)
-        return client
+class BlockingClientTest(TourServerCase):
+    tour_options = {"name": "py-tour"}
 
     def test_send_is_the_original_request_and_returns_the_answer(self):
         answer = sb.send({"type": "ping"}, port=self.server.port, token="tok")

@@ -13,38 +13,18 @@ import threading
 import time
 import unittest
 
-from _servers import RawServer, read_frame, tour_server
+from _servers import RawServer, TourServerCase, frame, ok, read_frame, tour_server
 
 import socketbridge_client as sb
 
 
-def frame(value) -> bytes:
-    body = json.dumps(value).encode()
-    return len(body).to_bytes(4, "big") + body
-
-
-def ok(request_id, result=None) -> dict:
-    return {"status": "ok", "message": "received", "protocol_version": "1", "request_id": request_id, "result": result}
 
 
 def readers() -> int:
     return sum(1 for thread in threading.enumerate() if thread.name == "socketbridge-reader")
 
 
-class TurnsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = tour_server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def connect(self, **options):
-        client = sb.connect(port=self.server.port, token="tok", timeout=10, **options)
-        self.addCleanup(client.close)
-        return client
-
+class TurnsTest(TourServerCase):
     def test_threads_making_requests_one_after_another_each_get_their_own_answers(self):
         client = self.connect()
         results = {}
