@@ -61,6 +61,8 @@ class Reading:
         self.wake.acquire()
         self._buffer = b""
         self._first = True
+        # A bad frame found after good ones in the same read: raised once those are delivered.
+        self.failure: Optional[SocketBridgeError] = None
         # poll() where there is one: select() refuses descriptors past 1023.
         self._poll: Any = None
         if hasattr(select, "poll"):
@@ -73,6 +75,8 @@ class Reading:
         first. Raises EOFError at the end of the stream, OSError on a socket
         error, SocketBridgeError for a prefix past ``max_bytes`` or bad JSON.
         Only the connection's current holder calls it."""
+        if self.failure is not None:
+            raise self.failure
         if self._ticking and (timeout is None or timeout > TICK):
             try:
                 chunk = self.sock.recv(262_144)
@@ -89,15 +93,21 @@ class Reading:
         at = 0
         end = len(buffer)
         # Every whole frame of the buffer, by offset; the rest is kept once.
-        while end - at >= 4:
-            (length,) = _unpack(buffer, at)
-            if length > self.max_bytes:
-                check_length(length, self.max_bytes, buffer[at : at + 44], self._first)
-            if end - at - 4 < length:
-                break
-            self._first = False
-            frames.append(parse_frame(buffer[at + 4 : at + 4 + length]))
-            at += 4 + length
+        try:
+            while end - at >= 4:
+                (length,) = _unpack(buffer, at)
+                if length > self.max_bytes:
+                    check_length(length, self.max_bytes, buffer[at : at + 44], self._first)
+                if end - at - 4 < length:
+                    break
+                self._first = False
+                frames.append(parse_frame(buffer[at + 4 : at + 4 + length]))
+                at += 4 + length
+        except SocketBridgeError as error:
+            if not frames:
+                raise
+            # The frames before the bad one are delivered first (see `failure`).
+            self.failure = error
         self._buffer = buffer[at:] if at else buffer
         return frames
 
@@ -230,6 +240,8 @@ class Reader:
             frames = reading.frames(timeout)
             if frames:
                 self._deliver(frames)
+            if reading.failure is not None:
+                raise reading.failure
             return True
         except SocketBridgeError as error:
             failure = error

@@ -45,6 +45,25 @@ class OneReadTest(unittest.TestCase):
                 client.request({"type": "after"})
 
 
+    def test_an_answer_read_with_garbage_after_it_is_delivered_and_the_garbage_fails_the_rest(self):
+        def behave(conn):
+            hello = json.loads(read_frame(conn))
+            conn.sendall(frame(ok(hello["request_id"], {"features": []})))
+            first = json.loads(read_frame(conn))
+            read_frame(conn)  # The second, left unanswered.
+            conn.sendall(frame(ok(first["request_id"], "first")) + b"\x00\x00\x00\x03{{{")
+            read_frame(conn)
+
+        server = RawServer(behave)
+        self.addCleanup(server.close)
+        with sb.connect(port=server.port, timeout=5) as client:
+            first = client.submit({"type": "one"})
+            second = client.submit({"type": "two"})
+            self.assertEqual(first.result(), "first")
+            with self.assertRaisesRegex(sb.ProtocolError, "not JSON"):
+                second.result()
+
+
 class CodecTest(unittest.TestCase):
     def test_json_with_whitespace_around_it_is_read_and_trailing_bytes_are_not(self):
         self.assertEqual(parse_frame(b' \n{"status": "ok", "result": [1, 2]}\t '), {"status": "ok", "result": [1, 2]})
