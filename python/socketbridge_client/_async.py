@@ -41,7 +41,7 @@ from ._routing import (
     redial_pauses,
     renewed,
     route_event,
-    route_frame,
+    route_frames,
 )
 
 __all__ = ["AsyncClient", "AsyncCall", "AsyncStream", "AsyncSubscription", "connect_async"]
@@ -219,7 +219,7 @@ class AsyncClient:
         self._lost(writer, failure)
 
     def _on_frame(self, frame: Any) -> None:
-        route_frame(self._book, frame, lambda topic, data: route_event(list(self._subscriptions), topic, data))
+        route_frames(self._book, [frame], lambda topic, data: route_event(list(self._subscriptions), topic, data))
 
     def _lost(self, writer: asyncio.StreamWriter, failure: Optional[BaseException]) -> None:
         if self._writer is not writer:

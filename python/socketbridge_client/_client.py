@@ -33,14 +33,13 @@ from ._routing import (
     all_patterns,
     check_describable,
     check_subscription,
-    deliver,
     described_types,
     granted_features,
     patterns_left,
     redial_pauses,
     renewed,
     route_event,
-    route_of,
+    route_frames,
 )
 
 __all__ = ["Client", "Call", "Stream", "Subscription", "connect"]
@@ -114,26 +113,7 @@ class Client:
             return work()
 
     def _on_frames(self, frames: List[Any]) -> None:
-        """The frames of one read, in order: their requests are looked up
-        under one hold of the lock for the lot (an answer's, a chunk's), and
-        each is delivered after it is let go, in its turn. A frame that
-        belongs to nothing is a ProtocolError, raised once those before it
-        are delivered."""
-        book = self._book
-        routed: List[Any] = []
-        failure: Optional[BaseException] = None
-        with self._lock:
-            for frame in frames:
-                try:
-                    routed.append((route_of(book, frame), frame))
-                except ProtocolError as error:
-                    failure = error
-                    break
-            book.trim()
-        for (kind, entry), frame in routed:
-            deliver(kind, entry, frame, self._on_event)
-        if failure is not None:
-            raise failure
+        route_frames(self._book, frames, self._on_event, self._lock)
 
     def _on_event(self, topic: str, data: Any) -> None:
         route_event(self._locked(lambda: list(self._subscriptions)), topic, data)

@@ -8,7 +8,8 @@ two-way calls."""
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ._book import AnswerBook, Pending
 from ._errors import ProtocolError
@@ -126,21 +127,30 @@ def route_of(book: AnswerBook, frame: Any) -> Tuple[str, Optional[Pending]]:
     return ANSWER, book.match(frame)
 
 
-def route_frame(
+def route_frames(
     book: AnswerBook,
-    frame: Any,
+    frames: List[Any],
     on_event: Callable[[str, Any], None],
-    locked: Callable[[Callable[[], Any]], Any] = lambda work: work(),
+    lock: ContextManager[Any] = nullcontext(),
 ) -> None:
-    """Hands one frame to what it belongs to; a bad one raises ProtocolError."""
-
-    def look_up() -> Tuple[str, Optional[Pending]]:
-        route = route_of(book, frame)
+    """Hands frames to what they belong to, in order: their requests are
+    looked up under one hold of ``lock`` for the lot (an answer's, a
+    chunk's), and each is delivered after it is let go. A frame that belongs
+    to nothing is a ProtocolError, raised once those before it are delivered."""
+    routed: List[Tuple[Tuple[str, Optional[Pending]], Any]] = []
+    failure: Optional[ProtocolError] = None
+    with lock:
+        for frame in frames:
+            try:
+                routed.append((route_of(book, frame), frame))
+            except ProtocolError as error:
+                failure = error
+                break
         book.trim()
-        return route
-
-    kind, entry = locked(look_up)
-    deliver(kind, entry, frame, on_event)
+    for (kind, entry), frame in routed:
+        deliver(kind, entry, frame, on_event)
+    if failure is not None:
+        raise failure
 
 
 def deliver(kind: str, entry: Optional[Pending], frame: Any, on_event: Callable[[str, Any], None]) -> None:
