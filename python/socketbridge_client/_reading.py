@@ -35,8 +35,9 @@ TICK = 0.5
 
 def _ticking(sock: socket.socket) -> bool:
     """Sets the socket's read timeout to TICK where that is plain and safe
-    (not Windows, whose sockets are undefined after one; not TLS)."""
-    if sys.platform == "win32" or not hasattr(socket, "SO_RCVTIMEO") or hasattr(sock, "pending"):
+    (not Windows, whose sockets are undefined after one); for a plain
+    socket, not TLS."""
+    if sys.platform == "win32" or not hasattr(socket, "SO_RCVTIMEO"):
         return False
     seconds = int(TICK)
     try:
@@ -68,7 +69,9 @@ class Reading:
         if hasattr(select, "poll"):
             self._poll = select.poll()
             self._poll.register(sock, select.POLLIN)
-        self._ticking = _ticking(sock)
+        # TLS may hold decrypted bytes the socket no longer shows: its pending().
+        self._pending: Optional[Callable[[], int]] = getattr(sock, "pending", None)
+        self._ticking = self._pending is None and _ticking(sock)
 
     def frames(self, timeout: Optional[float]) -> List[Any]:
         """The whole frames of one read: [] when ``timeout`` (seconds) passes
@@ -116,9 +119,7 @@ class Reading:
         return self._ready(0)
 
     def _ready(self, timeout: float) -> bool:
-        # TLS may hold decrypted bytes the socket no longer shows.
-        pending = getattr(self.sock, "pending", None)
-        if pending is not None and pending() > 0:
+        if self._pending is not None and self._pending() > 0:
             return True
         if self._poll is not None:
             return bool(self._poll.poll(max(0.0, timeout) * 1000))
