@@ -119,21 +119,18 @@ class RawServer:
                 pass
 
 
+def read_exact(conn: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
 def read_frame(conn: socket.socket) -> bytes:
-    header = b""
-    while len(header) < 4:
-        chunk = conn.recv(4 - len(header))
-        if not chunk:
-            raise ConnectionError("closed")
-        header += chunk
-    length = int.from_bytes(header, "big")
-    body = b""
-    while len(body) < length:
-        chunk = conn.recv(length - len(body))
-        if not chunk:
-            raise ConnectionError("closed")
-        body += chunk
-    return body
+    return read_exact(conn, int.from_bytes(read_exact(conn, 4), "big"))
 
 
 def frame(value: Any) -> bytes:
