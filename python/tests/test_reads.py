@@ -5,12 +5,18 @@ around it is read, trailing bytes are not, and a payload that refers to
 itself is refused at submit."""
 
 import json
+import os
+import re
 import unittest
 
 from _servers import RawServer, frame, ok, read_frame
 
 import socketbridge_client as sb
-from socketbridge_client._frames import encode_request, parse_frame
+from socketbridge_client._frames import ENVELOPE_KEYS, PROTOCOL_CODES, encode_request, parse_frame
+
+PROTOCOL_TS = os.path.join(os.path.dirname(__file__), "..", "..", "protocol.ts")
+# Codes the Deno client makes itself, never sent by a server.
+CLIENT_SIDE_CODES = {"connection_closed", "connect_failed", "protocol_error", "incomplete_frame"}
 
 
 
@@ -65,6 +71,18 @@ class OneReadTest(unittest.TestCase):
 
 
 class CodecTest(unittest.TestCase):
+    def test_the_envelope_keys_and_protocol_codes_are_those_of_protocol_ts(self):
+        with open(PROTOCOL_TS, encoding="utf-8") as source:
+            text = source.read()
+
+        def strings_of(declaration: str) -> list:
+            block = re.search(re.escape(declaration) + r"[^=]*=[^\[]*\[([^\]]*)\]", text)
+            self.assertIsNotNone(block, declaration)
+            return re.findall(r'"([a-z_]+)"', block.group(1))
+
+        self.assertEqual(list(ENVELOPE_KEYS), strings_of("export const ENVELOPE_KEYS"))
+        self.assertEqual(PROTOCOL_CODES, set(strings_of("const PROTOCOL_CODES")) - CLIENT_SIDE_CODES)
+
     def test_json_with_whitespace_around_it_is_read_and_trailing_bytes_are_not(self):
         self.assertEqual(parse_frame(b' \n{"status": "ok", "result": [1, 2]}\t '), {"status": "ok", "result": [1, 2]})
         self.assertEqual(parse_frame('{"é":"\u2028"}'.encode()), {"é": "\u2028"})
