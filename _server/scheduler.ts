@@ -18,6 +18,7 @@ import { isAsyncIterable, type StreamOutlet } from "./stream_run.ts";
 import { HandlerRun } from "./handler_run.ts";
 import type { SchedulerHost } from "./host.ts";
 import { Backlog, type Frame } from "./backlog.ts";
+import type { KeyedRequest } from "./idempotency.ts";
 import { forbiddenType, typeOf } from "./admission.ts";
 
 export type { SchedulerHost } from "./host.ts";
@@ -191,7 +192,7 @@ export class RequestScheduler {
     }
     const answer = envelope.idempotencyKey === undefined || isControl(envelope.payload)
       ? this.#execute(envelope, waited, trace)
-      : this.#keyed(envelope, waited, body.length, trace);
+      : this.#keyed(envelope, waited, { body, type }, trace);
     if (answer === undefined) return;
     if (typeof answer === "string") this.#host.send(answer);
     else if (envelope.requestId === undefined) this.#inOrder(() => answer, body.length);
@@ -205,7 +206,7 @@ export class RequestScheduler {
   #keyed(
     envelope: Envelope,
     waited: number,
-    size: number,
+    request: KeyedRequest,
     trace?: Trace,
   ): string | Promise<string> | undefined {
     const { caller, idempotencyKey, payload, requestId } = envelope;
@@ -213,10 +214,10 @@ export class RequestScheduler {
     const verdict = store.begin(
       caller.name,
       idempotencyKey!,
+      request,
       payload,
       requestId,
       performance.now(),
-      size,
     );
     if (verdict.kind === "conflict") {
       this.#refuse(new Refusal("idempotency_conflict", requestId), {
@@ -227,7 +228,7 @@ export class RequestScheduler {
     }
     if (verdict.kind === "answer") return verdict.answer;
     const answer = this.#execute(envelope, waited, trace);
-    store.finish(verdict.entry, answer);
+    store.finish(verdict.ticket, answer);
     return answer;
   }
 

@@ -127,7 +127,7 @@ export function openEnvelope(
 }
 
 /** A copy of the message without its envelope keys (JSON values are never undefined). */
-function withoutEnvelope(message: Record<string, unknown>): Record<string, unknown> {
+export function withoutEnvelope(message: Record<string, unknown>): Record<string, unknown> {
   const payload: Record<string, unknown> = {};
   for (const key in message) {
     if (ENVELOPE.has(key)) continue;

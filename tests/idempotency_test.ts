@@ -90,44 +90,117 @@ Deno.test("retry without reconnect is refused when connecting", async () => {
   await assert.rejects(connect({ port: portOf(server), retry: true }), /set reconnect too/);
 });
 
-Deno.test("IdempotencyStore forgets keys past the window and the oldest past the bound, and charges stored answers", () => {
+/** A keyed request's body as a client sends it, and its payload as the handler sees it. */
+function keyed(key: string, payload: Record<string, unknown>, requestId: number) {
+  const text = JSON.stringify({ ...payload, idempotency_key: key, request_id: requestId });
+  const body = new TextEncoder().encode(text);
+  return { request: { body }, payload, size: body.length };
+}
+
+Deno.test("IdempotencyStore forgets keys past the window and the oldest past the bound, and charges what it keeps", () => {
   let charged = 0;
   const store = new IdempotencyStore(1_000, 3, (bytes) => charged += bytes);
   const answer = (n: number) =>
     `{"status":"ok","message":"received","protocol_version":"1","request_id":${n},"result":${n}}`;
-  const run = (key: string, n: number, now: number) => {
-    const verdict = store.begin(undefined, key, { n }, n, now);
-    if (verdict.kind === "run") store.finish(verdict.entry, answer(n));
+  const sizes = new Map<string, number>();
+  const run = (key: string, n: number, now: number, caller?: string) => {
+    const { request, payload, size } = keyed(key, { n }, n);
+    const verdict = store.begin(caller, key, request, payload, n, now);
+    if (verdict.kind === "run") {
+      store.finish(verdict.ticket, answer(n));
+      sizes.set(key, size + answer(n).length);
+    }
     return verdict.kind;
   };
   assert.deepEqual([run("a", 1, 0), run("b", 2, 10), run("c", 3, 20)], ["run", "run", "run"]);
-  assert.equal(charged, answer(1).length + answer(2).length + answer(3).length);
+  assert.equal(charged, sizes.get("a")! + sizes.get("b")! + sizes.get("c")!);
   assert.equal(run("a", 1, 30), "answer");
-  // A fourth key: the oldest ("a") is forgotten, and its answer's bytes released.
+  // A fourth key: the oldest ("a") is forgotten, and all it was charged released.
   assert.equal(run("d", 4, 40), "run");
   assert.equal(store.size, 3);
+  assert.equal(charged, sizes.get("b")! + sizes.get("c")! + sizes.get("d")!);
   assert.equal(run("a", 1, 50), "run");
   // Past the window, every key from before is forgotten.
   assert.equal(run("e", 5, 2_000), "run");
   assert.equal(store.size, 1);
-  assert.equal(charged, answer(5).length);
+  assert.equal(charged, sizes.get("e")!);
   // The same key under another caller is another key.
-  assert.equal(store.begin("ci", "e", { n: 5 }, 6, 2_001).kind, "run");
+  assert.equal(run("e", 5, 2_001, "ci"), "run");
+  assert.equal(store.size, 2);
 });
 
-Deno.test("IdempotencyStore charges a request's payload while it keeps it, and releases it for the digest", () => {
+Deno.test("IdempotencyStore compares a repeated key's payload with the first request's, whatever the handler did to it", async () => {
+  const store = new IdempotencyStore(60_000, 10, () => {});
+  const first = keyed("k", { n: 1, list: [1, 2] }, 1);
+  const verdict = store.begin(undefined, "k", first.request, first.payload, 1, 0);
+  assert.equal(verdict.kind, "run");
+  // The handler changes the payload it was given: what came on the wire counts.
+  first.payload.n = 2;
+  const again = keyed("k", { n: 1, list: [1, 2] }, 2);
+  const waiting = store.begin(undefined, "k", again.request, again.payload, 2, 1);
+  assert.equal(waiting.kind, "answer");
+  const other = keyed("k", { n: 1, list: [1, 3] }, 3);
+  assert.equal(store.begin(undefined, "k", other.request, other.payload, 3, 2).kind, "conflict");
+  if (verdict.kind === "run") {
+    store.finish(verdict.ticket, '{"status":"ok","message":"received","request_id":1,"result":7}');
+  }
+  if (waiting.kind === "answer") {
+    assert.deepEqual(JSON.parse(await waiting.answer), {
+      status: "ok",
+      message: "received",
+      request_id: 2,
+      result: 7,
+    });
+  }
+  const replay = keyed("k", { n: 1, list: [1, 2] }, 4);
+  const replayed = store.begin(undefined, "k", replay.request, replay.payload, 4, 3);
+  assert.equal(replayed.kind, "answer");
+  if (replayed.kind === "answer") {
+    assert.deepEqual(JSON.parse(await replayed.answer), {
+      status: "ok",
+      message: "received",
+      request_id: 4,
+      result: 7,
+      replayed: true,
+    });
+  }
+});
+
+Deno.test("IdempotencyStore keeps every key and answer through growth, large records and churn, as a Map does", () => {
   let charged = 0;
-  const store = new IdempotencyStore(60_000, 10, (bytes) => charged += bytes);
-  const first = store.begin(undefined, "k", { n: 1 }, 1, 0, 500);
-  assert.equal(first.kind, "run");
-  assert.equal(charged, 500);
-  // The key comes again while the first runs: the payload gives way to its digest.
-  assert.equal(store.begin(undefined, "k", { n: 1 }, 2, 1, 500).kind, "answer");
-  assert.equal(charged, 0);
-  const body = '{"status":"ok","message":"received","protocol_version":"1","result":1}';
-  if (first.kind === "run") store.finish(first.entry, body);
-  assert.equal(charged, body.length);
-  // Past the window the key is forgotten and all it was charged given back.
-  assert.equal(store.begin(undefined, "other", {}, 3, 60_001).kind, "run");
-  assert.equal(charged, 0);
+  const bound = 3_000;
+  const store = new IdempotencyStore(Infinity, bound, (bytes) => charged += bytes);
+  const model = new Map<string, { n: number; answer: string; size: number }>();
+  const order: string[] = [];
+  let seed = 7;
+  const next = () => (seed = (Math.imul(seed, 48271) >>> 0) % 0x7fffffff);
+  for (let n = 0; n < 12_000; n++) {
+    const key = `key-${n}`;
+    // Now and then a large request or answer, kept apart from the ring; some answers are not ASCII.
+    const pad = next() % 50 === 0 ? "x".repeat(20_000) : "é".repeat(next() % 3);
+    const { request, payload, size } = keyed(key, { n, pad }, n);
+    const verdict = store.begin(undefined, key, request, payload, n, n);
+    assert.equal(verdict.kind, "run");
+    const answer = JSON.stringify({ status: "ok", result: { n, pad } });
+    if (verdict.kind === "run") store.finish(verdict.ticket, answer);
+    model.set(key, { n, answer, size: size + new TextEncoder().encode(answer).length });
+    order.push(key);
+    if (order.length > bound) model.delete(order[order.length - bound - 1]);
+  }
+  assert.equal(store.size, bound);
+  let expected = 0;
+  for (const { size } of model.values()) expected += size;
+  assert.equal(charged, expected);
+  for (const [key, kept] of model) {
+    const pad = JSON.parse(kept.answer).result.pad;
+    const { request, payload } = keyed(key, { n: kept.n, pad }, 0);
+    const verdict = store.begin(undefined, key, request, payload, 0, 0);
+    assert.ok(verdict.kind === "answer" && typeof verdict.answer === "string", key);
+    assert.deepEqual(JSON.parse(verdict.answer).result, { n: kept.n, pad });
+  }
+  // Keys past the bound are new again.
+  for (const key of [order[0], order[order.length - bound - 1]]) {
+    const { request, payload } = keyed(key, { n: -1, pad: "" }, 0);
+    assert.equal(store.begin(undefined, key, request, payload, 0, 0).kind, "run", key);
+  }
 });

@@ -1,0 +1,179 @@
+// Bytes kept for a while, outside the garbage collector's view: records
+// appended to one buffer that is used as a ring. A record's owner says
+// whether it still holds it; the oldest records nobody holds are given back
+// as new ones are written, and when the ring is full of held records it
+// grows, its held records compacted into the new buffer. Meant for records
+// that are mostly given up in the order they were written (the idempotency
+// store's requests and answers): one held for long only keeps the ring from
+// reusing what follows it until then. Pure: no Deno APIs.
+
+/** Whether the owner still holds the record of `id` and `kind` whose data starts at `at`. */
+export type Holds = (id: number, kind: number, at: number) => boolean;
+/** The record of `id` and `kind` now starts at `at` (the ring grew). */
+export type Moved = (id: number, kind: number, at: number) => void;
+
+// A record: its size in the ring (u32), its kind (u32, PAD: the rest of the
+// buffer is unused), its owner's id (f64), then the data, padded to 8 bytes.
+const HEADER = 16;
+const PAD = 0;
+const FIRST_CAPACITY = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+export class ByteRing {
+  readonly #holds: Holds;
+  readonly #moved: Moved;
+  #bytes = new Uint8Array(FIRST_CAPACITY);
+  // The headers, read as words (records start on 8-byte boundaries).
+  #words = new Uint32Array(this.#bytes.buffer);
+  #ids = new Float64Array(this.#bytes.buffer);
+  // Records are written at #head and given back from #tail; #used counts
+  // the bytes between them (padding included), so that full and empty differ.
+  #head = 0;
+  #tail = 0;
+  #used = 0;
+
+  constructor(holds: Holds, moved: Moved) {
+    this.#holds = holds;
+    this.#moved = moved;
+  }
+
+  /** The buffer's size in bytes. */
+  get capacity(): number {
+    return this.#bytes.length;
+  }
+
+  /** Stores a copy of `data` as a record of `id` and `kind` (not PAD); returns where its data starts. */
+  write(id: number, kind: number, data: Uint8Array): number {
+    const at = this.#reserve(data.length);
+    this.#bytes.set(data, at);
+    this.#commit(id, kind, at, data.length);
+    return at;
+  }
+
+  /**
+   * Stores `text` as UTF-8 like `write`; returns where its data starts, and
+   * its length in bytes as `written`.
+   */
+  writeText(id: number, kind: number, text: string): { at: number; written: number } {
+    const at = this.#reserve(text.length * 3);
+    const { written } = encoder.encodeInto(text, this.#bytes.subarray(at, at + text.length * 3));
+    this.#commit(id, kind, at, written);
+    return { at, written };
+  }
+
+  /** A view of stored data, valid until the next write. */
+  read(at: number, length: number): Uint8Array {
+    return this.#bytes.subarray(at, at + length);
+  }
+
+  /** Room for `length` bytes of data; returns where the data will start. */
+  #reserve(length: number): number {
+    const size = sizeOf(length);
+    let at = this.#roomFor(size);
+    if (at >= 0) return at + HEADER;
+    // Full: what nobody holds any more is given back first, then the ring grows.
+    this.#reclaim();
+    for (;;) {
+      at = this.#roomFor(size);
+      if (at >= 0) return at + HEADER;
+      this.#grow(size);
+    }
+  }
+
+  #commit(id: number, kind: number, at: number, length: number): void {
+    const start = at - HEADER;
+    const size = sizeOf(length);
+    this.#words[start >> 2] = size;
+    this.#words[(start >> 2) + 1] = kind;
+    this.#ids[(start >> 3) + 1] = id;
+    this.#head = start + size === this.#bytes.length ? 0 : start + size;
+    this.#used += size;
+  }
+
+  /** Where a record of `size` bytes can start, padding the end of the buffer if it must; -1: nowhere. */
+  #roomFor(size: number): number {
+    const capacity = this.#bytes.length;
+    if (this.#used === 0) return size <= capacity ? 0 : -1;
+    if (this.#head > this.#tail) {
+      if (capacity - this.#head >= size) return this.#head;
+      if (size > this.#tail) return -1;
+      const rest = capacity - this.#head;
+      if (rest >= HEADER) {
+        this.#words[this.#head >> 2] = rest;
+        this.#words[(this.#head >> 2) + 1] = PAD;
+      }
+      this.#used += rest;
+      this.#head = 0;
+      return 0;
+    }
+    return this.#tail - this.#head >= size && this.#head !== this.#tail ? this.#head : -1;
+  }
+
+  /** Gives back the oldest records nobody holds. */
+  #reclaim(): void {
+    const capacity = this.#bytes.length;
+    while (this.#used > 0) {
+      const rest = capacity - this.#tail;
+      if (rest < HEADER) {
+        this.#used -= rest;
+        this.#tail = 0;
+        continue;
+      }
+      const size = this.#words[this.#tail >> 2];
+      const kind = this.#words[(this.#tail >> 2) + 1];
+      if (kind !== PAD) {
+        const id = this.#ids[(this.#tail >> 3) + 1];
+        if (this.#holds(id, kind, this.#tail + HEADER)) break;
+      }
+      this.#used -= size;
+      this.#tail = this.#tail + size === capacity ? 0 : this.#tail + size;
+    }
+    if (this.#used === 0) {
+      this.#head = this.#tail = 0;
+      // Empty after a burst: the buffer goes back to its first size.
+      if (capacity > FIRST_CAPACITY) this.#replace(new Uint8Array(FIRST_CAPACITY));
+    }
+  }
+
+  /** A buffer at least twice as large, with the held records moved to its start. */
+  #grow(size: number): void {
+    let capacity = this.#bytes.length * 2;
+    while (capacity < this.#used + size) capacity *= 2;
+    const old = this.#bytes;
+    const oldWords = this.#words;
+    const oldIds = this.#ids;
+    const grown = new Uint8Array(capacity);
+    let written = 0;
+    for (let left = this.#used, at = this.#tail; left > 0;) {
+      const rest = old.length - at;
+      const recordSize = rest < HEADER ? rest : oldWords[at >> 2];
+      const kind = rest < HEADER ? PAD : oldWords[(at >> 2) + 1];
+      if (kind !== PAD) {
+        const id = oldIds[(at >> 3) + 1];
+        if (this.#holds(id, kind, at + HEADER)) {
+          grown.set(old.subarray(at, at + recordSize), written);
+          this.#moved(id, kind, written + HEADER);
+          written += recordSize;
+        }
+      }
+      left -= recordSize;
+      at = at + recordSize === old.length ? 0 : at + recordSize;
+    }
+    this.#replace(grown);
+    this.#tail = 0;
+    this.#used = written;
+    this.#head = written === capacity ? 0 : written;
+  }
+
+  #replace(bytes: Uint8Array<ArrayBuffer>): void {
+    this.#bytes = bytes;
+    this.#words = new Uint32Array(bytes.buffer);
+    this.#ids = new Float64Array(bytes.buffer);
+  }
+}
+
+/** A record's size in the ring: its header and data, padded to 8 bytes. */
+function sizeOf(length: number): number {
+  return (HEADER + length + 7) & ~7;
+}
