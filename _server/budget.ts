@@ -23,6 +23,10 @@ export interface MemoryHolder {
 const SOFT_FRACTION = 0.75;
 // Past the limit, the heaviest are closed until usage is back under this.
 const SHED_TO_FRACTION = 0.75;
+// Events may fill the budget up to this fraction: they are dropped (and the
+// loss told) past it, so that slow subscribers never make memory tight for
+// requests, let alone get closed for what the server chose to send them.
+const DROPPABLE_FRACTION = 0.5;
 // No proven connection is "over its share" while it holds less than this:
 // a few frames of ordinary size are always allowed a client that has shown
 // it holds the token, however many strangers are connected.
@@ -63,6 +67,18 @@ export class MemoryBudget {
   shareOf(holder: MemoryHolder): number {
     const fair = (this.limit * SOFT_FRACTION) / Math.max(1, this.#holders.size);
     return holder.proven ? Math.max(MIN_SHARE_BYTES, fair) : fair;
+  }
+
+  /**
+   * Bytes of droppable data (events) `holder` may still be charged: what is
+   * left below the mark for droppable data, or once that is reached, what is
+   * left of its share of it.
+   */
+  droppableRoom(holder: MemoryHolder): number {
+    const mark = this.limit * DROPPABLE_FRACTION;
+    if (this.#used < mark) return mark - this.#used;
+    const share = mark / Math.max(1, this.#holders.size);
+    return Math.max(0, share - holder.charged);
   }
 
   /** Whether `holder` must pause and refuse new work: memory is tight and it holds more than its share. */

@@ -90,10 +90,13 @@ export class Session {
       maxBytes: this.#settings.maxBytes,
       hub: host.hub,
       sink: {
+        // Events fit the connection's outbound bound and the server's budget:
+        // past either they are dropped, never a reason to close anybody.
         room: () =>
-          this.#closed || this.#ending
-            ? 0
-            : this.#settings.maxOutboundBytes - this.#writer.bufferedBytes,
+          this.#closed || this.#ending ? 0 : Math.min(
+            this.#settings.maxOutboundBytes - this.#writer.bufferedBytes,
+            host.budget.droppableRoom(this),
+          ),
         enqueue: (frame) => this.#send(frame),
       },
       cancel: (target) => this.#scheduler.cancel(target),

@@ -3,7 +3,7 @@
 // subscriber told what it lost, and the bound on patterns per connection.
 
 import assert from "node:assert/strict";
-import { serve } from "../mod.ts";
+import { connect, serve } from "../mod.ts";
 import { delay, portOf, RawPeer } from "./_helpers.ts";
 import { hello, receive } from "./_two_way.ts";
 
@@ -101,4 +101,46 @@ Deno.test("a connection holds at most 1,024 topic patterns; past it, invalid_mes
   assert.equal(server.publish("u.1", 1), 0, "none of the refused patterns was added");
   assert.equal(server.publish("t.1", 1), 1);
   assert.deepEqual(await receive(peer), { event: "t.1", data: 1, protocol_version: "1" });
+});
+
+Deno.test("subscribers that never read lose events to the memory budget, never their connections", async () => {
+  const limit = 2 * 2 ** 20;
+  const closings: string[] = [];
+  await using server = serve({
+    port: 0,
+    maxBufferedBytes: limit,
+    onError: (error) => closings.push((error as Error).message),
+  }, () => "ok");
+  // Twelve subscribers whose outbound bounds (4 MiB each by default) add up to 24 times the budget.
+  const sleepers = await Promise.all(
+    Array.from({ length: 12 }, () => RawPeer.connect(portOf(server))),
+  );
+  for (const peer of sleepers) {
+    await hello(peer, ["events"]);
+    await peer.call({ type: "$subscribe", topics: ["t"], request_id: 1 });
+  }
+  await using client = await connect({ port: portOf(server) });
+  const data = "z".repeat(8_000);
+  for (let i = 0; i < 2_000; i++) {
+    server.publish("t", data);
+    if (i % 50 === 0) await delay(0);
+  }
+  const { memory, events, connections } = server.stats();
+  assert.equal(memory.evicted, 0, closings.join("\n"));
+  assert.ok(memory.buffered <= limit, `${memory.buffered} bytes held`);
+  assert.ok(events.dropped > 0, "no event was dropped");
+  assert.equal(connections.open, 13);
+  assert.equal(await client.request({ n: 1 }), "ok");
+  // Each sleeper, reading at last, gets what was queued, then the count of what it lost.
+  server.publish("t", "after");
+  for (const peer of sleepers) {
+    let told = 0;
+    let seen = 0;
+    for (let frame = await receive(peer); frame.data !== "after"; frame = await receive(peer)) {
+      if (frame.event === "$dropped") told += (frame.data as { count: number }).count;
+      else seen++;
+    }
+    assert.equal(seen + told, 2_000, `${seen} + ${told}`);
+  }
+  for (const peer of sleepers) peer.close();
 });
