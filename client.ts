@@ -45,6 +45,7 @@ export type {
   ReconnectOptions,
   RequestOptions,
   SendOptions,
+  SubscribeOptions,
 } from "./_client/options.ts";
 
 const DEFAULT_SEND_TIMEOUT = 30_000;

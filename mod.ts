@@ -42,6 +42,7 @@ export {
   ResultStream,
   send,
   type SendOptions,
+  type SubscribeOptions,
   type TypedClient,
   typedClient,
 } from "./client.ts";

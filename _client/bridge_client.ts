@@ -11,7 +11,7 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import type { BridgeResponse, RequestId } from "../protocol.ts";
-import type { Client, ConnectOptions, RequestOptions } from "./options.ts";
+import type { Client, ConnectOptions, RequestOptions, SubscribeOptions } from "./options.ts";
 import { addressOf, dial, resolveTarget, type Target } from "./dial.ts";
 import { checkPayload, envelopeOf } from "../_wire/request_text.ts";
 import { Pending, type PendingInit } from "./answer_book.ts";
@@ -154,7 +154,7 @@ export class BridgeClient extends EventTarget implements Client<Record<string, u
 
   subscribe<Data = unknown>(
     patterns: readonly string[],
-    options?: { signal?: AbortSignal },
+    options?: SubscribeOptions<Data>,
   ): Promise<EventStream<Data>> {
     return this.#subscriptions.subscribe<Data>(patterns, options);
   }

@@ -82,6 +82,7 @@ export class EventStream<Data = unknown>
   readonly #owner: SubscriptionOwner;
   readonly #matcher = new PatternSet();
   readonly #entries = new AsyncQueue<BridgeEvent<Data>>();
+  readonly #onEvent?: (event: BridgeEvent<Data>) => void;
   // Set once the server has confirmed the subscription: what came before
   // may sit on either side of an unsubscribe by an earlier subscription.
   #live = false;
@@ -91,10 +92,16 @@ export class EventStream<Data = unknown>
    *
    * @param patterns Topic patterns.
    * @param owner The client.
+   * @param onEvent Takes each entry as it arrives, instead of the queue.
    */
-  constructor(patterns: readonly string[], owner: SubscriptionOwner) {
+  constructor(
+    patterns: readonly string[],
+    owner: SubscriptionOwner,
+    onEvent?: (event: BridgeEvent<Data>) => void,
+  ) {
     this.patterns = Object.freeze([...patterns]);
     this.#owner = owner;
+    this.#onEvent = onEvent;
     for (const pattern of patterns) this.#matcher.add(pattern);
   }
 
@@ -121,6 +128,15 @@ export class EventStream<Data = unknown>
   /** Hands over what arrived; held for the loop when it is not waiting. */
   push(entry: BridgeEvent<Data>): void {
     if (this.#entries.ended) return;
+    if (this.#onEvent !== undefined) {
+      try {
+        this.#onEvent(entry);
+      } catch (error) {
+        // As a throwing event listener's error is: the subscription goes on.
+        reportError(error);
+      }
+      return;
+    }
     const queued = this.#entries.items;
     const lost = entry.kind === "dropped"
       ? entry.count
@@ -161,6 +177,9 @@ export class EventStream<Data = unknown>
 
   /** Yields what arrives until unsubscribed; leaving the loop unsubscribes. */
   [Symbol.asyncIterator](): AsyncIterator<BridgeEvent<Data>> {
+    if (this.#onEvent !== undefined) {
+      throw new TypeError("Cannot iterate a subscription made with onEvent: its entries go there");
+    }
     return {
       next: () => this.#entries.next(),
       return: () => {

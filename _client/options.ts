@@ -2,7 +2,7 @@
 // client.ts re-exports them.
 
 import type { RequestId } from "../protocol.ts";
-import type { EventStream } from "./events.ts";
+import type { BridgeEvent, EventStream } from "./events.ts";
 import type { ResultStream } from "./result_stream.ts";
 import type { TypeDescription } from "../_server/request_types.ts";
 
@@ -87,6 +87,43 @@ export interface RequestOptions {
    * a repeat with the same answer (`replayed: true` once it is finished).
    */
   idempotencyKey?: string;
+}
+
+/**
+ * Options of a client's `subscribe()`.
+ *
+ * @typeParam Data The events' `data`.
+ *
+ * @example Counting events in a callback, as they arrive
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, serve, type SubscribeOptions } from "@socketbridge/core";
+ * await using server = serve({ port: 0 }, () => "ok");
+ * await using client = await connect({ port: server.addr.port });
+ * let builds = 0;
+ * const options: SubscribeOptions<string> = {
+ *   onEvent: (event) => {
+ *     if (event.kind === "event") builds++;
+ *   },
+ * };
+ * await using _subscription = await client.subscribe(["build.>"], options);
+ * server.publish("build.app.done", "green");
+ * while (builds === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+ * assert.ok(builds === 1);
+ * ```
+ */
+export interface SubscribeOptions<Data = unknown> {
+  /** Aborting it unsubscribes. */
+  signal?: AbortSignal;
+  /**
+   * Called with each entry as it arrives (an event, a `dropped` count, a
+   * `gap`), in order, instead of queueing it for a `for await` loop: the
+   * cheapest way to take many events (no promise or iterator step per
+   * event, and no queue, so the client never drops events of its own). Such a
+   * subscription cannot be iterated. A throw is reported like one from an
+   * event listener (`reportError`) and the subscription goes on.
+   */
+  onEvent?: (event: BridgeEvent<Data>) => void;
 }
 
 /**
@@ -314,14 +351,16 @@ export interface Client<Payload = Record<string, unknown>, Result = unknown>
    *
    * @typeParam Data The events' `data`.
    * @param patterns Topic patterns, such as `["jobs.*.done", "logs.>"]`.
-   * @param options Aborting `signal` unsubscribes.
-   * @returns The subscription: iterate it; leaving the loop unsubscribes.
+   * @param options Aborting `signal` unsubscribes; `onEvent` takes each
+   *   entry as it arrives, instead of a `for await` loop.
+   * @returns The subscription: iterate it (unless it has `onEvent`); leaving
+   *   the loop unsubscribes.
    * @throws {TypeError} For a malformed pattern.
    * @throws {ProtocolError} When the server does not offer events.
    */
   subscribe<Data = unknown>(
     patterns: readonly string[],
-    options?: { signal?: AbortSignal },
+    options?: SubscribeOptions<Data>,
   ): Promise<EventStream<Data>>;
   /**
    * Lists the request types the server declares (`$describe`).

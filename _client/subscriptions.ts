@@ -3,7 +3,7 @@
 // uses a pattern any more), and renewing every pattern on a new link.
 
 import { ProtocolError } from "../errors.ts";
-import type { RequestOptions } from "./options.ts";
+import type { RequestOptions, SubscribeOptions } from "./options.ts";
 import { EventRouter, EventStream, type SubscriptionOwner, whenEnded } from "./events.ts";
 import { patternProblem } from "../_wire/topics.ts";
 
@@ -33,7 +33,7 @@ export class ClientSubscriptions implements SubscriptionOwner {
 
   async subscribe<Data>(
     patterns: readonly string[],
-    options?: { signal?: AbortSignal },
+    options?: SubscribeOptions<Data>,
   ): Promise<EventStream<Data>> {
     if (!Array.isArray(patterns) || patterns.length === 0) {
       throw new TypeError("Cannot subscribe: expected a non-empty array of topic patterns");
@@ -48,7 +48,11 @@ export class ClientSubscriptions implements SubscriptionOwner {
         `Cannot subscribe: the server at ${this.#host.address} does not offer events`,
       );
     }
-    const subscription = new EventStream<Data>(patterns, this);
+    const onEvent = options?.onEvent;
+    if (onEvent !== undefined && typeof onEvent !== "function") {
+      throw new TypeError("Cannot subscribe: onEvent must be a function");
+    }
+    const subscription = new EventStream<Data>(patterns, this, onEvent);
     const added = this.router.add(subscription as EventStream<unknown>);
     try {
       // Live from the answer on, in the same turn: an event right behind the

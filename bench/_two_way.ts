@@ -152,13 +152,13 @@ async function helper(role: string, args: string[]): Promise<void> {
     if (kind === "socketbridge") {
       for (let i = 0; i < SUBSCRIBERS; i++) {
         const client = await connect({ port: Number(port) });
-        const events = await client.subscribe<{ t: number }>(["bench.>"]);
-        (async () => {
-          for await (const entry of events) {
+        // A callback, as nats.js's subscribers below take their messages.
+        await client.subscribe<{ t: number }>(["bench.>"], {
+          onEvent: (entry) => {
             if (entry.kind === "event") onEvent(entry.data);
             else if (entry.kind === "dropped") lost += entry.count;
-          }
-        })();
+          },
+        });
         closers.push(() => client.close());
       }
     } else {

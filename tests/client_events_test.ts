@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type BridgeEvent, EventStream } from "../mod.ts";
+import { type BridgeEvent, connect, EventStream, serve } from "../mod.ts";
+import { eventually } from "./_helpers.ts";
 import { EventRouter } from "../_client/events.ts";
 
 Deno.test("a subscription that falls 10,000 events behind tells its loss in order, before later events", async () => {
@@ -36,4 +37,51 @@ Deno.test("EventRouter shares a pattern among subscriptions and tells the server
   assert.deepEqual(router.patterns(), ["x.*"]);
   assert.deepEqual(router.remove(b), ["x.*"]);
   assert.deepEqual(router.remove(b), []);
+});
+
+Deno.test("subscribe({ onEvent }): each entry goes to the callback in order, a throw is reported and the rest still arrive", async () => {
+  await using server = serve({ port: 0, maxOutboundBytes: 16_384 }, () => "ok");
+  await using client = await connect({ port: server.addr.port });
+  const seen: BridgeEvent<number>[] = [];
+  const reported: unknown[] = [];
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    reported.push(event.error);
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const subscription = await client.subscribe<number>(["jobs.>"], {
+      onEvent: (entry) => {
+        seen.push(entry);
+        if (entry.kind === "event" && entry.data === 2) throw new Error("the callback failed");
+      },
+    });
+    assert.throws(() => subscription[Symbol.asyncIterator](), TypeError);
+    for (let n = 0; n < 5; n++) server.publish(`jobs.${n}`, n);
+    server.publish("other", 99);
+    await eventually(() => seen.length === 5);
+    assert.deepEqual(
+      seen,
+      [0, 1, 2, 3, 4].map((n) => ({ kind: "event", topic: `jobs.${n}`, data: n })),
+    );
+    assert.equal(reported.length, 1);
+    assert.match((reported[0] as Error).message, /the callback failed/);
+    subscription.unsubscribe();
+    assert.equal(await client.request({ n: 1 }), "ok", "the server has the unsubscribe");
+    server.publish("jobs.late", 5);
+    assert.equal(await client.request({ n: 2 }), "ok");
+    assert.equal(seen.length, 5, "nothing after unsubscribe()");
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
+});
+
+Deno.test("subscribe({ onEvent }) refuses a callback that is not a function", async () => {
+  await using server = serve({ port: 0 }, () => "ok");
+  await using client = await connect({ port: server.addr.port });
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    client.subscribe(["x"], { onEvent: "log" as any }),
+    /onEvent must be a function/,
+  );
 });
