@@ -11,6 +11,7 @@ import {
 } from "../errors.ts";
 import type { BridgeResponse } from "../protocol.ts";
 import { parseAnswer } from "../_wire/answer_text.ts";
+import { EventReader } from "../_wire/event_text.ts";
 import { encodeRequest } from "../_wire/request_text.ts";
 import { AnswerBook, Pending } from "./answer_book.ts";
 import { foreignProtocol, textExcerpt } from "../_wire/sniff.ts";
@@ -49,6 +50,8 @@ export class Link {
   /** The features the server granted to `$hello`; undefined: it does not speak Part C. */
   readonly hello: Promise<ReadonlySet<string> | undefined>;
   readonly #host: LinkHost;
+  // Event frames in our server's shape, read without parsing their keys.
+  readonly #events = new EventReader();
   #closed = false;
   // What `$hello` granted, once answered; undefined before, or without Part C.
   #features?: ReadonlySet<string>;
@@ -215,6 +218,10 @@ export class Link {
 
   /** Settles what a frame belongs to; throws ProtocolError on a bad one. */
   #onFrame(body: Uint8Array): void {
+    if (this.#host.twoWay) {
+      const event = this.#events.read(body);
+      if (event !== undefined) return this.#onEvent(event.topic, event.data);
+    }
     let frame: unknown;
     try {
       frame = parseAnswer(body);
@@ -242,15 +249,19 @@ export class Link {
     if ("chunk" in frame) {
       this.book.chunkTarget(frame.request_id)?.chunk(frame.chunk);
     } else if (typeof frame.event === "string") {
-      if (frame.event === "$dropped") {
-        const count = (frame.data as { count?: unknown } | null)?.count;
-        this.#host.dropped(typeof count === "number" ? count : 1);
-      } else {
-        this.#host.event(frame.event, frame.data);
-      }
+      this.#onEvent(frame.event, frame.data);
     } else {
       // Neither an answer nor a push: the book names what is wrong with it.
       this.book.match(frame);
+    }
+  }
+
+  #onEvent(topic: string, data: unknown): void {
+    if (topic === "$dropped") {
+      const count = (data as { count?: unknown } | null)?.count;
+      this.#host.dropped(typeof count === "number" ? count : 1);
+    } else {
+      this.#host.event(topic, data);
     }
   }
 }

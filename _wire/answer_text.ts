@@ -4,6 +4,7 @@
 // the whole text cost half again as much. Pure: no Deno APIs.
 
 import type { BridgeResponse } from "../protocol.ts";
+import { startsWith } from "./byte_prefix.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -63,10 +64,4 @@ export function parseAnswer(body: Uint8Array): unknown {
     }
   }
   return JSON.parse(decoder.decode(body));
-}
-
-function startsWith(body: Uint8Array, prefix: Uint8Array, at: number): boolean {
-  if (body.length < at + prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (body[at + i] !== prefix[i]) return false;
-  return true;
 }

@@ -83,6 +83,8 @@ function tokenEnd(text: string, from: number): number {
 export class PatternSet {
   readonly #patterns = new Set<string>();
   #cache = new Map<string, boolean>();
+  #lastTopic?: string;
+  #lastAnswer = false;
 
   get size(): number {
     return this.#patterns.size;
@@ -96,20 +98,28 @@ export class PatternSet {
   add(pattern: string): void {
     if (this.#patterns.has(pattern)) return;
     this.#patterns.add(pattern);
-    this.#cache = new Map();
+    this.#forget();
   }
 
   delete(pattern: string): void {
-    if (this.#patterns.delete(pattern)) this.#cache = new Map();
+    if (this.#patterns.delete(pattern)) this.#forget();
   }
 
   clear(): void {
     this.#patterns.clear();
+    this.#forget();
+  }
+
+  /** The patterns changed: every answer kept is forgotten. */
+  #forget(): void {
     this.#cache = new Map();
+    this.#lastTopic = undefined;
   }
 
   /** Whether any pattern matches `topic`. */
   matches(topic: string): boolean {
+    // The topic of the last call first: a stream of events often repeats one.
+    if (topic === this.#lastTopic) return this.#lastAnswer;
     let answer = this.#cache.get(topic);
     if (answer === undefined) {
       answer = false;
@@ -123,6 +133,8 @@ export class PatternSet {
       if (this.#cache.size >= 1_024) this.#cache = new Map();
       this.#cache.set(topic, answer);
     }
+    this.#lastTopic = topic;
+    this.#lastAnswer = answer;
     return answer;
   }
 }

@@ -276,6 +276,48 @@ Deno.test("bad timeouts are a TypeError, not a timer that fires at once", async 
   }
 });
 
+Deno.test("the client's fast path reads an event exactly as JSON.parse does, or leaves it to JSON.parse", async () => {
+  const { EventReader } = await import("../_wire/event_text.ts");
+  const reader = new EventReader();
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const tail = ',"protocol_version":"1"}';
+  const ours = [
+    `{"event":"jobs.1.done","data":{"a":[1,2,{"b":null}]}${tail}`,
+    `{"event":"jobs.1.done","data":"second, same topic"${tail}`,
+    `{"event":"jobs.2.done","data":"}"${tail}`,
+    `{"event":"$dropped","data":{"count":3}${tail}`,
+    `{"event":"t","data":"é ✓ 😀"${tail}`,
+    `{"event":"t","data":null${tail}`,
+  ];
+  for (const text of ours) {
+    const read = reader.read(bytes(text));
+    const parsed = JSON.parse(text);
+    assert.deepEqual(read, { topic: parsed.event, data: parsed.data }, text);
+  }
+  // Another shape, escapes, more keys, or no JSON at all: left for JSON.parse to read (or refuse).
+  for (
+    const text of [
+      `{"event":"t","data":1,"data":2${tail}`,
+      `{"event":"t","data":1,"extra":true${tail}`,
+      `{"event":"a\\"b","data":1${tail}`,
+      `{"event":"a\u0001b","data":1${tail}`,
+      `{"event":"caf\u00e9","data":1${tail}`,
+      `{"event":"t","data":${tail}`,
+      `{"event":"t", "data":1${tail}`,
+      `{"data":1,"event":"t"${tail}`,
+      `{"event":"t","data":1,"protocol_version":"2"}`,
+      `{"event":"${"x".repeat(300)}","data":1${tail}`,
+      '{"status":"ok","message":"received","protocol_version":"1","request_id":1}',
+    ]
+  ) {
+    assert.equal(reader.read(bytes(text)), undefined, text);
+  }
+  // A raw control character in a topic is not JSON: the slow path must see it, and refuse it.
+  const raw = `{"event":"a\u0001b","data":1${tail}`.replace("\\u0001", "\u0001");
+  assert.equal(reader.read(bytes(raw)), undefined);
+  assert.throws(() => JSON.parse(raw), SyntaxError);
+});
+
 Deno.test("the client's fast path reads an answer exactly as JSON.parse does", async () => {
   const { parseAnswer } = await import("../_wire/answer_text.ts");
   const bytes = (text: string) => new TextEncoder().encode(text);
