@@ -120,8 +120,10 @@ Deno.test("subscribers that never read lose events to the memory budget, never t
     await peer.call({ type: "$subscribe", topics: ["t"], request_id: 1 });
   }
   await using client = await connect({ port: portOf(server) });
-  const data = "z".repeat(8_000);
-  for (let i = 0; i < 2_000; i++) {
+  // 600 KB for each: 7 MB in all, three and a half times the budget.
+  const data = "z".repeat(4_000);
+  const published = 150;
+  for (let i = 0; i < published; i++) {
     server.publish("t", data);
     if (i % 50 === 0) await delay(0);
   }
@@ -140,7 +142,7 @@ Deno.test("subscribers that never read lose events to the memory budget, never t
       if (frame.event === "$dropped") told += (frame.data as { count: number }).count;
       else seen++;
     }
-    assert.equal(seen + told, 2_000, `${seen} + ${told}`);
+    assert.equal(seen + told, published, `${seen} + ${told}`);
   }
   for (const peer of sleepers) peer.close();
 });
