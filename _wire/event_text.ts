@@ -43,12 +43,16 @@ export class EventReader {
       return undefined;
     }
     const topicStart = EVENT_KEY.length;
+    const known = this.#topicBytes;
     let topicEnd = topicStart;
+    // Whether the topic is the last one read, found in the same pass.
+    let same = true;
     // A topic with escapes, control characters (not JSON) or characters
     // beyond ASCII takes the slow path.
     while (topicEnd < body.length && body[topicEnd] !== QUOTE) {
       const byte = body[topicEnd];
       if (byte === BACKSLASH || byte < FIRST_PRINTABLE || byte > LAST_ASCII) return undefined;
+      same &&= known[topicEnd - topicStart] === byte;
       topicEnd++;
     }
     const dataStart = topicEnd + 1 + DATA_KEY.length;
@@ -66,15 +70,15 @@ export class EventReader {
     } catch {
       return undefined;
     }
-    return { topic: this.#topicOf(body, topicStart, topicEnd), data };
+    const topic = same && topicEnd - topicStart === this.#topicLength
+      ? this.#topic
+      : this.#newTopic(body, topicStart, topicEnd);
+    return { topic, data };
   }
 
-  #topicOf(body: Uint8Array, start: number, end: number): string {
+  #newTopic(body: Uint8Array, start: number, end: number): string {
     const length = end - start;
     const known = this.#topicBytes;
-    let same = length === this.#topicLength;
-    for (let i = 0; same && i < length; i++) same = known[i] === body[start + i];
-    if (same) return this.#topic;
     known.set(body.subarray(start, end));
     this.#topicLength = length;
     this.#topic = String.fromCharCode(...body.subarray(start, end));
