@@ -262,8 +262,9 @@ ${goals}
 ## Two-way rows: events, streams, cancellation
 
 Same run, ${rounds} rounds. Fan-out: the SocketBridge server process publishes (no broker); a
-second process holds ${100} \`connect()\` subscribers. For NATS, a publisher process and a
-subscriber process of ${100} connections, both on the \`nats\` npm package, around the Debian
+second process holds ${100} \`connect()\` subscribers, each taking its events in an \`onEvent\`
+callback. For NATS, a publisher process and a subscriber process of ${100} connections (each with a
+\`callback\`), both on the \`nats\` npm package, around the Debian
 \`nats-server\` (a third process). Each system first publishes flat out (events delivered per
 second, counted until the last one lands), then at a paced rate, where latency is the path itself
 rather than a queue. Timestamps cross processes on one host's clock.
