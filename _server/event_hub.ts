@@ -9,7 +9,8 @@ import { PatternSet, topicProblem } from "../_wire/topics.ts";
 export interface EventSink {
   /** Bytes the outbound queue may still take before it is full. */
   room(): number;
-  enqueue(frame: string): void;
+  /** Queues a frame: JSON text, or its UTF-8 bytes (shared by every outlet: never changed). */
+  enqueue(frame: string | Uint8Array): void;
 }
 
 /** Event counters shared by the hub and its outlets. */
@@ -20,6 +21,7 @@ export interface EventCounters {
 }
 
 const HEADER_BYTES = 4;
+const encoder = new TextEncoder();
 
 /** One connection's subscriptions. */
 export class EventOutlet {
@@ -39,7 +41,7 @@ export class EventOutlet {
    * otherwise counts it lost. A loss is told (`$dropped`) before the next
    * event that fits, or as soon as the queue drains.
    */
-  deliver(frame: string): boolean {
+  deliver(frame: Uint8Array): boolean {
     const size = HEADER_BYTES + frame.length;
     if (this.#sink.room() < size + (this.#dropped > 0 ? 64 : 0)) {
       this.#dropped++;
@@ -113,8 +115,12 @@ export class EventHub {
     },"data":${dataText},"protocol_version":"${PROTOCOL_VERSION}"}`;
     this.counters.published++;
     let reached = 0;
+    // Encoded once, when some outlet wants it, for all of them: not once per connection.
+    let bytes: Uint8Array | undefined;
     for (const outlet of this.#outlets) {
-      if (outlet.patterns.matches(topic) && outlet.deliver(frame)) reached++;
+      if (!outlet.patterns.matches(topic)) continue;
+      bytes ??= encoder.encode(frame);
+      if (outlet.deliver(bytes)) reached++;
     }
     return reached;
   }

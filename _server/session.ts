@@ -390,7 +390,7 @@ export class Session {
     );
   }
 
-  #send(body: string): void {
+  #send(body: string | Uint8Array): void {
     this.#writer.enqueue(body);
     this.#recharge();
   }
