@@ -131,39 +131,32 @@ Deno.test("IdempotencyStore forgets keys past the window and the oldest past the
 
 Deno.test("IdempotencyStore compares a repeated key's payload with the first request's, whatever the handler did to it", async () => {
   const store = new IdempotencyStore(60_000, 10, () => {});
-  const first = keyed("k", { n: 1, list: [1, 2] }, 1);
-  const verdict = store.begin(undefined, "k", first.request, first.payload, 1, 0);
+  const begin = (payload: Record<string, unknown>, id: number) => {
+    const { request } = keyed("k", payload, id);
+    return store.begin(undefined, "k", request, payload, id, id);
+  };
+  /** The answer a verdict gives, parsed. */
+  const answerOf = async (verdict: ReturnType<typeof begin>) => {
+    assert.equal(verdict.kind, "answer");
+    return verdict.kind === "answer" ? JSON.parse(await verdict.answer) : undefined;
+  };
+  const payload = { n: 1, list: [1, 2] };
+  const verdict = begin(payload, 1);
   assert.equal(verdict.kind, "run");
   // The handler changes the payload it was given: what came on the wire counts.
-  first.payload.n = 2;
-  const again = keyed("k", { n: 1, list: [1, 2] }, 2);
-  const waiting = store.begin(undefined, "k", again.request, again.payload, 2, 1);
-  assert.equal(waiting.kind, "answer");
-  const other = keyed("k", { n: 1, list: [1, 3] }, 3);
-  assert.equal(store.begin(undefined, "k", other.request, other.payload, 3, 2).kind, "conflict");
+  payload.n = 2;
+  const waiting = begin({ n: 1, list: [1, 2] }, 2);
+  assert.equal(begin({ n: 1, list: [1, 3] }, 3).kind, "conflict");
   if (verdict.kind === "run") {
     store.finish(verdict.ticket, '{"status":"ok","message":"received","request_id":1,"result":7}');
   }
-  if (waiting.kind === "answer") {
-    assert.deepEqual(JSON.parse(await waiting.answer), {
-      status: "ok",
-      message: "received",
-      request_id: 2,
-      result: 7,
-    });
-  }
-  const replay = keyed("k", { n: 1, list: [1, 2] }, 4);
-  const replayed = store.begin(undefined, "k", replay.request, replay.payload, 4, 3);
-  assert.equal(replayed.kind, "answer");
-  if (replayed.kind === "answer") {
-    assert.deepEqual(JSON.parse(await replayed.answer), {
-      status: "ok",
-      message: "received",
-      request_id: 4,
-      result: 7,
-      replayed: true,
-    });
-  }
+  const answer = { status: "ok", message: "received", result: 7 };
+  assert.deepEqual(await answerOf(waiting), { ...answer, request_id: 2 });
+  assert.deepEqual(await answerOf(begin({ n: 1, list: [1, 2] }, 4)), {
+    ...answer,
+    request_id: 4,
+    replayed: true,
+  });
 });
 
 Deno.test("IdempotencyStore keeps every key and answer through growth, large records and churn, as a Map does", () => {
