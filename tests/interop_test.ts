@@ -297,6 +297,14 @@ Deno.test("the client's fast path reads an event exactly as JSON.parse does, or 
     const parsed = JSON.parse(text);
     assert.deepEqual(read, { topic: parsed.event, data: parsed.data }, text);
   }
+  // Bytes that are not UTF-8 in the data read as the whole frame's lenient decoding reads them.
+  const broken = new Uint8Array([
+    ...bytes('{"event":"t","data":"a'),
+    0xe2,
+    ...bytes(`"${tail}`),
+  ]);
+  const lenient = JSON.parse(new TextDecoder().decode(broken));
+  assert.deepEqual(reader.read(broken), { topic: "t", data: lenient.data });
   // Another shape, escapes, more keys, or no JSON at all: left for JSON.parse to read (or refuse).
   for (
     const text of [
