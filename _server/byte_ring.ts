@@ -17,12 +17,16 @@ export type Moved = (id: number, kind: number, at: number) => void;
 const HEADER = 16;
 const PAD = 0;
 const FIRST_CAPACITY = 64 * 1024;
+// The largest the ring grows: offsets stay small integers, and a store that
+// holds more keeps its further records elsewhere.
+const MAX_CAPACITY = 2 ** 30;
 
 const encoder = new TextEncoder();
 
 export class ByteRing {
   readonly #holds: Holds;
   readonly #moved: Moved;
+  readonly #maxCapacity: number;
   #bytes = new Uint8Array(FIRST_CAPACITY);
   // The headers, read as words (records start on 8-byte boundaries).
   #words = new Uint32Array(this.#bytes.buffer);
@@ -33,9 +37,15 @@ export class ByteRing {
   #tail = 0;
   #used = 0;
 
-  constructor(holds: Holds, moved: Moved) {
+  /**
+   * @param holds Whether the owner still holds a record.
+   * @param moved Tells the owner where a record moved when the ring grew.
+   * @param maxCapacity The largest the ring grows (at least its first size).
+   */
+  constructor(holds: Holds, moved: Moved, maxCapacity = MAX_CAPACITY) {
     this.#holds = holds;
     this.#moved = moved;
+    this.#maxCapacity = Math.max(maxCapacity, FIRST_CAPACITY);
   }
 
   /** The buffer's size in bytes. */
@@ -43,20 +53,25 @@ export class ByteRing {
     return this.#bytes.length;
   }
 
-  /** Stores a copy of `data` as a record of `id` and `kind` (not PAD); returns where its data starts. */
+  /**
+   * Stores a copy of `data` as a record of `id` and `kind` (not PAD); returns
+   * where its data starts, or -1 when the ring is full at its largest size.
+   */
   write(id: number, kind: number, data: Uint8Array): number {
     const at = this.#reserve(data.length);
+    if (at < 0) return -1;
     this.#bytes.set(data, at);
     this.#commit(id, kind, at, data.length);
     return at;
   }
 
   /**
-   * Stores `text` as UTF-8 like `write`; returns where its data starts, and
-   * its length in bytes as `written`.
+   * Stores `text` as UTF-8 like `write`; returns where its data starts (-1:
+   * the ring is full at its largest size), and its length in bytes as `written`.
    */
   writeText(id: number, kind: number, text: string): { at: number; written: number } {
     const at = this.#reserve(text.length * 3);
+    if (at < 0) return { at, written: 0 };
     const { written } = encoder.encodeInto(text, this.#bytes.subarray(at, at + text.length * 3));
     this.#commit(id, kind, at, written);
     return { at, written };
@@ -67,7 +82,7 @@ export class ByteRing {
     return this.#bytes.subarray(at, at + length);
   }
 
-  /** Room for `length` bytes of data; returns where the data will start. */
+  /** Room for `length` bytes of data; returns where the data will start, -1 if there is none. */
   #reserve(length: number): number {
     const size = sizeOf(length);
     let at = this.#roomFor(size);
@@ -77,6 +92,7 @@ export class ByteRing {
     for (;;) {
       at = this.#roomFor(size);
       if (at >= 0) return at + HEADER;
+      if (this.#bytes.length * 2 > this.#maxCapacity) return -1;
       this.#grow(size);
     }
   }

@@ -44,11 +44,14 @@ const ABANDONED = {
 // Record kinds in the ring.
 const REQUEST = 1;
 const ANSWER = 2;
-/** Records larger than this are kept apart, each in a copy of its own (rare, and one object each). */
+/**
+ * Records larger than this are kept apart, each in a copy of its own (rare,
+ * and one object each), as are records the ring has no room for at its largest.
+ */
 const APART = 8192;
 /** Rows at first; they double, up to the key bound, when the oldest row is still held. */
 const FIRST_ROWS = 1024;
-/** Where a record kept apart is. */
+/** Where a record kept apart is: also what the ring answers when it has no room. */
 const NOWHERE = -1;
 
 const decoder = new TextDecoder();
@@ -176,12 +179,9 @@ export class IdempotencyStore {
     this.#callers[row] = callerId;
     this.#requestLength[row] = body.length;
     this.#answerLength[row] = -1;
-    if (body.length > APART) {
-      this.#requestAt[row] = NOWHERE;
-      this.#apart.set(ticket * 2 + REQUEST - 1, body.slice());
-    } else {
-      this.#requestAt[row] = this.#ring.write(ticket, REQUEST, body);
-    }
+    const at = body.length > APART ? NOWHERE : this.#ring.write(ticket, REQUEST, body);
+    this.#requestAt[row] = at;
+    if (at === NOWHERE) this.#apart.set(ticket * 2 + REQUEST - 1, body.slice());
     if (type !== undefined) this.#types.set(ticket, type);
     this.#table.add(row, hash);
     this.#size++;
@@ -195,14 +195,15 @@ export class IdempotencyStore {
     // An empty body: the connection went away and nothing was answered.
     if (body === "" || !current) {
       if (current) this.#forget(row);
-    } else if (body.length * 3 > APART) {
-      const bytes = encoder.encode(body);
-      this.#apart.set(ticket * 2 + ANSWER - 1, bytes);
-      this.#answerAt[row] = NOWHERE;
-      this.#answerLength[row] = bytes.length;
-      this.#charge(bytes.length);
     } else {
-      const { at, written } = this.#ring.writeText(ticket, ANSWER, body);
+      let { at, written } = body.length * 3 > APART
+        ? { at: NOWHERE, written: 0 }
+        : this.#ring.writeText(ticket, ANSWER, body);
+      if (at === NOWHERE) {
+        const bytes = encoder.encode(body);
+        this.#apart.set(ticket * 2 + ANSWER - 1, bytes);
+        written = bytes.length;
+      }
       this.#answerAt[row] = at;
       this.#answerLength[row] = written;
       this.#charge(written);

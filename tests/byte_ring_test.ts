@@ -11,7 +11,7 @@ interface Held {
 }
 
 /** A ring and the records its owner holds, by id. */
-function owned() {
+function owned(maxCapacity?: number) {
   const held = new Map<number, Held>();
   let moves = 0;
   const ring = new ByteRing(
@@ -20,6 +20,7 @@ function owned() {
       moves++;
       held.get(id)!.at = at;
     },
+    maxCapacity,
   );
   return { ring, held, moves: () => moves };
 }
@@ -90,4 +91,24 @@ Deno.test("ByteRing writes text as UTF-8 and says how many bytes it took", () =>
   for (const [id, { at, data }] of held) {
     assert.deepEqual(ring.read(at, data.length), data, `${id}`);
   }
+});
+
+Deno.test("ByteRing grows no larger than its bound: a write that finds no room then is refused", () => {
+  const { ring, held } = owned(256 * 1024);
+  let refused = -1;
+  for (let id = 0; id < 1_000 && refused < 0; id++) {
+    const data = bytesOf(id, 1_000);
+    const at = ring.write(id, 1, data);
+    if (at < 0) refused = id;
+    else held.set(id, { at, data });
+  }
+  assert.ok(refused > 200, `refused at record ${refused}`);
+  assert.equal(ring.capacity, 256 * 1024);
+  assert.equal(ring.writeText(refused, 2, "x".repeat(1_000)).at, -1);
+  for (const [id, { at, data }] of held) {
+    assert.deepEqual(ring.read(at, data.length), data, `${id}`);
+  }
+  // Once a record is given up, there is room again.
+  held.delete(0);
+  assert.ok(ring.write(refused, 1, bytesOf(refused, 500)) >= 0);
 });
