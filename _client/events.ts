@@ -79,6 +79,15 @@ export class EventStream<Data = unknown>
   implements AsyncIterable<BridgeEvent<Data>>, AsyncDisposable {
   /** The patterns this subscription receives events for. */
   readonly patterns: readonly string[];
+  /**
+   * Settles once the subscription ends: resolves when it was unsubscribed
+   * (or its client closed), rejects with the error it ended with (its
+   * connection lost for good, or its renewal refused after a reconnect):
+   * what a `for await` loop would throw, for a subscription with `onEvent`.
+   * Nobody has to read it: its rejection is never unhandled.
+   */
+  readonly ended: Promise<void>;
+  #settleEnded!: { resolve: () => void; reject: (error: unknown) => void };
   readonly #owner: SubscriptionOwner;
   readonly #matcher = new PatternSet();
   readonly #entries = new AsyncQueue<BridgeEvent<Data>>();
@@ -102,6 +111,8 @@ export class EventStream<Data = unknown>
     this.patterns = Object.freeze([...patterns]);
     this.#owner = owner;
     this.#onEvent = onEvent;
+    this.ended = new Promise<void>((resolve, reject) => this.#settleEnded = { resolve, reject });
+    this.ended.catch(() => {});
     for (const pattern of patterns) this.#matcher.add(pattern);
   }
 
@@ -156,6 +167,8 @@ export class EventStream<Data = unknown>
   end(error?: unknown): void {
     if (this.#entries.ended) return;
     this.#entries.end(error);
+    if (error === undefined) this.#settleEnded.resolve();
+    else this.#settleEnded.reject(error);
     const callbacks = endCallbacks.get(this as EventStream<unknown>);
     endCallbacks.delete(this as EventStream<unknown>);
     callbacks?.forEach((callback) => callback());

@@ -120,8 +120,9 @@ export interface SubscribeOptions<Data = unknown> {
    * `gap`), in order, instead of queueing it for a `for await` loop: the
    * cheapest way to take many events (no promise or iterator step per
    * event, and no queue, so the client never drops events of its own). Such a
-   * subscription cannot be iterated. A throw is reported like one from an
-   * event listener (`reportError`) and the subscription goes on.
+   * subscription cannot be iterated; its `ended` promise tells how it ended.
+   * A throw is reported like one from an event listener (`reportError`) and
+   * the subscription goes on.
    */
   onEvent?: (event: BridgeEvent<Data>) => void;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type BridgeEvent, connect, EventStream, serve } from "../mod.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import { eventually } from "./_helpers.ts";
 import { EventRouter } from "../_client/events.ts";
 
@@ -84,4 +85,19 @@ Deno.test("subscribe({ onEvent }) refuses a callback that is not a function", as
     client.subscribe(["x"], { onEvent: "log" as any }),
     /onEvent must be a function/,
   );
+});
+
+Deno.test("subscribe({ onEvent }): ended resolves on unsubscribe and rejects when the connection is lost for good", async () => {
+  const server = serve({ port: 0 }, () => "ok");
+  const client = await connect({ port: server.addr.port });
+  const quiet = await client.subscribe(["a"], { onEvent: () => {} });
+  const lost = await client.subscribe(["b"], { onEvent: () => {} });
+  quiet.unsubscribe();
+  assert.equal(await quiet.ended, undefined);
+  // The server goes away; this client does not reconnect.
+  await server.shutdown();
+  const error = await lost.ended.then(() => undefined, (reason) => reason);
+  assert.ok(error instanceof ConnectionClosedError, `ended with ${error}`);
+  assert.ok(lost.closed);
+  await client.close();
 });
