@@ -16,11 +16,17 @@ const MAX_READ_BYTES = 65_536;
  */
 export class ChunkReader {
   readonly #conn: Readable;
+  readonly #maxReadBytes: number;
   #buffer = new Uint8Array(FIRST_READ_BYTES);
   #ahead?: Promise<Uint8Array | null>;
 
-  constructor(conn: Readable) {
+  /**
+   * @param conn The connection.
+   * @param maxReadBytes The largest the read buffer grows.
+   */
+  constructor(conn: Readable, maxReadBytes = MAX_READ_BYTES) {
     this.#conn = conn;
+    this.#maxReadBytes = maxReadBytes;
   }
 
   /** The size of the read buffer now: a chunk this long may not be all there is. */
@@ -66,7 +72,7 @@ export class ChunkReader {
     }
     if (count === null) return null;
     const chunk = this.#buffer.subarray(0, count);
-    if (count === this.#buffer.length && count < MAX_READ_BYTES) {
+    if (count === this.#buffer.length && count < this.#maxReadBytes) {
       // The chunk stays valid: the next read goes into the new buffer.
       this.#buffer = new Uint8Array(count * 2);
     }
