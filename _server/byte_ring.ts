@@ -103,7 +103,7 @@ export class ByteRing {
     this.#words[start >> 2] = size;
     this.#words[(start >> 2) + 1] = kind;
     this.#ids[(start >> 3) + 1] = id;
-    this.#head = start + size === this.#bytes.length ? 0 : start + size;
+    this.#head = this.#after(start, size);
     this.#used += size;
   }
 
@@ -128,27 +128,15 @@ export class ByteRing {
 
   /** Gives back the oldest records nobody holds. */
   #reclaim(): void {
-    const capacity = this.#bytes.length;
-    while (this.#used > 0) {
-      const rest = capacity - this.#tail;
-      if (rest < HEADER) {
-        this.#used -= rest;
-        this.#tail = 0;
-        continue;
-      }
-      const size = this.#words[this.#tail >> 2];
-      const kind = this.#words[(this.#tail >> 2) + 1];
-      if (kind !== PAD) {
-        const id = this.#ids[(this.#tail >> 3) + 1];
-        if (this.#holds(id, kind, this.#tail + HEADER)) break;
-      }
+    while (this.#used > 0 && !this.#held(this.#tail)) {
+      const size = this.#sizeAt(this.#tail);
       this.#used -= size;
-      this.#tail = this.#tail + size === capacity ? 0 : this.#tail + size;
+      this.#tail = this.#after(this.#tail, size);
     }
     if (this.#used === 0) {
       this.#head = this.#tail = 0;
       // Empty after a burst: the buffer goes back to its first size.
-      if (capacity > FIRST_CAPACITY) this.#replace(new Uint8Array(FIRST_CAPACITY));
+      if (this.#bytes.length > FIRST_CAPACITY) this.#replace(new Uint8Array(FIRST_CAPACITY));
     }
   }
 
@@ -157,29 +145,40 @@ export class ByteRing {
     let capacity = this.#bytes.length * 2;
     while (capacity < this.#used + size) capacity *= 2;
     const old = this.#bytes;
-    const oldWords = this.#words;
-    const oldIds = this.#ids;
     const grown = new Uint8Array(capacity);
     let written = 0;
     for (let left = this.#used, at = this.#tail; left > 0;) {
-      const rest = old.length - at;
-      const recordSize = rest < HEADER ? rest : oldWords[at >> 2];
-      const kind = rest < HEADER ? PAD : oldWords[(at >> 2) + 1];
-      if (kind !== PAD) {
-        const id = oldIds[(at >> 3) + 1];
-        if (this.#holds(id, kind, at + HEADER)) {
-          grown.set(old.subarray(at, at + recordSize), written);
-          this.#moved(id, kind, written + HEADER);
-          written += recordSize;
-        }
+      const recordSize = this.#sizeAt(at);
+      if (this.#held(at)) {
+        grown.set(old.subarray(at, at + recordSize), written);
+        this.#moved(this.#ids[(at >> 3) + 1], this.#words[(at >> 2) + 1], written + HEADER);
+        written += recordSize;
       }
       left -= recordSize;
-      at = at + recordSize === old.length ? 0 : at + recordSize;
+      at = this.#after(at, recordSize);
     }
     this.#replace(grown);
     this.#tail = 0;
     this.#used = written;
     this.#head = written === capacity ? 0 : written;
+  }
+
+  /** The size of the record at `at`; too near the end for a header, the rest is padding. */
+  #sizeAt(at: number): number {
+    const rest = this.#bytes.length - at;
+    return rest < HEADER ? rest : this.#words[at >> 2];
+  }
+
+  /** Whether the record at `at` is one its owner still holds (padding is nobody's). */
+  #held(at: number): boolean {
+    if (this.#bytes.length - at < HEADER) return false;
+    const kind = this.#words[(at >> 2) + 1];
+    return kind !== PAD && this.#holds(this.#ids[(at >> 3) + 1], kind, at + HEADER);
+  }
+
+  /** Where the record after the one of `size` bytes at `at` starts. */
+  #after(at: number, size: number): number {
+    return at + size === this.#bytes.length ? 0 : at + size;
   }
 
   #replace(bytes: Uint8Array<ArrayBuffer>): void {

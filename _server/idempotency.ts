@@ -78,7 +78,7 @@ export class IdempotencyStore {
   #requestLength = new Int32Array(0);
   #answerAt = new Int32Array(0);
   #answerLength = new Int32Array(0); // -1: not answered yet
-  readonly #apart = new Map<number, Uint8Array>(); // by ticket * 2 + (ANSWER - 1 or REQUEST - 1)
+  readonly #apart = new Map<number, Uint8Array>(); // by apartKey(ticket, kind)
   readonly #types = new Map<number, string>(); // by ticket, for requests whose transport named one
   readonly #waiting = new Map<number, ((answer: string | undefined) => void)[]>();
   readonly #callerIds = new Map<string | undefined, number>();
@@ -181,7 +181,7 @@ export class IdempotencyStore {
     this.#answerLength[row] = -1;
     const at = body.length > APART ? NOWHERE : this.#ring.write(ticket, REQUEST, body);
     this.#requestAt[row] = at;
-    if (at === NOWHERE) this.#apart.set(ticket * 2 + REQUEST - 1, body.slice());
+    if (at === NOWHERE) this.#apart.set(apartKey(ticket, REQUEST), body.slice());
     if (type !== undefined) this.#types.set(ticket, type);
     this.#table.add(row, hash);
     this.#size++;
@@ -201,7 +201,7 @@ export class IdempotencyStore {
         : this.#ring.writeText(ticket, ANSWER, body);
       if (at === NOWHERE) {
         const bytes = encoder.encode(body);
-        this.#apart.set(ticket * 2 + ANSWER - 1, bytes);
+        this.#apart.set(apartKey(ticket, ANSWER), bytes);
         written = bytes.length;
       }
       this.#answerAt[row] = at;
@@ -225,7 +225,7 @@ export class IdempotencyStore {
 
   #bytesOf(row: number, kind: number): Uint8Array {
     const at = kind === REQUEST ? this.#requestAt[row] : this.#answerAt[row];
-    if (at === NOWHERE) return this.#apart.get(this.#tickets[row] * 2 + kind - 1)!;
+    if (at === NOWHERE) return this.#apart.get(apartKey(this.#tickets[row], kind))!;
     const length = kind === REQUEST ? this.#requestLength[row] : this.#answerLength[row];
     return this.#ring.read(at, length);
   }
@@ -252,9 +252,9 @@ export class IdempotencyStore {
     this.#size--;
     const answered = this.#answerLength[row];
     this.#charge(-(this.#requestLength[row] + (answered >= 0 ? answered : 0)));
-    if (this.#requestAt[row] === NOWHERE) this.#apart.delete(ticket * 2 + REQUEST - 1);
+    if (this.#requestAt[row] === NOWHERE) this.#apart.delete(apartKey(ticket, REQUEST));
     if (answered >= 0 && this.#answerAt[row] === NOWHERE) {
-      this.#apart.delete(ticket * 2 + ANSWER - 1);
+      this.#apart.delete(apartKey(ticket, ANSWER));
     }
     this.#types.delete(ticket);
   }
@@ -309,6 +309,11 @@ export class IdempotencyStore {
     }
     this.#table.renumber((from) => old.tickets[from] % rows);
   }
+}
+
+/** Where a ticket's request or answer kept apart is found. */
+function apartKey(ticket: number, kind: number): number {
+  return ticket * 2 + kind - REQUEST;
 }
 
 /** Whether a repeated key's request has the payload of the first request of that key. */
