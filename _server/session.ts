@@ -12,7 +12,7 @@ import { RequestScheduler } from "./scheduler.ts";
 import type { Settings } from "./settings.ts";
 import type { SessionHost } from "./host.ts";
 import { judgeOversized } from "./oversize.ts";
-import { Deadline } from "../_shared/timers.ts";
+import { Ending } from "./ending.ts";
 import { FairTurns } from "./fair_turns.ts";
 import { MemoryCharge } from "./budget.ts";
 import { ReadDeadlines } from "./read_deadlines.ts";
@@ -21,8 +21,6 @@ import { FrameWriter } from "../_shared/writer.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 import { CallBook } from "./calls.ts";
-
-const LINGER_MS = 1_000;
 
 export class Session {
   readonly #host: SessionHost<Session>;
@@ -36,17 +34,14 @@ export class Session {
   readonly #twoWay: TwoWay;
   readonly #calls: CallBook;
   readonly #deadlines: ReadDeadlines;
-  readonly #endingDeadline = new Deadline(() => this.#close());
   #proven = false;
   #framesRead = 0;
   readonly #turns = new FairTurns();
   readonly #charge: MemoryCharge;
   #wake?: () => void;
   #draining = false;
-  // Ending: input is dropped; `#ended` runs the FIN once nothing is in flight.
-  #ending = false;
-  #last?: Uint8Array;
-  #ended?: Promise<void>;
+  // Ending: input is dropped, and the FIN goes once nothing is in flight.
+  readonly #ending: Ending;
   #discarded = 0;
   #closed = false;
   readonly #closing: Promise<void>;
@@ -69,6 +64,14 @@ export class Session {
       if (!isPeerGone(error)) this.#report(error);
       this.#close();
     };
+    this.#ending = new Ending({
+      conn,
+      writeTimeout: this.#settings.writeTimeout,
+      drained: () => this.#writer.drained(),
+      idle: () => this.#scheduler.idle,
+      closed: () => this.#closed,
+      close: () => this.#close(),
+    });
     this.#reader = new ChunkReader(conn);
     this.#deadlines = new ReadDeadlines({
       settings: this.#settings,
@@ -93,7 +96,7 @@ export class Session {
         // Events fit the connection's outbound bound and the server's budget:
         // past either they are dropped, never a reason to close anybody.
         room: () =>
-          this.#closed || this.#ending ? 0 : Math.min(
+          this.#closed || this.#ending.started ? 0 : Math.min(
             this.#settings.maxOutboundBytes - this.#writer.bufferedBytes,
             host.budget.droppableRoom(this),
           ),
@@ -142,7 +145,7 @@ export class Session {
   async run(): Promise<void> {
     try {
       if ("setNoDelay" in this.#conn) (this.#conn as Deno.TcpConn).setNoDelay(true);
-      if (!this.#ending) this.#deadlines.start();
+      if (!this.#ending.started) this.#deadlines.start();
       await this.#readLoop();
     } catch (error) {
       // A reset or a failed TLS handshake: the peer is gone, stop its handlers.
@@ -157,7 +160,7 @@ export class Session {
     // While draining for a shutdown it reads on, answering shutting_down,
     // until its last request is answered; once ending, it reads only to drop.
     while (!this.#closed) {
-      if (!this.#ending) {
+      if (!this.#ending.started) {
         if (this.#scheduler.backlogged && !this.#writer.full) this.#scheduler.resume();
         // While it reads nothing, a half frame's deadline is paused: the
         // frame may be cut only because we stopped reading. Each pause has a
@@ -186,7 +189,7 @@ export class Session {
       const value = await this.#reader.read();
       if (value === null) return;
       this.#host.counters.bytes.in += value.length;
-      if (this.#ending) {
+      if (this.#ending.started) {
         // Closing: what the peer still sends is read only to be dropped.
         this.#discarded += value.length;
         if (this.#discarded > this.#settings.maxBytes) this.#close();
@@ -198,7 +201,7 @@ export class Session {
         this.#host.counters.frames.in++;
         this.#scheduler.admit(body);
       });
-      if (this.#ending) continue;
+      if (this.#ending.started) continue;
       if (this.#decoder.idle) this.#deadlines.frameStopped();
       else if (this.#framesRead !== before || !this.#deadlines.frameArmed) {
         // A frame is under way: its deadline runs from its first byte.
@@ -232,39 +235,19 @@ export class Session {
   }
 
   /**
-   * Ends the connection so the peer still reads every answer: closing a
-   * socket with unread input makes the kernel reset it, and a reset drops
-   * the answers still on their way. From this call on, input is read only to
-   * be dropped (at most maxBytes). Once every accepted request is answered
-   * and written (then `last`, raw, if given), our side is ended (FIN), and
-   * the socket closes LINGER_MS later, or when the peer closes. The whole
-   * ending is bounded by writeTimeout + LINGER_MS for a peer that reads
-   * nothing.
+   * Ends the connection so the peer still reads every answer (`Ending`):
+   * from this call on, input is read only to be dropped (at most maxBytes),
+   * and `last`, if given, goes raw after the answers.
    */
   #endAfterAnswers(last?: Uint8Array): void {
-    if (this.#closed || this.#ending) return;
-    this.#last = last;
-    this.#ending = true;
+    if (this.#closed || this.#ending.started) return;
     this.#deadlines.stop();
-    this.#endingDeadline.start(this.#settings.writeTimeout + LINGER_MS);
-    this.#finishEnding();
-  }
-
-  /** The second half of #endAfterAnswers, once nothing is in flight. */
-  #finishEnding(): void {
-    if (!this.#ending || !this.#scheduler.idle || this.#ended !== undefined) return;
-    this.#ended = (async () => {
-      await this.#writer.drained();
-      if (this.#closed) return;
-      if (this.#last !== undefined) await this.#conn.write(this.#last).catch(() => 0);
-      await this.#conn.closeWrite().catch(() => this.#close());
-      if (!this.#closed) this.#endingDeadline.start(LINGER_MS);
-    })();
+    this.#ending.begin(last);
   }
 
   async #finish(): Promise<void> {
     // An ending keeps its deadline: it bounds the wait for a peer that reads nothing.
-    if (!this.#ending) {
+    if (!this.#ending.started) {
       this.#deadlines.stop();
     }
     // Every accepted request gets its answer before the socket closes; once
@@ -273,7 +256,7 @@ export class Session {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
     await this.#writer.drained();
-    await this.#ended;
+    await this.#ending.done;
     this.#close();
   }
 
@@ -281,7 +264,7 @@ export class Session {
     if (this.#closed) return;
     this.#closed = true;
     this.#deadlines.stop();
-    this.#endingDeadline.stop();
+    this.#ending.stop();
     closeQuietly(this.#conn);
     this.#twoWay.close();
     this.#calls.close(
@@ -349,7 +332,7 @@ export class Session {
     wake?.();
     if (this.#scheduler.idle) {
       if (this.#draining && this.#decoder.idle) this.#endAfterAnswers();
-      this.#finishEnding();
+      this.#ending.proceed();
     }
   }
 
