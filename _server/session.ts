@@ -18,6 +18,7 @@ import { MemoryCharge } from "./budget.ts";
 import { ReadDeadlines } from "./read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
+import { untilAborted } from "../_shared/until_aborted.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 import { CallBook } from "./calls.ts";
@@ -44,15 +45,14 @@ export class Session {
   readonly #ending: Ending;
   #discarded = 0;
   #closed = false;
-  readonly #closing: Promise<void>;
-  #markClosed!: () => void;
+  // Aborted once closed: what waits on the peer stops waiting.
+  readonly #ended = new AbortController();
 
   constructor(host: SessionHost<Session>, conn: Deno.Conn) {
     this.#host = host;
     this.#settings = host.settings;
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
-    this.#closing = new Promise((resolve) => this.#markClosed = resolve);
     this.#writer = new FrameWriter(conn, this.#settings.maxOutboundBytes);
     this.#writer.onWritten = (bytes, frames) => {
       host.counters.bytes.out += bytes;
@@ -275,7 +275,7 @@ export class Session {
     );
     this.#charge.set(0);
     this.#host.budget.leave(this);
-    this.#markClosed();
+    this.#ended.abort();
     this.#wake?.();
   }
 
@@ -303,12 +303,12 @@ export class Session {
 
   /** Waits for `event`, or for the connection to close. */
   #until(event: Promise<void>): Promise<void> {
-    return Promise.race([event, this.#closing]);
+    return untilAborted(event, this.#ended.signal);
   }
 
   /** Waits until the peer reads its answers; closes it after writeTimeout. */
   async #waitForWriter(): Promise<void> {
-    if (await this.#writer.readyWithin(this.#settings.writeTimeout, this.#closing)) return;
+    if (await this.#writer.readyWithin(this.#settings.writeTimeout, this.#ended.signal)) return;
     this.#report(new SocketBridgeError("busy", "Peer does not read its answers; closing"));
     this.#close();
   }

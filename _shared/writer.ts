@@ -4,6 +4,7 @@
 import { HEADER_BYTES, writeHeader } from "../_wire/header.ts";
 import { borrowBuffer, returnBuffer } from "../_wire/buffer_pool.ts";
 import { startTimer, type TimerHandle } from "./timers.ts";
+import { untilAborted } from "./until_aborted.ts";
 
 /** The part of `Deno.Conn` the writer needs. */
 export interface Writable {
@@ -77,21 +78,24 @@ export class FrameWriter {
 
   /**
    * Resolves true once the buffer is at or below the high-water mark (or
-   * the socket failed, or `closed` resolved), false if `ms` passed first.
+   * the socket failed, or `closed` aborted), false if `ms` passed first.
    * The clock runs from when the peer last took bytes, not from this call:
    * a peer that stopped reading long ago has that much less time left.
    */
-  async readyWithin(ms: number, closed: Promise<void>): Promise<boolean> {
+  async readyWithin(ms: number, closed: AbortSignal): Promise<boolean> {
     const since = this.#lastProgress;
     if (since !== undefined) ms = Math.max(0, ms - (performance.now() - since));
     let timer: TimerHandle;
-    const inTime = await Promise.race([
-      this.ready().then(() => true),
-      closed.then(() => true),
-      new Promise<boolean>((resolve) => timer = startTimer(() => resolve(false), ms)),
-    ]);
+    let late = false;
+    const deadline = new Promise<void>((resolve) =>
+      timer = startTimer(() => {
+        late = true;
+        resolve();
+      }, ms)
+    );
+    await untilAborted(Promise.race([this.ready(), deadline]), closed);
     if (timer !== undefined) clearTimeout(timer);
-    return inTime;
+    return !late || this.#failure !== undefined || !this.full;
   }
 
   /** Resolves once everything queued is written, or the socket failed. */
