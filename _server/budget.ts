@@ -7,7 +7,11 @@
 // than their share are refused new work (strangers, that have not completed
 // a request, also stop being read), and past the limit the heaviest holders
 // are closed, so a stranger holding memory cannot deny service to a client
-// that holds little. Pure: no Deno APIs.
+// that holds little. Strangers between them may hold only a quarter of the
+// limit: a crowd of them announcing large frames is read that far and no
+// further (which spares the server reading, and holding, what nobody has
+// shown the right to send), while one that holds little is always read.
+// Pure: no Deno APIs.
 
 /** A connection, as the budget sees it. */
 export interface MemoryHolder {
@@ -31,12 +35,22 @@ const DROPPABLE_FRACTION = 0.5;
 // a few frames of ordinary size are always allowed a client that has shown
 // it holds the token, however many strangers are connected.
 const MIN_SHARE_BYTES = 256 * 1_024;
+// Strangers (connections that have not completed a request) may hold this
+// fraction of the limit between them; past it, those over their share of it
+// pause, all but one at a time (so that strangers sending large first
+// frames at once cannot all wait for each other: the exempt one finishes
+// its frame, or its frame deadline closes it, and the next goes on).
+const STRANGER_FRACTION = 0.25;
 
 export class MemoryBudget {
   readonly limit: number;
   #used = 0;
+  #strangerUsed = 0;
+  #strangers = 0;
+  #exempt?: MemoryHolder;
   readonly #holders = new Set<MemoryHolder>();
-  #waiters: (() => void)[] = [];
+  // Holders paused for memory, each with what resumes it.
+  readonly #paused = new Map<MemoryHolder, () => void>();
   #shedding = false;
   #evicted = 0;
 
@@ -81,6 +95,25 @@ export class MemoryBudget {
     return Math.max(0, share - holder.charged);
   }
 
+  /**
+   * Whether a stranger must stop being read now: memory is tight and it
+   * holds more than its share, or strangers between them hold their part of
+   * the limit and it holds more than its share of that part. The first to be
+   * told so while no stranger is exempt becomes the exempt one instead, and
+   * is read on until it completes a request or leaves.
+   */
+  strangerPaused(holder: MemoryHolder): boolean {
+    if (holder === this.#exempt) return false;
+    const mark = this.limit * STRANGER_FRACTION;
+    const paused = this.overShare(holder) ||
+      (this.#strangerUsed > mark && holder.charged > mark / Math.max(1, this.#strangers));
+    // While memory is tight (proven clients hold it) no stranger is exempt:
+    // they wait for it to drain, and cannot make it tight by themselves.
+    if (!paused || this.#exempt !== undefined || this.tight) return paused;
+    this.#exempt = holder;
+    return false;
+  }
+
   /** Whether `holder` must pause and refuse new work: memory is tight and it holds more than its share. */
   overShare(holder: MemoryHolder): boolean {
     return this.tight && holder.charged > this.shareOf(holder);
@@ -88,28 +121,80 @@ export class MemoryBudget {
 
   join(holder: MemoryHolder): void {
     this.#holders.add(holder);
+    this.#strangers++;
   }
 
   /** The holder left; what it was charged must already be released. */
   leave(holder: MemoryHolder): void {
-    this.#holders.delete(holder);
+    if (this.#holders.delete(holder) && !holder.proven) this.#strangers--;
+    this.#paused.delete(holder);
+    this.#endExemption(holder);
+  }
+
+  /** A stranger, charged `held` bytes, has completed a request. */
+  proved(holder: MemoryHolder, held: number): void {
+    const strangerRoom = this.#roomForStrangers;
+    this.#strangers--;
+    this.#strangerUsed -= held;
+    if (!this.#endExemption(holder) && !strangerRoom && this.#roomForStrangers) this.#resume();
+  }
+
+  /**
+   * If `holder` was the exempt stranger, the paused strangers look again
+   * (unless memory is tight): the first told to pause takes its place.
+   * True if it was.
+   */
+  #endExemption(holder: MemoryHolder): boolean {
+    if (holder !== this.#exempt) return false;
+    this.#exempt = undefined;
+    this.#resume();
+    return true;
   }
 
   /** Adds (or, negative, releases) bytes held; past the limit, sheds the heaviest holders. */
-  adjust(delta: number): void {
+  adjust(delta: number, stranger = false): void {
+    const tight = this.tight;
+    const strangerRoom = this.#roomForStrangers;
     this.#used += delta;
+    if (stranger) this.#strangerUsed += delta;
     if (delta > 0 && this.#used > this.limit) this.#shed();
-    else if (delta < 0 && this.#waiters.length > 0 && !this.tight) {
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const wake of waiters) wake();
+    else if (delta < 0 && ((tight && !this.tight) || (!strangerRoom && this.#roomForStrangers))) {
+      this.#resume();
     }
   }
 
-  /** Resolves once memory is no longer tight. */
-  ready(): Promise<void> {
-    if (!this.tight) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /**
+   * Whether paused strangers may be read again: memory is not tight, and
+   * they are under their quarter or none is exempt (one of them will be).
+   */
+  get #roomForStrangers(): boolean {
+    return !this.tight &&
+      (this.#exempt === undefined || this.#strangerUsed <= this.limit * STRANGER_FRACTION);
+  }
+
+  #mayResume(holder: MemoryHolder): boolean {
+    return holder.proven ? !this.tight : this.#roomForStrangers;
+  }
+
+  /** Resumes the paused holders that may be read again. */
+  #resume(): void {
+    for (const [holder, resume] of this.#paused) {
+      if (this.#mayResume(holder)) {
+        this.#paused.delete(holder);
+        resume();
+      }
+    }
+  }
+
+  /**
+   * Calls `resume` once `holder`, paused for memory, may be read again:
+   * memory is no longer tight and, for a stranger, strangers are back under
+   * their quarter (or the exempt one is gone, and it may take its place).
+   * One call waits per holder: a later one replaces it.
+   */
+  onRoom(holder: MemoryHolder, resume: () => void): void {
+    if (this.#mayResume(holder)) resume();
+    else this.#paused.set(holder, resume);
   }
 
   /** Closes the heaviest holders, one at a time, until usage is back under the mark. */
@@ -123,7 +208,7 @@ export class MemoryBudget {
           if (heaviest === undefined || holder.charged > heaviest.charged) heaviest = holder;
         }
         if (heaviest === undefined || heaviest.charged <= this.shareOf(heaviest)) break;
-        this.#holders.delete(heaviest);
+        this.leave(heaviest);
         this.#evicted++;
         heaviest.evict(heaviest.charged);
       }
@@ -139,10 +224,15 @@ export class MemoryBudget {
  */
 export class MemoryCharge {
   readonly #budget: MemoryBudget;
+  readonly #holder: MemoryHolder;
   #bytes = 0;
+  #stranger = true;
 
-  constructor(budget: MemoryBudget) {
+  /** Joins `holder` to `budget`, as a stranger charged nothing. */
+  constructor(budget: MemoryBudget, holder: MemoryHolder) {
     this.#budget = budget;
+    this.#holder = holder;
+    budget.join(holder);
   }
 
   /** Bytes charged now. */
@@ -157,6 +247,13 @@ export class MemoryCharge {
     // gives back all it is charged.
     const delta = held - this.#bytes;
     this.#bytes = held;
-    this.#budget.adjust(delta);
+    this.#budget.adjust(delta, this.#stranger);
+  }
+
+  /** The holder has completed a request: it is no longer charged as a stranger. */
+  prove(): void {
+    if (!this.#stranger) return;
+    this.#stranger = false;
+    this.#budget.proved(this.#holder, this.#bytes);
   }
 }

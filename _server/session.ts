@@ -19,6 +19,7 @@ import { ReadDeadlines } from "./read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
 import { untilAborted } from "../_shared/until_aborted.ts";
+import { MemoryPause } from "./memory_pause.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 import { CallBook } from "./calls.ts";
@@ -40,6 +41,7 @@ export class Session {
   readonly #turns = new FairTurns();
   readonly #charge: MemoryCharge;
   #wake?: () => void;
+  readonly #memoryPause: MemoryPause;
   #draining = false;
   // Ending: input is dropped, and the FIN goes once nothing is in flight.
   readonly #ending: Ending;
@@ -59,6 +61,7 @@ export class Session {
       host.counters.frames.out += frames;
       this.#recharge();
       if (!this.#writer.full) this.#twoWay.roomAgain();
+      this.#memoryPause.written();
     };
     this.#writer.onFailure = (error) => {
       if (!isPeerGone(error)) this.#report(error);
@@ -125,8 +128,19 @@ export class Session {
       settled: () => this.#settled(),
       dropped: (count) => host.counters.requests.dropped += count,
     });
-    this.#charge = new MemoryCharge(host.budget);
-    host.budget.join(this);
+    this.#charge = new MemoryCharge(host.budget, this);
+    this.#memoryPause = new MemoryPause({
+      budget: host.budget,
+      holder: this,
+      writer: this.#writer,
+      writeTimeout: this.#settings.writeTimeout,
+      release: () => {
+        this.#reader.shrink();
+        this.#recharge();
+      },
+      until: (event) => this.#until(event),
+      stalled: () => this.#closeStalled(),
+    });
   }
 
   /** Whether it has completed an authorised request. */
@@ -156,7 +170,6 @@ export class Session {
   }
 
   async #readLoop(): Promise<void> {
-    const budget = this.#host.budget;
     // While draining for a shutdown it reads on, answering shutting_down,
     // until its last request is answered; once ending, it reads only to drop.
     while (!this.#closed) {
@@ -165,20 +178,13 @@ export class Session {
         // While it reads nothing, a half frame's deadline is paused: the
         // frame may be cut only because we stopped reading. Each pause has a
         // bound of its own (writeTimeout for a peer that does not read its
-        // answers, our handlers' deadlines, the other peers draining), and
-        // the frame deadline runs again, in full, once reading resumes.
+        // answers, our handlers' deadlines, the other peers draining, a
+        // stranger's authTimeout), and the frame deadline runs again, in
+        // full, once reading resumes.
         let pause: Promise<unknown> | undefined;
         if (this.#writer.full) pause = this.#waitForWriter();
         else if (this.#scheduler.backlogFull) pause = this.#waitForSlot();
-        else if (!this.#proven && budget.overShare(this)) {
-          // A stranger over its share is paused (its authTimeout still runs),
-          // keeping no read buffer meanwhile. A proven client is never paused
-          // for memory (paused clients could wait on each other for good):
-          // it is refused new work, and closed if it holds the most past the limit.
-          this.#reader.shrink();
-          this.#recharge();
-          pause = this.#until(budget.ready());
-        }
+        else if (this.#memoryPause.needed()) pause = this.#memoryPause.wait();
         if (pause !== undefined) {
           this.#deadlines.frameStopped();
           await pause;
@@ -309,6 +315,10 @@ export class Session {
   /** Waits until the peer reads its answers; closes it after writeTimeout. */
   async #waitForWriter(): Promise<void> {
     if (await this.#writer.readyWithin(this.#settings.writeTimeout, this.#ended.signal)) return;
+    this.#closeStalled();
+  }
+
+  #closeStalled(): void {
     this.#report(new SocketBridgeError("busy", "Peer does not read its answers; closing"));
     this.#close();
   }
@@ -317,6 +327,7 @@ export class Session {
     this.#deadlines.authorized();
     if (this.#proven) return;
     this.#proven = true;
+    this.#charge.prove();
     this.#host.proven(this);
   }
 

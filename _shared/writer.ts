@@ -49,6 +49,11 @@ export class FrameWriter {
     return this.bufferedBytes > this.#highWaterMark;
   }
 
+  /** Milliseconds since the peer last took bytes while some wait to be written (0 when none wait). */
+  get stalledFor(): number {
+    return this.#lastProgress === undefined ? 0 : performance.now() - this.#lastProgress;
+  }
+
   get failed(): boolean {
     return this.#failure !== undefined;
   }

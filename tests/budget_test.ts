@@ -10,8 +10,8 @@ class Holder implements MemoryHolder {
   evicted?: number;
 
   constructor(budget: MemoryBudget, readonly proven = true) {
-    this.charge = new MemoryCharge(budget);
-    budget.join(this);
+    this.charge = new MemoryCharge(budget, this);
+    if (proven) this.charge.prove();
   }
 
   get charged(): number {
@@ -71,4 +71,66 @@ Deno.test("only a holder over its share is told to pause, and a proven one has a
   // Past the fair share, but a proven holder may always hold 256 KiB.
   assert.equal(budget.overShare(proven), false);
   assert.equal(budget.shareOf(proven), 256 * 1_024);
+});
+
+Deno.test("strangers may hold a quarter between them: past it those over their share pause, all but one", () => {
+  const budget = new MemoryBudget(4_000_000);
+  const strangers = Array.from({ length: 5 }, () => new Holder(budget, false));
+  const light = new Holder(budget, false);
+  for (const stranger of strangers) stranger.charge.set(300_000);
+  light.charge.set(1_000);
+  // 1,501,000 held by six strangers, past their 1,000,000: each share is 166,666.
+  assert.equal(budget.tight, false);
+  const [exempt, ...paused] = strangers;
+  assert.equal(budget.strangerPaused(exempt), false, "the first told to pause goes on instead");
+  assert.deepEqual(paused.map((holder) => budget.strangerPaused(holder)), [true, true, true, true]);
+  assert.equal(budget.strangerPaused(exempt), false);
+  assert.equal(budget.strangerPaused(light), false, "one that holds little is always read");
+  const resumed: Holder[] = [];
+  for (const holder of paused) budget.onRoom(holder, () => resumed.push(holder));
+  assert.equal(resumed.length, 0);
+  // The exempt one completes a request (1,201,000 left to five strangers):
+  // the paused ones look again, and the first to ask again is exempt.
+  exempt.charge.prove();
+  assert.deepEqual(resumed, paused);
+  assert.equal(budget.strangerPaused(paused[0]), false);
+  assert.deepEqual(paused.slice(1).map((holder) => budget.strangerPaused(holder)), [
+    true,
+    true,
+    true,
+  ]);
+  // Once strangers are back under their quarter, the paused ones resume.
+  resumed.length = 0;
+  for (const holder of paused.slice(1)) budget.onRoom(holder, () => resumed.push(holder));
+  paused[1].charge.set(0);
+  paused[2].charge.set(0);
+  assert.deepEqual(resumed, paused.slice(1));
+});
+
+Deno.test("while proven clients make memory tight no stranger is exempt; a proven one resumes once it is not", () => {
+  const budget = new MemoryBudget(4_000_000);
+  const proven = new Holder(budget);
+  const strangers = Array.from({ length: 4 }, () => new Holder(budget, false));
+  for (const stranger of strangers) stranger.charge.set(300_000);
+  proven.charge.set(2_000_000);
+  assert.equal(budget.tight, true);
+  assert.deepEqual(strangers.map((holder) => budget.strangerPaused(holder)), [
+    true,
+    true,
+    true,
+    true,
+  ]);
+  const resumed: Holder[] = [];
+  for (const holder of [proven, ...strangers]) budget.onRoom(holder, () => resumed.push(holder));
+  assert.equal(resumed.length, 0);
+  // The proven client's answers are read: memory is no longer tight, every
+  // paused holder looks again, and one stranger becomes exempt.
+  proven.charge.set(100_000);
+  assert.deepEqual(resumed, [proven, ...strangers]);
+  assert.deepEqual(strangers.map((holder) => budget.strangerPaused(holder)), [
+    false,
+    true,
+    true,
+    true,
+  ]);
 });

@@ -158,6 +158,104 @@ Deno.test("maxBufferedBytes: strangers announcing big frames are paused at their
   await Promise.all(writes);
 });
 
+Deno.test("maxBufferedBytes: strangers between them are read no further than a quarter of the budget", async () => {
+  const limit = 8 * 2 ** 20;
+  await using server = serve({
+    port: 0,
+    maxBufferedBytes: limit,
+    frameTimeout: 60_000,
+    authTimeout: 0,
+    gracePeriod: 100,
+  }, () => "served");
+  // 30 strangers each announce 1 MiB and send 900 KiB of it, then stall.
+  const half = new Uint8Array(4 + 900 * 1024);
+  new DataView(half.buffer).setUint32(0, 2 ** 20 - 16);
+  half.fill(0x20, 4);
+  const hogs = await Promise.all(
+    Array.from({ length: 30 }, () => Deno.connect({ hostname: LOOPBACK, port: server.addr.port })),
+  );
+  const writes = hogs.map(async (hog) => {
+    try {
+      for (let at = 0; at < half.length;) at += await hog.write(half.subarray(at));
+    } catch {
+      // Closed by the server.
+    }
+  });
+  // Reading settles: nothing more comes in for a while.
+  let read = -1;
+  while (read !== server.stats().bytes.in) {
+    read = server.stats().bytes.in;
+    await delay(200);
+  }
+  // A quarter of the budget (2 MiB), and the one stranger read on past it
+  // (at most a frame): not the 6 MiB at which memory becomes tight.
+  const bound = limit / 4 + 2 ** 20 + 30 * 64 * 1024;
+  assert.ok(read < bound, `${read} bytes of strangers read, past ${bound}`);
+  assert.ok(server.stats().memory.buffered < bound, `${server.stats().memory.buffered}`);
+  // A stranger that holds little is still read, and served.
+  const answer = await send({ port: server.addr.port, timeout: 5_000 }, { type: "fresh" });
+  assert.equal(answer.result, "served");
+  hogs.forEach((hog) => hog.close());
+  await Promise.all(writes);
+});
+
+Deno.test("maxBufferedBytes: strangers sending large first requests at once are all served, one past the quarter at a time", async () => {
+  await using server = serve({
+    port: 0,
+    maxBufferedBytes: 4 * 2 ** 20,
+  }, (payload: { pad: string; n: number }) => ({ n: payload.n, length: payload.pad.length }));
+  // 16 × 600 KiB: past the strangers' quarter (1 MiB) many times over, each
+  // over its share of it. Were they all paused, they would wait for each other.
+  const peers = await Promise.all(
+    Array.from({ length: 16 }, () => RawPeer.connect(server.addr.port)),
+  );
+  const pad = "z".repeat(600 * 1024);
+  const answers = await Promise.all(peers.map(async (peer, n) => {
+    await peer.send({ pad, n, request_id: n });
+    const answer = await Promise.race([peer.receive(), delay(8_000).then(() => "no answer")]);
+    peer.close();
+    return answer;
+  }));
+  assert.deepEqual(
+    answers.map((answer) => (answer as { result?: unknown }).result),
+    Array.from({ length: 16 }, (_, n) => ({ n, length: pad.length })),
+  );
+});
+
+Deno.test("maxBufferedBytes: a proven client that reads none of its answers stops being read once memory is tight", async () => {
+  const limit = 4 * 2 ** 20;
+  await using server = serve({ port: 0, maxBufferedBytes: limit }, (payload: unknown) => payload);
+  await using light = await connect({ port: server.addr.port });
+  // Three clients prove themselves, then each pipelines 40 echoes of 200 KiB
+  // (24 MiB in all) and reads nothing.
+  const hogs = await Promise.all([1, 2, 3].map(() => RawPeer.connect(server.addr.port)));
+  for (const hog of hogs) {
+    await hog.send({ request_id: 0 });
+    assert.equal((await hog.receive())?.status, "ok");
+  }
+  const echo = frame({ pad: "e".repeat(200 * 1024), request_id: 1 });
+  const writes = hogs.map(async (hog) => {
+    try {
+      for (let i = 0; i < 40; i++) await hog.write(echo);
+    } catch {
+      // Closed when the test ends.
+    }
+  });
+  let read = -1;
+  while (read !== server.stats().bytes.in) {
+    read = server.stats().bytes.in;
+    await delay(200);
+  }
+  // Each is read until what it has not taken of its answers is past its
+  // share of tight memory, not on and on to be refused `busy` frame by frame.
+  // (The kernel takes about 4 MiB of each one's answers before it stops.)
+  assert.ok(read < 20 * 2 ** 20, `${read} of 24 MiB read from clients that read nothing`);
+  assert.ok((server.stats().errors.busy ?? 0) < 10, `${server.stats().errors.busy} busy answers`);
+  assert.equal(await light.request({ n: 1 }).then((r) => (r as { n: number }).n), 1);
+  hogs.forEach((hog) => hog.close());
+  await Promise.all(writes);
+});
+
 Deno.test("maxBufferedBytes: past the budget the heaviest holders are closed, and the light client goes on", async () => {
   const limit = 2 * 2 ** 20;
   const evictions: string[] = [];

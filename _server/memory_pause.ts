@@ -1,0 +1,88 @@
+// When a connection stops being read for the server's memory budget, and
+// what reads it again. A stranger (no request completed yet) pauses as the
+// budget says (`MemoryBudget.strangerPaused`). A proven client pauses only
+// when its unread answers alone are past its share of tight memory: reading
+// it on would only pile up more. Nothing else pauses a proven client for
+// memory (paused clients could wait on each other for good, each holding
+// half a frame): it is refused new work, and closed if it holds the most
+// past the limit.
+
+import type { MemoryBudget, MemoryHolder } from "./budget.ts";
+import type { FrameWriter } from "../_shared/writer.ts";
+import { Deadline } from "../_shared/timers.ts";
+
+/** What a pause needs from its connection. */
+export interface MemoryPauseHost {
+  readonly budget: MemoryBudget;
+  /** The connection, as the budget sees it. */
+  readonly holder: MemoryHolder;
+  readonly writer: FrameWriter;
+  readonly writeTimeout: number;
+  /** Gives back the read buffer, and charges the budget with what is held now. */
+  release(): void;
+  /** Waits for `event`, or for the connection to close. */
+  until(event: Promise<void>): Promise<void>;
+  /** Closes a peer that has taken none of its answers for writeTimeout. */
+  stalled(): void;
+}
+
+export class MemoryPause {
+  readonly #host: MemoryPauseHost;
+  // Set while paused: reads again.
+  #resume?: () => void;
+
+  constructor(host: MemoryPauseHost) {
+    this.#host = host;
+  }
+
+  /** Whether the connection must stop reading now (a stranger told so may be made exempt instead). */
+  needed(): boolean {
+    const { budget, holder } = this.#host;
+    return holder.proven ? this.#unreadPastShare() : budget.strangerPaused(holder);
+  }
+
+  /**
+   * Stops reading until the budget has room for the connection again, or a
+   * proven one has read its answers down to its share. Meanwhile it keeps no
+   * read buffer; a stranger's authTimeout still runs, and a proven client
+   * that takes none of its answers for writeTimeout is closed, as with a
+   * full queue.
+   */
+  wait(): Promise<void> {
+    const host = this.#host;
+    host.release();
+    const stalled = new Deadline(() => this.#closeIfStalled(stalled));
+    if (host.holder.proven) this.#closeIfStalled(stalled);
+    return host.until(
+      new Promise<void>((resolve) => {
+        this.#resume = resolve;
+        host.budget.onRoom(host.holder, resolve);
+      }),
+    ).finally(() => {
+      this.#resume = undefined;
+      stalled.stop();
+    });
+  }
+
+  /** The peer took some of its answers: a proven client paused for them may be read again. */
+  written(): void {
+    if (this.#resume !== undefined && this.#host.holder.proven && !this.#unreadPastShare()) {
+      this.#resume();
+    }
+  }
+
+  #unreadPastShare(): boolean {
+    const { budget, holder, writer } = this.#host;
+    return budget.tight && writer.bufferedBytes > budget.shareOf(holder);
+  }
+
+  #closeIfStalled(deadline: Deadline): void {
+    const { writer, writeTimeout } = this.#host;
+    const left = writeTimeout - writer.stalledFor;
+    if (left > 0 || writer.bufferedBytes === 0) {
+      deadline.start(Math.min(left > 0 ? left : writeTimeout, writeTimeout));
+    } else {
+      this.#host.stalled();
+    }
+  }
+}
