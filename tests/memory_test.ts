@@ -15,6 +15,42 @@ const LOOPBACK = "127.0.0.1";
 /** A frame of the JSON `value` with a request_id, as bytes. */
 const frame = (value: Record<string, unknown>) => encodeMessage(value);
 
+/** Server options under which stalled strangers stay connected for the test's length. */
+const STALLS_ALLOWED = { frameTimeout: 60_000, authTimeout: 0, gracePeriod: 100 };
+
+/** Strangers that each announce a 1 MiB frame, send 900 KiB of it, then stall. */
+async function stallStrangers(port: number, count: number): Promise<{ close(): Promise<void> }> {
+  const half = new Uint8Array(4 + 900 * 1024);
+  new DataView(half.buffer).setUint32(0, 2 ** 20 - 16);
+  half.fill(0x20, 4);
+  const hogs = await Promise.all(
+    Array.from({ length: count }, () => Deno.connect({ hostname: LOOPBACK, port })),
+  );
+  const writes = hogs.map(async (hog) => {
+    try {
+      for (let at = 0; at < half.length;) at += await hog.write(half.subarray(at));
+    } catch {
+      // Closed by the server.
+    }
+  });
+  return {
+    async close() {
+      hogs.forEach((hog) => hog.close());
+      await Promise.all(writes);
+    },
+  };
+}
+
+/** The server's bytes read, once reading has settled (nothing more for 200 ms). */
+async function settledBytesIn(server: { stats(): { bytes: { in: number } } }): Promise<number> {
+  let read = -1;
+  while (read !== server.stats().bytes.in) {
+    read = server.stats().bytes.in;
+    await delay(200);
+  }
+  return read;
+}
+
 Deno.test("a prefix announcing maxBytes reserves nothing: memory grows only with what arrives", async () => {
   await using server = serve(
     { port: 0, maxBytes: 8 * 1024 * 1024 },
@@ -118,28 +154,13 @@ Deno.test("connect(): the outbound queue is bounded and given-up requests never 
 
 Deno.test("maxBufferedBytes: strangers announcing big frames are paused at their share; a client that holds little is never refused", async () => {
   const limit = 4 * 2 ** 20;
-  await using server = serve({
-    port: 0,
-    maxBufferedBytes: limit,
-    frameTimeout: 60_000,
-    authTimeout: 0,
-    gracePeriod: 100,
-  }, (payload: { n?: number }) => payload.n ?? null);
+  await using server = serve(
+    { port: 0, maxBufferedBytes: limit, ...STALLS_ALLOWED },
+    (payload: { n?: number }) => payload.n ?? null,
+  );
   await using light = await connect({ port: server.addr.port });
   // Strangers each announce 1 MiB and send 900 KiB of it, then stall: 27 MiB if all were read.
-  const half = new Uint8Array(4 + 900 * 1024);
-  new DataView(half.buffer).setUint32(0, 2 ** 20 - 16);
-  half.fill(0x20, 4);
-  const hogs = await Promise.all(
-    Array.from({ length: 30 }, () => Deno.connect({ hostname: LOOPBACK, port: server.addr.port })),
-  );
-  const writes = hogs.map(async (hog) => {
-    try {
-      for (let at = 0; at < half.length;) at += await hog.write(half.subarray(at));
-    } catch {
-      // Closed by the server.
-    }
-  });
+  const stalled = await stallStrangers(server.addr.port, 30);
   const answers: unknown[] = [];
   let peak = 0;
   for (let n = 0; n < 40; n++) {
@@ -154,39 +175,18 @@ Deno.test("maxBufferedBytes: strangers announcing big frames are paused at their
   );
   assert.ok(peak <= limit, `${peak} bytes held, past the budget of ${limit}`);
   assert.ok(server.stats().bytes.in < 30 * 900 * 1024 / 2, "the strangers were read on");
-  hogs.forEach((hog) => hog.close());
-  await Promise.all(writes);
+  await stalled.close();
 });
 
 Deno.test("maxBufferedBytes: strangers between them are read no further than a quarter of the budget", async () => {
   const limit = 8 * 2 ** 20;
-  await using server = serve({
-    port: 0,
-    maxBufferedBytes: limit,
-    frameTimeout: 60_000,
-    authTimeout: 0,
-    gracePeriod: 100,
-  }, () => "served");
-  // 30 strangers each announce 1 MiB and send 900 KiB of it, then stall.
-  const half = new Uint8Array(4 + 900 * 1024);
-  new DataView(half.buffer).setUint32(0, 2 ** 20 - 16);
-  half.fill(0x20, 4);
-  const hogs = await Promise.all(
-    Array.from({ length: 30 }, () => Deno.connect({ hostname: LOOPBACK, port: server.addr.port })),
+  await using server = serve(
+    { port: 0, maxBufferedBytes: limit, ...STALLS_ALLOWED },
+    () => "served",
   );
-  const writes = hogs.map(async (hog) => {
-    try {
-      for (let at = 0; at < half.length;) at += await hog.write(half.subarray(at));
-    } catch {
-      // Closed by the server.
-    }
-  });
-  // Reading settles: nothing more comes in for a while.
-  let read = -1;
-  while (read !== server.stats().bytes.in) {
-    read = server.stats().bytes.in;
-    await delay(200);
-  }
+  // 30 strangers each announce 1 MiB and send 900 KiB of it, then stall.
+  const stalled = await stallStrangers(server.addr.port, 30);
+  const read = await settledBytesIn(server);
   // A quarter of the budget (2 MiB), and the one stranger read on past it
   // (at most a frame): not the 6 MiB at which memory becomes tight.
   const bound = limit / 4 + 2 ** 20 + 30 * 64 * 1024;
@@ -195,8 +195,7 @@ Deno.test("maxBufferedBytes: strangers between them are read no further than a q
   // A stranger that holds little is still read, and served.
   const answer = await send({ port: server.addr.port, timeout: 5_000 }, { type: "fresh" });
   assert.equal(answer.result, "served");
-  hogs.forEach((hog) => hog.close());
-  await Promise.all(writes);
+  await stalled.close();
 });
 
 Deno.test("maxBufferedBytes: strangers sending large first requests at once are all served, one past the quarter at a time", async () => {
@@ -241,11 +240,7 @@ Deno.test("maxBufferedBytes: a proven client that reads none of its answers stop
       // Closed when the test ends.
     }
   });
-  let read = -1;
-  while (read !== server.stats().bytes.in) {
-    read = server.stats().bytes.in;
-    await delay(200);
-  }
+  const read = await settledBytesIn(server);
   // Each is read until what it has not taken of its answers is past its
   // share of tight memory, not on and on to be refused `busy` frame by frame.
   // (The kernel takes about 4 MiB of each one's answers before it stops.)
