@@ -41,6 +41,29 @@ async function stallStrangers(port: number, count: number): Promise<{ close(): P
   };
 }
 
+/** Clients that prove themselves, then each pipeline 40 echoes of 200 KiB and read nothing. */
+async function nonReaders(port: number, count: number): Promise<{ close(): Promise<void> }> {
+  const hogs = await Promise.all(Array.from({ length: count }, () => RawPeer.connect(port)));
+  for (const hog of hogs) {
+    await hog.send({ request_id: 0 });
+    assert.equal((await hog.receive())?.status, "ok");
+  }
+  const echo = frame({ pad: "e".repeat(200 * 1024), request_id: 1 });
+  const writes = hogs.map(async (hog) => {
+    try {
+      for (let i = 0; i < 40; i++) await hog.write(echo);
+    } catch {
+      // Closed by the server, or when the test ends.
+    }
+  });
+  return {
+    async close() {
+      hogs.forEach((hog) => hog.close());
+      await Promise.all(writes);
+    },
+  };
+}
+
 /** The server's bytes read, once reading has settled (nothing more for 200 ms). */
 async function settledBytesIn(server: { stats(): { bytes: { in: number } } }): Promise<number> {
   let read = -1;
@@ -227,19 +250,7 @@ Deno.test("maxBufferedBytes: a proven client that reads none of its answers stop
   await using light = await connect({ port: server.addr.port });
   // Three clients prove themselves, then each pipelines 40 echoes of 200 KiB
   // (24 MiB in all) and reads nothing.
-  const hogs = await Promise.all([1, 2, 3].map(() => RawPeer.connect(server.addr.port)));
-  for (const hog of hogs) {
-    await hog.send({ request_id: 0 });
-    assert.equal((await hog.receive())?.status, "ok");
-  }
-  const echo = frame({ pad: "e".repeat(200 * 1024), request_id: 1 });
-  const writes = hogs.map(async (hog) => {
-    try {
-      for (let i = 0; i < 40; i++) await hog.write(echo);
-    } catch {
-      // Closed when the test ends.
-    }
-  });
+  const hogs = await nonReaders(server.addr.port, 3);
   const read = await settledBytesIn(server);
   // Each is read until what it has not taken of its answers is past its
   // share of tight memory, not on and on to be refused `busy` frame by frame.
@@ -247,8 +258,32 @@ Deno.test("maxBufferedBytes: a proven client that reads none of its answers stop
   assert.ok(read < 20 * 2 ** 20, `${read} of 24 MiB read from clients that read nothing`);
   assert.ok((server.stats().errors.busy ?? 0) < 10, `${server.stats().errors.busy} busy answers`);
   assert.equal(await light.request({ n: 1 }).then((r) => (r as { n: number }).n), 1);
-  hogs.forEach((hog) => hog.close());
-  await Promise.all(writes);
+  await hogs.close();
+});
+
+Deno.test("maxBufferedBytes: a client paused for its unread answers is closed once it takes none for writeTimeout", async () => {
+  const limit = 4 * 2 ** 20;
+  let closed = 0;
+  await using server = serve({
+    port: 0,
+    maxBufferedBytes: limit,
+    // Their own queues never fill: only the memory pause can close them.
+    maxOutboundBytes: 64 * 2 ** 20,
+    writeTimeout: 500,
+    onError: (error) => {
+      if (/does not read its answers/.test((error as Error).message)) closed++;
+    },
+  }, (payload: unknown) => payload);
+  // 24 MiB of echoes, of which the kernel takes about half: the rest makes
+  // memory tight, and those past their share are paused.
+  const hogs = await nonReaders(server.addr.port, 3);
+  assert.ok(await eventually(() => closed >= 1), "no client that reads nothing was closed");
+  // Those left hold no more than memory allows without pausing anybody.
+  assert.ok(
+    await eventually(() => server.stats().memory.buffered <= limit * 0.75),
+    `${server.stats().memory.buffered} bytes held`,
+  );
+  await hogs.close();
 });
 
 Deno.test("maxBufferedBytes: past the budget the heaviest holders are closed, and the light client goes on", async () => {
