@@ -1,11 +1,13 @@
 // When a connection stops being read for the server's memory budget, and
 // what reads it again. A stranger (no request completed yet) pauses as the
 // budget says (`MemoryBudget.strangerPaused`). A proven client pauses only
-// when its unread answers alone are past its share of tight memory: reading
-// it on would only pile up more. Nothing else pauses a proven client for
-// memory (paused clients could wait on each other for good, each holding
-// half a frame): it is refused new work, and closed if it holds the most
-// past the limit.
+// when it holds more than its share of tight memory while answers wait for
+// it to read them: read on, it would only earn `busy` answers it does not
+// read either. It is read again once it has read them all (or memory frees):
+// what it waits for is its own reading, never another client's, so paused
+// clients cannot wait on each other. Over its share with nothing unread
+// (half a frame, running handlers) it is read on, refused new work, and
+// closed if it holds the most past the limit.
 
 import type { MemoryBudget, MemoryHolder } from "./budget.ts";
 import type { FrameWriter } from "../_shared/writer.ts";
@@ -38,12 +40,12 @@ export class MemoryPause {
   /** Whether the connection must stop reading now (a stranger told so may be made exempt instead). */
   needed(): boolean {
     const { budget, holder } = this.#host;
-    return holder.proven ? this.#unreadPastShare() : budget.strangerPaused(holder);
+    return holder.proven ? this.#overShareWithUnread() : budget.strangerPaused(holder);
   }
 
   /**
    * Stops reading until the budget has room for the connection again, or a
-   * proven one has read its answers down to its share. Meanwhile it keeps no
+   * proven one has read all its answers. Meanwhile it keeps no
    * read buffer; a stranger's authTimeout still runs, and a proven client
    * that takes none of its answers for writeTimeout is closed, as with a
    * full queue.
@@ -66,14 +68,14 @@ export class MemoryPause {
 
   /** The peer took some of its answers: a proven client paused for them may be read again. */
   written(): void {
-    if (this.#resume !== undefined && this.#host.holder.proven && !this.#unreadPastShare()) {
+    if (this.#resume !== undefined && this.#host.holder.proven && !this.#overShareWithUnread()) {
       this.#resume();
     }
   }
 
-  #unreadPastShare(): boolean {
+  #overShareWithUnread(): boolean {
     const { budget, holder, writer } = this.#host;
-    return budget.tight && writer.bufferedBytes > budget.shareOf(holder);
+    return writer.bufferedBytes > 0 && budget.overShare(holder);
   }
 
   #closeIfStalled(deadline: Deadline): void {

@@ -252,9 +252,9 @@ Deno.test("maxBufferedBytes: a proven client that reads none of its answers stop
   // (24 MiB in all) and reads nothing.
   const hogs = await nonReaders(server.addr.port, 3);
   const read = await settledBytesIn(server);
-  // Each is read until what it has not taken of its answers is past its
-  // share of tight memory, not on and on to be refused `busy` frame by frame.
-  // (The kernel takes about 4 MiB of each one's answers before it stops.)
+  // Each is read until it is over its share of tight memory with answers it
+  // has not taken, not on and on to be refused `busy` frame by frame. (The
+  // kernel takes about 4 MiB of each one's answers before it stops.)
   assert.ok(read < 20 * 2 ** 20, `${read} of 24 MiB read from clients that read nothing`);
   assert.ok((server.stats().errors.busy ?? 0) < 10, `${server.stats().errors.busy} busy answers`);
   assert.equal(await light.request({ n: 1 }).then((r) => (r as { n: number }).n), 1);
