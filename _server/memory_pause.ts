@@ -82,7 +82,7 @@ export class MemoryPause {
     const { writer, writeTimeout } = this.#host;
     const left = writeTimeout - writer.stalledFor;
     if (left > 0 || writer.bufferedBytes === 0) {
-      deadline.start(Math.min(left > 0 ? left : writeTimeout, writeTimeout));
+      deadline.start(left > 0 ? left : writeTimeout);
     } else {
       this.#host.stalled();
     }

@@ -88,8 +88,7 @@ export class FrameWriter {
    * a peer that stopped reading long ago has that much less time left.
    */
   async readyWithin(ms: number, closed: AbortSignal): Promise<boolean> {
-    const since = this.#lastProgress;
-    if (since !== undefined) ms = Math.max(0, ms - (performance.now() - since));
+    ms = Math.max(0, ms - this.stalledFor);
     let timer: TimerHandle;
     let late = false;
     const deadline = new Promise<void>((resolve) =>
