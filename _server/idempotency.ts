@@ -13,7 +13,7 @@
 // that cost a pipelined server more than all the rest of the store's work.
 // Only when a key comes again is its request parsed to compare payloads.
 
-import { parseRequest, Refusal, withoutEnvelope, withType } from "../_wire/envelope.ts";
+import { errorBody, parseRequest, Refusal, withoutEnvelope, withType } from "../_wire/envelope.ts";
 import { ByteRing } from "./byte_ring.ts";
 import { hashOf, KeyTable } from "./key_table.ts";
 
@@ -32,14 +32,9 @@ export interface KeyedRequest {
   readonly type?: string;
 }
 
-/** The answer a waiting duplicate gets when the first request's connection went away. */
-const ABANDONED = {
-  status: "error",
-  message:
-    "cancelled: the request first sent with this idempotency key was abandoned; send it again",
-  code: "cancelled",
-  protocol_version: "1",
-};
+/** What a waiting duplicate is told when the first request's connection went away. */
+const ABANDONED =
+  "cancelled: the request first sent with this idempotency key was abandoned; send it again";
 
 // Record kinds in the ring.
 const REQUEST = 1;
@@ -143,7 +138,7 @@ export class IdempotencyStore {
         waiting.push((body) =>
           resolve(
             body === undefined
-              ? renderObject(ABANDONED, requestId)
+              ? errorBody("cancelled", requestId, ABANDONED)
               : render(body, requestId, false),
           )
         )
@@ -332,14 +327,6 @@ function render(body: string, requestId: string | number | undefined, replayed: 
   const answer = JSON.parse(body) as Record<string, unknown>;
   delete answer.request_id;
   if (replayed) answer.replayed = true;
-  return renderObject(answer, requestId);
-}
-
-function renderObject(
-  answer: Record<string, unknown>,
-  requestId: string | number | undefined,
-): string {
-  const copy: Record<string, unknown> = { ...answer };
-  if (requestId !== undefined) copy.request_id = requestId;
-  return JSON.stringify(copy);
+  if (requestId !== undefined) answer.request_id = requestId;
+  return JSON.stringify(answer);
 }

@@ -129,6 +129,35 @@ Deno.test("IdempotencyStore forgets keys past the window and the oldest past the
   assert.equal(store.size, 2);
 });
 
+Deno.test("IdempotencyStore: duplicates waiting on a first request nobody answered are told cancelled, with their own ids", async () => {
+  const store = new IdempotencyStore(60_000, 10, () => {});
+  const begin = (id: number | undefined) => {
+    const { request, payload } = keyed("k", { n: 1 }, id ?? 0);
+    return store.begin(undefined, "k", request, payload, id, 0);
+  };
+  const first = begin(1);
+  assert.equal(first.kind, "run");
+  const waiting = [begin(2), begin(undefined)];
+  // The first request's connection went away before its answer was made.
+  store.finish((first as { ticket: number }).ticket, "");
+  const answers = await Promise.all(
+    waiting.map((verdict) => (verdict as { answer: Promise<string> }).answer),
+  );
+  const abandoned = {
+    status: "error",
+    message:
+      "cancelled: the request first sent with this idempotency key was abandoned; send it again",
+    code: "cancelled",
+    protocol_version: "1",
+  };
+  assert.deepEqual(answers.map((answer) => JSON.parse(answer)), [
+    { ...abandoned, request_id: 2 },
+    abandoned,
+  ]);
+  // Nothing is remembered for the key: it runs again.
+  assert.equal(begin(3).kind, "run");
+});
+
 Deno.test("IdempotencyStore compares a repeated key's payload with the first request's, whatever the handler did to it", async () => {
   const store = new IdempotencyStore(60_000, 10, () => {});
   const begin = (payload: Record<string, unknown>, id: number) => {
