@@ -96,16 +96,7 @@ export class KeyTable {
 
   /** Forgets every entry and renumbers: `renumber` gives an entry's new number (-1: dropped). */
   renumber(renumber: (entry: number) => number): void {
-    const entries = this.#entries;
-    const hashes = this.#hashes;
-    this.#entries = new Int32Array(entries.length);
-    this.#hashes = new Int32Array(entries.length);
-    this.#size = 0;
-    for (let i = 0; i < entries.length; i++) {
-      if (entries[i] === 0) continue;
-      const entry = renumber(entries[i] - 1);
-      if (entry >= 0) this.add(entry, hashes[i]);
-    }
+    this.#rebuild(this.#entries.length, renumber);
   }
 
   #place(held: number, hash: number): void {
@@ -116,13 +107,23 @@ export class KeyTable {
   }
 
   #grow(): void {
+    this.#rebuild(this.#entries.length * 2, (entry) => entry);
+  }
+
+  /** Slots for `capacity` entries, each held entry placed again under its new number. */
+  #rebuild(capacity: number, renumber: (entry: number) => number): void {
     const entries = this.#entries;
     const hashes = this.#hashes;
-    this.#entries = new Int32Array(entries.length * 2);
-    this.#hashes = new Int32Array(entries.length * 2);
-    this.#mask = entries.length * 2 - 1;
+    this.#entries = new Int32Array(capacity);
+    this.#hashes = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+    this.#size = 0;
     for (let i = 0; i < entries.length; i++) {
-      if (entries[i] !== 0) this.#place(entries[i], hashes[i]);
+      if (entries[i] === 0) continue;
+      const entry = renumber(entries[i] - 1);
+      if (entry < 0) continue;
+      this.#place(entry + 1, hashes[i]);
+      this.#size++;
     }
   }
 }
