@@ -133,10 +133,11 @@ export class MemoryBudget {
 
   /** A stranger, charged `held` bytes, has completed a request. */
   proved(holder: MemoryHolder, held: number): void {
+    const tight = this.tight;
     const strangerRoom = this.#roomForStrangers;
     this.#strangers--;
     this.#strangerUsed -= held;
-    if (!this.#endExemption(holder) && !strangerRoom && this.#roomForStrangers) this.#resume();
+    if (!this.#endExemption(holder)) this.#resumeIfOpened(tight, strangerRoom);
   }
 
   /**
@@ -158,9 +159,12 @@ export class MemoryBudget {
     this.#used += delta;
     if (stranger) this.#strangerUsed += delta;
     if (delta > 0 && this.#used > this.limit) this.#shed();
-    else if (delta < 0 && ((tight && !this.tight) || (!strangerRoom && this.#roomForStrangers))) {
-      this.#resume();
-    }
+    else if (delta < 0) this.#resumeIfOpened(tight, strangerRoom);
+  }
+
+  /** Resumes paused holders if room opened: memory was tight and is not, or strangers had none and have. */
+  #resumeIfOpened(wasTight: boolean, strangersHadRoom: boolean): void {
+    if ((wasTight && !this.tight) || (!strangersHadRoom && this.#roomForStrangers)) this.#resume();
   }
 
   /**
