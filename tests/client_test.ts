@@ -178,7 +178,19 @@ Deno.test("connect() rejects an error answer with a RemoteError carrying code an
   assert.equal(failed.message, "handler error: nope");
 });
 
-Deno.test("connect() times out a request, sends timeout_ms, and the server stops working for it", async () => {
+Deno.test("connect() sends a request's timeout as timeout_ms", async () => {
+  // An original server answers `$hello` as any message; the request itself is never answered.
+  await using peer = rawServer((request, conn) =>
+    request.type === "$hello" ? writeAll(conn, ok(null, request.request_id)) : undefined
+  );
+  await using client = await connect({ port: peer.port });
+  const error = await client.request({ n: 1 }, { timeout: 40 }).catch((e) => e);
+  assert.ok(error instanceof TimeoutError);
+  const sent = peer.requests.find((request) => request.n === 1);
+  assert.equal(sent?.timeout_ms, 40);
+});
+
+Deno.test("connect() times out a request, and the server stops working for it", async () => {
   let abortedBy: unknown;
   await using server = serve(
     { port: 0 },
@@ -195,7 +207,12 @@ Deno.test("connect() times out a request, sends timeout_ms, and the server stops
   assert.ok(error instanceof TimeoutError);
   assert.equal(client.pending, 0);
   await delay(30);
-  assert.equal((abortedBy as Error)?.name, "TimeoutError");
+  // The server's own deadline (from timeout_ms) and the client's `$cancel`
+  // both come at 40 ms: whichever is first stops the handler.
+  assert.ok(
+    ["TimeoutError", "CancelledError"].includes((abortedBy as Error)?.name),
+    `aborted by ${abortedBy}`,
+  );
 });
 
 Deno.test("connect() aborts before send without sending, and after send drops the late answer", async () => {
