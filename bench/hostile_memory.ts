@@ -4,9 +4,11 @@
  * of it, then stall, and (B) 300 connections that never read each send eight
  * 1 MiB echo requests; and what a well-behaved client meanwhile gets, on a
  * connection of its own (a request every 20 ms) and on fresh ones (one every
- * 250 ms): busy answers, timeouts, latency. The server, the attackers and the
- * well-behaved client each run in a process of their own (in the attackers'
- * process, the client's latency would be the attackers' own event loop).
+ * 250 ms): busy answers, timeouts, latency. Each attack meets a server of
+ * its own, whose peak runs from its start until 3 s after the attackers left.
+ * The server, the attackers and the well-behaved client each run in a
+ * process of their own (in the attackers' process, the client's latency
+ * would be the attackers' own event loop).
  *
  *   deno task bench:hostile [path/to/mod.ts]
  *
@@ -18,6 +20,7 @@
 import { ChildServer, moduleUnderTest, serveCommands } from "./_child.ts";
 
 const mod = moduleUnderTest();
+const MiB = 2 ** 20;
 
 interface VictimReport {
   requests: number;
@@ -101,6 +104,17 @@ if (Deno.args[0] === "server" && Deno.args[2] === "victim") {
   Deno.exit(0);
 }
 
+if (Deno.args[0] === "server" && Deno.args[2] === "attack") {
+  // The attackers, in a process of their own: when it exits, the kernel
+  // closes their sockets at once (in-process, a socket with a write still
+  // pending stays open after close()).
+  await attack(Deno.args[3], Number(Deno.args[4]));
+  console.log("sent");
+  await serveCommands((command) => {
+    if (command === "stop") Deno.exit(0);
+  });
+}
+
 if (Deno.args[0] === "server") {
   const { serve } = await import(mod);
   const server = serve({ port: 0 }, (payload: unknown) => payload);
@@ -122,7 +136,6 @@ if (Deno.args[0] === "server") {
     }
   }, 20);
   await serveCommands((command) => {
-    if (command === "reset") peak = Deno.memoryUsage().rss;
     if (command === "peak") {
       console.log(peak);
       console.error(`at the peak: ${at}`);
@@ -132,28 +145,8 @@ if (Deno.args[0] === "server") {
   Deno.exit(0);
 }
 
-const server = new ChildServer(new URL(import.meta.url).pathname, [mod]);
-async function ask(command: string): Promise<number> {
-  return Number(await server.ask(command, command !== "reset"));
-}
-const port = Number(await server.line());
-
-/** A well-behaved client in its own process, until stopped. */
-async function startVictim(): Promise<() => Promise<string>> {
-  const child = new ChildServer(new URL(import.meta.url).pathname, [
-    mod,
-    "victim",
-    String(port),
-  ]);
-  await child.line();
-  return async () => {
-    const report = await child.ask("stop");
-    await child.stop();
-    return report;
-  };
-}
-
-async function open(count: number): Promise<Deno.Conn[]> {
+/** Opens `count` connections to `port`, a hundred at a time. */
+async function open(port: number, count: number): Promise<Deno.Conn[]> {
   const conns: Deno.Conn[] = [];
   while (conns.length < count) {
     const batch = Math.min(100, count - conns.length);
@@ -168,6 +161,7 @@ async function open(count: number): Promise<Deno.Conn[]> {
   }
   return conns;
 }
+
 function writeQuietly(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   return (async () => {
     for (let at = 0; at < bytes.length;) {
@@ -175,60 +169,87 @@ function writeQuietly(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
     }
   })().catch(() => {});
 }
-const MiB = 2 ** 20;
 
-// A: announced 1 MiB bodies, 900 KiB sent, then silence.
-await ask("reset");
-const victimA = await startVictim();
-const stalled = await open(1_000);
-const half = new Uint8Array(4 + 900 * 1024);
-new DataView(half.buffer).setUint32(0, MiB - 16);
-half.fill(0x20, 4);
-await Promise.all(
-  stalled.map((conn) => Promise.race([writeQuietly(conn, half), delay(4_000)])),
-);
-await delay(1_000);
-const peakA = await ask("peak");
-const servedA = await victimA();
-stalled.forEach((conn) => conn.close());
-await delay(1_000);
+/** Runs attack A or B against `port`; resolves once it is sent (or its time is up). */
+async function attack(scenario: string, port: number): Promise<void> {
+  if (scenario === "A") {
+    // Announced 1 MiB bodies, 900 KiB sent, then silence.
+    const stalled = await open(port, 1_000);
+    const half = new Uint8Array(4 + 900 * 1024);
+    new DataView(half.buffer).setUint32(0, MiB - 16);
+    half.fill(0x20, 4);
+    await Promise.all(
+      stalled.map((conn) => Promise.race([writeQuietly(conn, half), delay(4_000)])),
+    );
+    return;
+  }
+  // B: never-reading peers with eight 1 MiB echoes each.
+  const hogs = await open(port, 300);
+  const body = new TextEncoder().encode(
+    JSON.stringify({ pad: "y".repeat(MiB - 64), request_id: 1 }),
+  );
+  const echo = new Uint8Array(4 + body.length);
+  new DataView(echo.buffer).setUint32(0, body.length);
+  echo.set(body, 4);
+  await Promise.all(
+    hogs.map((conn) =>
+      Promise.race([
+        (async () => {
+          for (let i = 0; i < 8; i++) await writeQuietly(conn, echo);
+        })(),
+        delay(6_000),
+      ])
+    ),
+  );
+}
 
-// B: never-reading peers with eight 1 MiB echoes each.
-await ask("reset");
-const victimB = await startVictim();
-const hogs = await open(300);
-const body = new TextEncoder().encode(
-  JSON.stringify({ pad: "y".repeat(MiB - 64), request_id: 1 }),
-);
-const echo = new Uint8Array(4 + body.length);
-new DataView(echo.buffer).setUint32(0, body.length);
-echo.set(body, 4);
-await Promise.all(
-  hogs.map((conn) =>
-    Promise.race([
-      (async () => {
-        for (let i = 0; i < 8; i++) await writeQuietly(conn, echo);
-      })(),
-      delay(6_000),
-    ])
-  ),
-);
-await delay(1_000);
-const peakB = await ask("peak");
-const servedB = await victimB();
-hogs.forEach((conn) => conn.close());
-await delay(3_000);
-const afterB = await ask("rss");
+interface Outcome {
+  peak: number;
+  after: number;
+  served: string;
+}
 
+/**
+ * One attack against a server of its own: the well-behaved client's report
+ * while the attackers are connected, and the server's peak RSS from the
+ * start until 3 s after the attackers left (and its RSS then).
+ */
+async function measure(scenario: string): Promise<Outcome> {
+  const script = new URL(import.meta.url).pathname;
+  const server = new ChildServer(script, [mod]);
+  const port = Number(await server.line());
+  const victim = new ChildServer(script, [mod, "victim", String(port)]);
+  await victim.line();
+  const attackers = new ChildServer(script, [
+    mod,
+    "attack",
+    scenario,
+    String(port),
+  ]);
+  await attackers.line();
+  await delay(1_000);
+  const served = await victim.ask("stop");
+  await victim.stop();
+  await attackers.ask("stop", false);
+  await attackers.stop();
+  await delay(3_000);
+  const after = Number(await server.ask("rss"));
+  const peak = Number(await server.ask("peak"));
+  await server.stop();
+  return { peak, after, served };
+}
+
+const a = await measure("A");
+const b = await measure("B");
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
 console.log(`| scenario | peak server RSS | a well-behaved client meanwhile |
 | --- | ---: | --- |
-| A: 1,000 connections × 900 KiB of an announced 1 MiB frame | ${
-  (peakA / MiB).toFixed(0)
-} MiB | ${servedA} |
-| B: 300 never-reading connections × 8 × 1 MiB echoes | ${(peakB / MiB).toFixed(0)} MiB (${
-  (afterB / MiB).toFixed(0)
-} MiB 3 s after they closed) | ${servedB} |`);
-await server.stop();
+| A: 1,000 connections × 900 KiB of an announced 1 MiB frame | ${mib(a.peak)} (${
+  mib(a.after)
+} 3 s after they left) | ${a.served} |
+| B: 300 never-reading connections × 8 × 1 MiB echoes | ${mib(b.peak)} (${
+  mib(b.after)
+} 3 s after they left) | ${b.served} |`);
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
