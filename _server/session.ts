@@ -256,6 +256,7 @@ export class Session {
     if (!this.#ending.started) {
       this.#deadlines.stop();
     }
+    this.#dropUnfinishedFrame();
     // Every accepted request gets its answer before the socket closes; once
     // closed, aborted handlers settle at once and queued ones never start.
     while (!this.#scheduler.idle) {
@@ -264,6 +265,15 @@ export class Session {
     await this.#writer.drained();
     await this.#ending.done;
     this.#close();
+  }
+
+  /** Nothing more is read: half a frame's buffer goes back now, not at the next collection. */
+  #dropUnfinishedFrame(): void {
+    try {
+      this.#decoder.finish();
+    } catch {
+      // Cut mid-frame: that frame is never answered, as its sender gave up on it.
+    }
   }
 
   #close(): void {

@@ -208,12 +208,21 @@ export class FrameDecoder {
   }
 
   /**
-   * Declares the end of the stream.
+   * Declares the end of the stream. Whatever an unfinished frame held is let
+   * go: afterwards the decoder is {@linkcode FrameDecoder.idle}.
    *
    * @throws {IncompleteFrameError} If the stream ended inside a frame.
    */
   finish(): void {
-    if (!this.idle) throw new IncompleteFrameError(this.pendingBytes);
+    if (this.idle) return;
+    const pending = this.pendingBytes;
+    // A lent body's buffer goes back to the pool (or to the system) now.
+    if (this.#lend && this.#body !== undefined) returnBuffer(this.#body);
+    this.#body = undefined;
+    this.#header = 0;
+    this.#headerFilled = 0;
+    this.#skipRemaining = 0;
+    throw new IncompleteFrameError(pending);
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { borrowBuffer, returnBuffer } from "../_wire/buffer_pool.ts";
 import {
   decodeMessage,
   encodeFrame,
@@ -184,6 +185,24 @@ Deno.test("FrameDecoder.finish() reports an unfinished frame with the bytes held
   const error = thrown(() => decoder.finish());
   assert.ok(error instanceof IncompleteFrameError);
   assert.equal(error.buffered, 6);
+  // What the unfinished frame held is let go.
+  assert.equal(decoder.idle, true);
+  assert.equal(decoder.heldBytes, 0);
+  decoder.finish();
+});
+
+Deno.test("FrameDecoder.finish() gives a lent body's buffer back to the pool", () => {
+  const decoder = new FrameDecoder({ lendBodies: true });
+  const marked = new Uint8Array(100_000).fill(9);
+  decoder.push(new Uint8Array([0, 4, 0, 0, ...marked]), () => assert.fail("incomplete"));
+  assert.ok(decoder.heldBytes >= 100_000);
+  assert.ok(thrown(() => decoder.finish()) instanceof IncompleteFrameError);
+  assert.equal(decoder.heldBytes, 0);
+  // The pool lends last in, first out: the next borrower of that size gets
+  // the buffer the unfinished frame was assembled in, as it was left.
+  const next = borrowBuffer(200_000);
+  assert.deepEqual([...next.subarray(0, 4)], [9, 9, 9, 9]);
+  returnBuffer(next);
 });
 
 Deno.test("FrameDecoder rejects a bad maxBytes with a RangeError", () => {

@@ -1,0 +1,31 @@
+// The process's pool of borrowed buffers: large ones it has no room for
+// give their memory back at once, and it never lends one it emptied.
+
+import assert from "node:assert/strict";
+import { borrowBuffer, returnBuffer } from "../_wire/buffer_pool.ts";
+
+const MiB = 1_048_576;
+
+Deno.test("a large buffer the pool has no room for is emptied at once, and never lent again", () => {
+  const borrowed = Array.from({ length: 9 }, () => borrowBuffer(MiB));
+  assert.ok(borrowed.every((buffer) => buffer.length === MiB));
+  assert.ok(borrowed.every((buffer) => buffer.buffer.resizable), "large buffers are resizable");
+  for (const buffer of borrowed) returnBuffer(buffer);
+  // A few are kept for the next borrowers; the rest gave their memory back.
+  const emptied = borrowed.filter((buffer) => buffer.length === 0).length;
+  const kept = borrowed.filter((buffer) => buffer.length === MiB).length;
+  assert.equal(emptied + kept, 9);
+  assert.ok(kept >= 1 && kept <= 4, `kept ${kept}`);
+  const again = Array.from({ length: 9 }, () => borrowBuffer(MiB));
+  assert.ok(again.every((buffer) => buffer.length === MiB), "an emptied buffer is never lent");
+  assert.equal(again.filter((buffer) => borrowed.includes(buffer)).length, kept);
+});
+
+Deno.test("small buffers are plain and kept as they are", () => {
+  const small = borrowBuffer(1_000);
+  assert.equal(small.length, 4_096);
+  assert.equal(small.buffer.resizable, false);
+  small[0] = 7;
+  returnBuffer(small);
+  assert.equal(small.length, 4_096);
+});
