@@ -180,13 +180,20 @@ export class MemoryBudget {
     return holder.proven ? !this.tight : this.#roomForStrangers;
   }
 
-  /** Resumes the paused holders that may be read again. */
+  /**
+   * Resumes the paused holders that may be read again. While strangers hold
+   * their quarter, only one of them goes on, made the exempt one here: woken
+   * all, the others would only pause again, and a thousand strangers woken
+   * each time one leaves cost the server more than their reads.
+   */
   #resume(): void {
     for (const [holder, resume] of this.#paused) {
-      if (this.#mayResume(holder)) {
-        this.#paused.delete(holder);
-        resume();
+      if (!this.#mayResume(holder)) continue;
+      if (!holder.proven && this.#strangerUsed > this.limit * STRANGER_FRACTION) {
+        this.#exempt = holder;
       }
+      this.#paused.delete(holder);
+      resume();
     }
   }
 

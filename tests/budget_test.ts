@@ -73,7 +73,7 @@ Deno.test("only a holder over its share is told to pause, and a proven one has a
   assert.equal(budget.shareOf(proven), 256 * 1_024);
 });
 
-Deno.test("strangers may hold a quarter between them: past it those over their share pause, all but one", () => {
+Deno.test("strangers may hold a quarter between them: past it those over their share pause, all but one, and one at a time is woken", () => {
   const budget = new MemoryBudget(4_000_000);
   const strangers = Array.from({ length: 5 }, () => new Holder(budget, false));
   const light = new Holder(budget, false);
@@ -89,10 +89,11 @@ Deno.test("strangers may hold a quarter between them: past it those over their s
   const resumed: Holder[] = [];
   for (const holder of paused) budget.onRoom(holder, () => resumed.push(holder));
   assert.equal(resumed.length, 0);
-  // The exempt one completes a request (1,201,000 left to five strangers):
-  // the paused ones look again, and the first to ask again is exempt.
+  // The exempt one completes a request (1,201,000 left to five strangers,
+  // still past their quarter): one paused stranger goes on, as the exempt
+  // one; the others are not woken only to pause again.
   exempt.charge.prove();
-  assert.deepEqual(resumed, paused);
+  assert.deepEqual(resumed, [paused[0]]);
   assert.equal(budget.strangerPaused(paused[0]), false);
   assert.deepEqual(paused.slice(1).map((holder) => budget.strangerPaused(holder)), [
     true,
@@ -123,10 +124,11 @@ Deno.test("while proven clients make memory tight no stranger is exempt; a prove
   const resumed: Holder[] = [];
   for (const holder of [proven, ...strangers]) budget.onRoom(holder, () => resumed.push(holder));
   assert.equal(resumed.length, 0);
-  // The proven client's answers are read: memory is no longer tight, every
-  // paused holder looks again, and one stranger becomes exempt.
+  // The proven client's answers are read: memory is no longer tight, the
+  // proven one resumes, and of the strangers (past their quarter) one goes
+  // on, as the exempt one.
   proven.charge.set(100_000);
-  assert.deepEqual(resumed, [proven, ...strangers]);
+  assert.deepEqual(resumed, [proven, strangers[0]]);
   assert.deepEqual(strangers.map((holder) => budget.strangerPaused(holder)), [
     false,
     true,
