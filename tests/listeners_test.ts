@@ -98,6 +98,10 @@ Deno.test("TLS: a trusting client round-trips, an untrusting one is refused", as
     tls: { caCerts: [cert] },
   });
   assert.deepEqual(await client.request({ n: 1 }), { n: 1 });
+  // Large frames both ways: bodies and answers in the pool's large (resizable) buffers.
+  const big = "tls".repeat(200_000);
+  const echoed = await client.request({ big }) as { big: string };
+  assert.equal(echoed.big, big);
   await assert.rejects(
     send(
       { hostname: "localhost", port, token: "t", tls: true, timeout: 2000 },
