@@ -13,6 +13,7 @@ import type { BridgeResponse } from "../protocol.ts";
 import { parseAnswer } from "../_wire/answer_text.ts";
 import { EventReader } from "../_wire/event_text.ts";
 import { encodeRequest } from "../_wire/request_text.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 import { AnswerBook, Pending } from "./answer_book.ts";
 import { foreignProtocol, textExcerpt } from "../_wire/sniff.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
@@ -80,7 +81,7 @@ export class Link {
 
   /** Encodes a request into the writer and books it for its answer. */
   put(entry: Pending): void {
-    let body: string;
+    let body: FrameText;
     try {
       body = encodeRequest(
         entry.payload!,

@@ -13,6 +13,7 @@ import { Pending } from "../_client/answer_book.ts";
 import { IdTable } from "../_client/id_table.ts";
 import { checkDuration, startTimer } from "../_shared/timers.ts";
 import { checkPayload, encodeRequest, envelopeOf } from "../_wire/request_text.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 import { parseAnswer } from "../_wire/answer_text.ts";
 import { pendingStream, type ResultStream } from "../_client/result_stream.ts";
 import { FEATURES_HEADER } from "./exchange.ts";
@@ -112,7 +113,7 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
     const subject = this.#subjectOf(payload.type);
     const pending = new Pending({ id, payload });
     const answer = pending.outcome;
-    let text = "";
+    let text: FrameText = "";
     const traceparent = this.#tracer === undefined
       ? undefined
       : traceCall(this.#tracer, payload.type, id, answer, () => text.length);
@@ -129,7 +130,7 @@ export class ClientOverNats<Payload = Record<string, unknown>, Result = unknown>
       pending.fail(error);
       return answer;
     }
-    const body = encoder.encode(text);
+    const body = encoder.encode(String(text));
     streaming?.(pending);
     const signal = options?.signal;
     if (signal?.aborted) {

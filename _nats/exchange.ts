@@ -14,6 +14,7 @@ import type { IdempotencyStore } from "../_server/idempotency.ts";
 import type { StatsBook } from "../_server/type_stats.ts";
 import { describedTypes } from "../_server/request_types.ts";
 import type { NatsHeadersLike, NatsMessageLike } from "./types.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** What an exchange needs from its bridge. */
 export interface ExchangeHost {
@@ -121,8 +122,9 @@ export class NatsExchange implements ControlPeer, SchedulerHost {
     this.#scheduler.abandon(reason);
   }
 
-  send(body: string): void {
+  send(frame: FrameText): void {
     if (this.#answered) return;
+    const body = String(frame);
     // Chunk frames start with their request_id; every answer with its status.
     const final = body.startsWith('{"status"');
     if (final) {

@@ -9,6 +9,7 @@ import { type ControlPeer, runControl } from "./control.ts";
 import type { Trace } from "./request_trace.ts";
 import type { Caller } from "../_wire/scopes.ts";
 import type { Settings } from "./settings.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** What answers need from their connection. */
 export interface AnswersHost {
@@ -25,8 +26,8 @@ export class Answers {
     this.#host = host;
   }
 
-  ok(result: unknown, requestId: RequestId | undefined, trace?: Trace): string {
-    let body: string;
+  ok(result: unknown, requestId: RequestId | undefined, trace?: Trace): FrameText {
+    let body: FrameText;
     try {
       body = okBody(result, requestId);
     } catch (error) {
@@ -47,7 +48,7 @@ export class Answers {
     requestId: RequestId | undefined,
     caller: Caller,
     trace?: Trace,
-  ): string {
+  ): FrameText {
     try {
       return this.ok(runControl(payload, requestId, this.#host.control, caller), requestId, trace);
     } catch (error) {

@@ -11,6 +11,7 @@ import { inSpan } from "../_shared/tracing.ts";
 import type { Answers } from "./answers.ts";
 import type { Trace } from "./request_trace.ts";
 import { isAsyncIterable, type StreamOutlet, StreamRun } from "./stream_run.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** What one run is given; see {@linkcode HandlerRun}. */
 export interface HandlerRunInit {
@@ -29,7 +30,7 @@ export interface HandlerRunInit {
   /** Called once as the run settles, before its answer is made. */
   readonly onSettled: () => void;
   /** Called with the answer once it is made ("" when the connection is gone). */
-  readonly onAnswer?: (body: string) => void;
+  readonly onAnswer?: (body: FrameText) => void;
 }
 
 /** A running handler, from its first await to its one answer. */
@@ -38,9 +39,9 @@ export class HandlerRun {
    * The answer's JSON text, "" when the connection is gone (nothing to
    * answer). Never rejects.
    */
-  readonly answer: Promise<string>;
+  readonly answer: Promise<FrameText>;
   readonly #init: HandlerRunInit;
-  #resolve!: (body: string) => void;
+  #resolve!: (body: FrameText) => void;
   #timer: TimerHandle = undefined;
   #settled = false;
   #stream?: StreamRun;
@@ -89,7 +90,7 @@ export class HandlerRun {
     this.#settle(() => answers.error(code, requestId, trace));
   }
 
-  #settle(answer: () => string): void {
+  #settle(answer: () => FrameText): void {
     if (this.#settled) return;
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -15,6 +15,7 @@ import type { ErrorCode } from "../errors.ts";
 import type { StatsReport, WireErrorCode } from "../protocol.ts";
 import type { ControlPeer } from "./control.ts";
 import type { CallPort } from "./handler_info.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** The parts of a running server a bridge serves from. */
 export interface ServerCore {
@@ -78,7 +79,7 @@ export interface SchedulerHost {
   /** Where a handler's calls back go (D3), when the peer asked for calls. */
   calls?(): CallPort | undefined;
   /** Queues an answer's (or a chunk's) JSON text. */
-  send(body: string): void;
+  send(body: FrameText): void;
   /** What control requests read and change on the connection. */
   readonly control: ControlPeer;
   /** Whether the peer opted into chunk frames. */

@@ -16,6 +16,7 @@
 import { errorBody, parseRequest, Refusal, withoutEnvelope, withType } from "../_wire/envelope.ts";
 import { ByteRing } from "./byte_ring.ts";
 import { hashOf, KeyTable } from "./key_table.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** What to do with a keyed request. */
 export type Verdict =
@@ -149,11 +150,11 @@ export class IdempotencyStore {
   }
 
   /** The first request of `ticket` is answered (at once, or when its promise settles). */
-  finish(ticket: number, answer: string | Promise<string>): void {
+  finish(ticket: number, answer: FrameText | Promise<FrameText>): void {
     if (ticket === 0) return;
     // An answer made at once is stored at once: the next frame may repeat the key.
-    if (typeof answer === "string") this.#store(ticket, answer);
-    else answer.then((body) => this.#store(ticket, body));
+    if (answer instanceof Promise) answer.then((body) => this.#store(ticket, String(body)));
+    else this.#store(ticket, String(answer));
   }
 
   #remember(callerId: number, hash: number, request: KeyedRequest, now: number): number {

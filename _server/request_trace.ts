@@ -11,6 +11,7 @@ import {
   startRequestSpan,
   type TracerLike,
 } from "../_shared/tracing.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 export class Trace {
   readonly type?: string;
@@ -67,7 +68,7 @@ export class Trace {
     hook: ((record: RequestRecord) => void) | undefined,
     remoteAddr: Deno.Addr,
     code: "ok" | WireErrorCode | (string & Record<never, never>),
-    body: string,
+    body: FrameText,
   ): void {
     if (this.span !== undefined) endRequestSpan(this.span, code, body.length);
     if (hook === undefined) return;

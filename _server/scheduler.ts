@@ -20,6 +20,7 @@ import type { SchedulerHost } from "./host.ts";
 import { Backlog, type Frame } from "./backlog.ts";
 import type { KeyedRequest } from "./idempotency.ts";
 import { forbiddenType, typeOf } from "./admission.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 export type { SchedulerHost } from "./host.ts";
 
@@ -194,7 +195,7 @@ export class RequestScheduler {
       ? this.#execute(envelope, waited, trace)
       : this.#keyed(envelope, waited, { body, type }, trace);
     if (answer === undefined) return;
-    if (typeof answer === "string") this.#host.send(answer);
+    if (!(answer instanceof Promise)) this.#host.send(answer);
     else if (envelope.requestId === undefined) this.#inOrder(() => answer, body.length);
     else this.#track(answer, body.length);
   }
@@ -208,7 +209,7 @@ export class RequestScheduler {
     waited: number,
     request: KeyedRequest,
     trace?: Trace,
-  ): string | Promise<string> | undefined {
+  ): FrameText | Promise<FrameText> | undefined {
     const { caller, idempotencyKey, payload, requestId } = envelope;
     const store = this.#host.idempotency;
     const verdict = store.begin(
@@ -233,7 +234,7 @@ export class RequestScheduler {
   }
 
   /** A request that waited for its turn: it starts only if still wanted. */
-  #startQueued(envelope: Envelope, queued: number, trace?: Trace): string | Promise<string> {
+  #startQueued(envelope: Envelope, queued: number, trace?: Trace): FrameText | Promise<FrameText> {
     const abandoned = this.#abandoned;
     if (abandoned instanceof ConnectionClosedError) return "";
     if (abandoned !== undefined) return this.#answers.error("shutting_down", undefined, trace);
@@ -262,7 +263,7 @@ export class RequestScheduler {
   }
 
   /** Answers after every earlier request without an id is answered. */
-  #inOrder(answer: () => string | Promise<string>, size = 0): void {
+  #inOrder(answer: () => FrameText | Promise<FrameText>, size = 0): void {
     this.#orderedPending++;
     const body = this.#ordered.then(answer);
     this.#ordered = body;
@@ -270,7 +271,7 @@ export class RequestScheduler {
   }
 
   /** A request whose answer comes later; its body's size stands for what its handler holds. */
-  #track(answer: Promise<string>, size = 0): void {
+  #track(answer: Promise<FrameText>, size = 0): void {
     this.#inFlight++;
     this.#runningBytes += size;
     answer.then((body) => {
@@ -302,7 +303,7 @@ export class RequestScheduler {
    * handler reads it). One that returns a promise or a stream becomes a
    * HandlerRun under its deadline, whose answer never rejects.
    */
-  #execute(envelope: Envelope, waited: number, trace?: Trace): string | Promise<string> {
+  #execute(envelope: Envelope, waited: number, trace?: Trace): FrameText | Promise<FrameText> {
     const { payload, requestId, timeoutMs } = envelope;
     if (isControl(payload)) {
       return this.#answers.control(payload, requestId, envelope.caller, trace);

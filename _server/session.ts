@@ -23,6 +23,7 @@ import { MemoryPause } from "./memory_pause.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 import { CallBook } from "./calls.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 export class Session {
   readonly #host: SessionHost<Session>;
@@ -394,7 +395,7 @@ export class Session {
     );
   }
 
-  #send(body: string | Uint8Array): void {
+  #send(body: FrameText | Uint8Array): void {
     this.#writer.enqueue(body);
     this.#recharge();
   }

@@ -7,6 +7,7 @@
 // Pure: no Deno APIs.
 
 import type { TypeStatsReport } from "../protocol.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** The latest processing times of one type, in a ring of fixed size. */
 export class LatencyWindow {
@@ -73,11 +74,12 @@ export class StatsBook {
   }
 
   /** An answer went out: an `ok` one, or an error whose JSON text is `body`. */
-  answered(stats: TypeStats, body: string, started: number | undefined, now: number): void {
+  answered(stats: TypeStats, body: FrameText, started: number | undefined, now: number): void {
     stats.requests++;
     if (started !== undefined) stats.latency.record(now - started);
     // Our answers begin {"status":"ok" or {"status":"error": the 12th character tells.
-    if (body.charCodeAt(11) === 101) {
+    // (Answers in pieces are ok ones, around a large result.)
+    if (typeof body === "string" && body.charCodeAt(11) === 101) {
       stats.errors++;
       try {
         const { code, message } = JSON.parse(body) as { code: string; message: string };

@@ -5,6 +5,7 @@ import { HEADER_BYTES, writeHeader } from "../_wire/header.ts";
 import { borrowBuffer, returnBuffer } from "../_wire/buffer_pool.ts";
 import { startTimer, type TimerHandle } from "./timers.ts";
 import { untilAborted } from "./until_aborted.ts";
+import type { FrameText } from "../_wire/text_pieces.ts";
 
 /** The part of `Deno.Conn` the writer needs. */
 export interface Writable {
@@ -19,7 +20,7 @@ const encoder = new TextEncoder();
 export class FrameWriter {
   readonly #sink: Writable;
   readonly #highWaterMark: number;
-  #queue: (Uint8Array | string)[] = [];
+  #queue: (Uint8Array | FrameText)[] = [];
   #bufferedBytes = 0;
   // Bytes already encoded and being written (the batch, or a large text's own buffer).
   #encodedBytes = 0;
@@ -59,11 +60,11 @@ export class FrameWriter {
   }
 
   /**
-   * Queues one frame body: bytes, or JSON text to be sent as UTF-8 (encoded
-   * straight into the write buffer, saving a copy). Returns false if the
-   * socket already failed.
+   * Queues one frame body: bytes, or JSON text (whole or in pieces) to be
+   * sent as UTF-8 (encoded straight into the write buffer, saving a copy).
+   * Returns false if the socket already failed.
    */
-  enqueue(body: Uint8Array | string): boolean {
+  enqueue(body: Uint8Array | FrameText): boolean {
     if (this.#failure !== undefined) return false;
     this.#queue.push(body);
     // For a string its length stands in for its byte count: only the
@@ -122,7 +123,7 @@ export class FrameWriter {
   }
 
   /** A body no longer queued: what it was charged goes. */
-  #release(body: Uint8Array | string): void {
+  #release(body: Uint8Array | FrameText): void {
     this.#bufferedBytes -= HEADER_BYTES + body.length;
   }
 
@@ -140,18 +141,28 @@ export class FrameWriter {
    * character (grown only for text that needs more), not three: a 1 MiB
    * answer held for a peer that does not read holds 2 MiB, not 4.
    */
-  async #writeText(text: string): Promise<number> {
+  async #writeText(text: FrameText): Promise<number> {
     let buffer = borrowBuffer(HEADER_BYTES + text.length);
-    let { read, written } = encoder.encodeInto(text, buffer.subarray(HEADER_BYTES));
-    while (read < text.length) {
-      // Each character left takes at most three bytes.
-      const grown = borrowBuffer(HEADER_BYTES + written + 3 * (text.length - read));
-      grown.set(buffer.subarray(0, HEADER_BYTES + written));
-      returnBuffer(buffer);
-      buffer = grown;
-      const more = encoder.encodeInto(text.slice(read), buffer.subarray(HEADER_BYTES + written));
-      read += more.read;
-      written += more.written;
+    let written = 0;
+    // Characters of the text not yet encoded, for growing the buffer.
+    let left = text.length;
+    for (const piece of typeof text === "string" ? [text] : text.pieces) {
+      let { read, written: more } = encoder.encodeInto(
+        piece,
+        buffer.subarray(HEADER_BYTES + written),
+      );
+      written += more;
+      while (read < piece.length) {
+        // Each character left takes at most three bytes.
+        const grown = borrowBuffer(HEADER_BYTES + written + 3 * (left - read));
+        grown.set(buffer.subarray(0, HEADER_BYTES + written));
+        returnBuffer(buffer);
+        buffer = grown;
+        const rest = encoder.encodeInto(piece.slice(read), buffer.subarray(HEADER_BYTES + written));
+        read += rest.read;
+        written += rest.written;
+      }
+      left -= piece.length;
     }
     writeHeader(buffer, 0, written);
     this.#encodedBytes += buffer.length;
@@ -184,7 +195,7 @@ export class FrameWriter {
           capacity += HEADER_BYTES +
             (body.length > SCRATCH_BYTES
               ? 0
-              : (typeof body === "string" ? 3 * body.length : body.length));
+              : (body instanceof Uint8Array ? body.length : 3 * body.length));
         }
         // Batches borrow from the process's pool: an idle connection holds no buffer.
         const buffer = borrowBuffer(capacity).subarray(0, capacity);
@@ -197,17 +208,23 @@ export class FrameWriter {
             if (size > 0) await this.#writeAll(buffer.subarray(0, size));
             total += size;
             size = 0;
-            total += typeof body === "string"
-              ? await this.#writeText(body)
-              : await this.#writeBytes(body);
+            total += body instanceof Uint8Array
+              ? await this.#writeBytes(body)
+              : await this.#writeText(body);
             this.#release(body);
             continue;
           }
           if (typeof body === "string") {
             length = encoder.encodeInto(body, buffer.subarray(size + HEADER_BYTES)).written;
-          } else {
+          } else if (body instanceof Uint8Array) {
             buffer.set(body, size + HEADER_BYTES);
             length = body.length;
+          } else {
+            length = 0;
+            for (const piece of body.pieces) {
+              length += encoder.encodeInto(piece, buffer.subarray(size + HEADER_BYTES + length))
+                .written;
+            }
           }
           writeHeader(buffer, size, length);
           size += HEADER_BYTES + length;

@@ -9,6 +9,7 @@ import {
   type WireErrorCode,
 } from "../protocol.ts";
 import { type Caller, OWNER } from "./scopes.ts";
+import { type FrameText, PIECES_FROM, TextPieces } from "./text_pieces.ts";
 
 const ENVELOPE = new Set(ENVELOPE_KEYS);
 
@@ -170,15 +171,20 @@ export function withType(
 
 /**
  * The JSON text of an `ok` answer, written out by hand: it is the hot path.
+ * Around a large result, in pieces.
  *
  * @throws {TypeError} When the result is not JSON-serializable.
  */
-export function okBody(result: unknown, requestId: RequestId | undefined): string {
+export function okBody(result: unknown, requestId: RequestId | undefined): FrameText {
   let text = OK_PREFIX;
   if (requestId !== undefined) text += `,"request_id":${JSON.stringify(requestId)}`;
   const resultText = JSON.stringify(result);
-  if (resultText !== undefined) text += `,"result":${resultText}`;
-  return `${text}}`;
+  if (resultText === undefined) return `${text}}`;
+  // A large result stays a piece of its own: joined, it would be copied whole.
+  if (resultText.length >= PIECES_FROM) {
+    return new TextPieces([`${text},"result":`, resultText, "}"]);
+  }
+  return `${text},"result":${resultText}}`;
 }
 
 /**

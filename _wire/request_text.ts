@@ -2,6 +2,7 @@
 // text. Pure: no Deno APIs.
 
 import { ENVELOPE_KEYS, PROTOCOL_VERSION, type RequestId } from "../protocol.ts";
+import { type FrameText, textOf } from "./text_pieces.ts";
 
 /** Refuses a payload that is not an object or uses an envelope key. */
 export function checkPayload(payload: Record<string, unknown>): void {
@@ -18,7 +19,8 @@ export function checkPayload(payload: Record<string, unknown>): void {
 /**
  * The JSON text of a request: the payload's keys, then the envelope's, as
  * the original client writes them. Spliced as text rather than spread into
- * a new object: it is the client's hot path.
+ * a new object: it is the client's hot path. A large one stays in pieces
+ * (the payload's text, then the envelope's), never copied whole.
  */
 export function encodeRequest(
   payload: Record<string, unknown>,
@@ -27,7 +29,7 @@ export function encodeRequest(
   timeout: number | undefined,
   traceparent?: string,
   idempotencyKey?: string,
-): string {
+): FrameText {
   const text = JSON.stringify(payload);
   // A payload whose toJSON() does not give an object has no keys to keep.
   if (text === undefined || text.charCodeAt(0) !== 123) {
@@ -42,7 +44,7 @@ export function encodeRequest(
   if (timeout !== undefined && Number.isFinite(timeout)) tail += `,"timeout_ms":${timeout}`;
   if (traceparent !== undefined) tail += `,"traceparent":"${traceparent}"`;
   if (idempotencyKey !== undefined) tail += `,"idempotency_key":${JSON.stringify(idempotencyKey)}`;
-  return text.length === 2 ? `{${tail}}` : `${text.slice(0, -1)},${tail}}`;
+  return text.length === 2 ? `{${tail}}` : textOf(text.slice(0, -1), `,${tail}}`);
 }
 
 /** The envelope keys every request of a client carries, as JSON text. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { TextPieces } from "../_wire/text_pieces.ts";
 import {
   errorBody,
   okBody,
@@ -81,7 +82,13 @@ Deno.test("withType() sets a missing type and refuses a payload naming another",
 });
 
 Deno.test("okBody() and errorBody() write exactly what JSON.stringify of the answer would", () => {
-  for (const [result, id] of [[{ a: [1, "é"] }, 1], [undefined, "x"], [null, undefined]] as const) {
+  const large = { text: "é".repeat(70_000) };
+  for (
+    const [result, id] of [[{ a: [1, "é"] }, 1], [undefined, "x"], [null, undefined], [
+      large,
+      2,
+    ]] as const
+  ) {
     const expected: Record<string, unknown> = {
       status: "ok",
       message: "received",
@@ -89,7 +96,10 @@ Deno.test("okBody() and errorBody() write exactly what JSON.stringify of the ans
     };
     if (id !== undefined) expected.request_id = id;
     if (result !== undefined) expected.result = result;
-    assert.deepEqual(JSON.parse(okBody(result, id)), expected);
+    const body = okBody(result, id);
+    // Around a large result the text comes in pieces, never joined.
+    assert.equal(body instanceof TextPieces, result === large);
+    assert.equal(String(body), JSON.stringify(expected));
   }
   assert.throws(() => okBody(10n, 1), TypeError);
   assert.deepEqual(JSON.parse(errorBody("unauthorized", undefined)), {

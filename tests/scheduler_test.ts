@@ -49,7 +49,7 @@ function fake(
     idempotency: new IdempotencyStore(300_000, 100, () => {}),
     typeStats: new StatsBook(),
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
-    send: (body) => state.sent.push(JSON.parse(body)),
+    send: (body) => state.sent.push(JSON.parse(String(body))),
     control,
     chunks: () => false,
     room: () => Promise.resolve(),

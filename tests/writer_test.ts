@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FrameDecoder } from "../codec.ts";
 import { FrameWriter } from "../_shared/writer.ts";
+import { TextPieces } from "../_wire/text_pieces.ts";
 
 /** A sink that records each write and lets the test decide when it finishes. */
 function recordingSink(acceptPerWrite = Infinity) {
@@ -101,4 +102,23 @@ Deno.test("FrameWriter encodes queued JSON text as UTF-8 in place, short and lon
   ]);
   assert.equal(writer.bufferedBytes, 0);
   assert.deepEqual(written, [sink.writes.reduce((n, w) => n + w.length, 0)]);
+});
+
+Deno.test("FrameWriter encodes text in pieces as the joined text, short or long, ASCII or not", async () => {
+  const sink = recordingSink();
+  const writer = new FrameWriter(sink, 1 << 22);
+  // Long pieces, the middle one needing three bytes a character (the buffer grows for it).
+  const long = new TextPieces(['{"result":"', "☃".repeat(70_000) + "é".repeat(5), '"}']);
+  const ascii = new TextPieces(["x".repeat(40_000), "y".repeat(40_000)]);
+  const short = new TextPieces(['{"a":', '"é"}']);
+  writer.enqueue(long);
+  writer.enqueue(short);
+  writer.enqueue(ascii);
+  await writer.drained();
+  const text = new TextEncoder();
+  assert.deepEqual(
+    bodiesOf(sink.writes),
+    [long, short, ascii].map((pieces) => [...text.encode(String(pieces))]),
+  );
+  assert.equal(writer.bufferedBytes, 0);
 });
