@@ -2,7 +2,7 @@
 // text. Pure: no Deno APIs.
 
 import { ENVELOPE_KEYS, PROTOCOL_VERSION, type RequestId } from "../protocol.ts";
-import { type FrameText, textOf } from "./text_pieces.ts";
+import { type FrameText, PIECES_FROM, TextPieces } from "./text_pieces.ts";
 
 /** Refuses a payload that is not an object or uses an envelope key. */
 export function checkPayload(payload: Record<string, unknown>): void {
@@ -44,7 +44,10 @@ export function encodeRequest(
   if (timeout !== undefined && Number.isFinite(timeout)) tail += `,"timeout_ms":${timeout}`;
   if (traceparent !== undefined) tail += `,"traceparent":"${traceparent}"`;
   if (idempotencyKey !== undefined) tail += `,"idempotency_key":${JSON.stringify(idempotencyKey)}`;
-  return text.length === 2 ? `{${tail}}` : textOf(text.slice(0, -1), `,${tail}}`);
+  if (text.length === 2) return `{${tail}}`;
+  // A large payload's text stays a piece of its own: joined, it would be copied whole.
+  if (text.length >= PIECES_FROM) return new TextPieces([text.slice(0, -1), `,${tail}}`]);
+  return `${text.slice(0, -1)},${tail}}`;
 }
 
 /** The envelope keys every request of a client carries, as JSON text. */

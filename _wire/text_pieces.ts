@@ -28,10 +28,3 @@ export class TextPieces {
 
 /** A frame's JSON text: whole, or in pieces. */
 export type FrameText = string | TextPieces;
-
-/** `pieces` as one text: kept apart when large, joined when small. */
-export function textOf(...pieces: string[]): FrameText {
-  let length = 0;
-  for (const piece of pieces) length += piece.length;
-  return length >= PIECES_FROM ? new TextPieces(pieces) : pieces.join("");
-}

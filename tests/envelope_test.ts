@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { TextPieces } from "../_wire/text_pieces.ts";
+import { encodeRequest, envelopeOf } from "../_wire/request_text.ts";
 import {
   errorBody,
   okBody,
@@ -115,5 +116,26 @@ Deno.test("okBody() and errorBody() write exactly what JSON.stringify of the ans
     protocol_version: "1",
     request_id: 9,
     data: { path: "/x" },
+  });
+});
+
+Deno.test("encodeRequest() splices the envelope after the payload's keys; a large payload stays in pieces", () => {
+  const envelope = envelopeOf("t0ken");
+  const small = encodeRequest({ type: "x", n: 1 }, envelope, 7, 500);
+  assert.equal(
+    small,
+    '{"type":"x","n":1,"auth_token":"t0ken","protocol_version":"1","request_id":7,"timeout_ms":500}',
+  );
+  assert.equal(encodeRequest({}, envelope, undefined, undefined), `{${envelope}}`);
+  const large = { type: "big", text: "é".repeat(70_000) };
+  const pieces = encodeRequest(large, envelope, 8, undefined, undefined, "key-1");
+  assert.ok(pieces instanceof TextPieces);
+  assert.equal(pieces.length, String(pieces).length);
+  assert.deepEqual(JSON.parse(String(pieces)), {
+    ...large,
+    auth_token: "t0ken",
+    protocol_version: "1",
+    request_id: 8,
+    idempotency_key: "key-1",
   });
 });
