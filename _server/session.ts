@@ -77,6 +77,8 @@ export class Session {
       close: () => this.#close(),
     });
     this.#reader = new ChunkReader(conn);
+    // Until it completes a request, its grown read buffers are given back at once.
+    this.#reader.mapped = true;
     this.#deadlines = new ReadDeadlines({
       settings: this.#settings,
       busy: () =>
@@ -268,8 +270,9 @@ export class Session {
     this.#close();
   }
 
-  /** Nothing more is read: half a frame's buffer goes back now, not at the next collection. */
+  /** Nothing more is read: the read buffer and half a frame's go back now, not at the next collection. */
   #dropUnfinishedFrame(): void {
+    this.#reader.shrink();
     try {
       this.#decoder.finish();
     } catch {
@@ -338,6 +341,7 @@ export class Session {
     this.#deadlines.authorized();
     if (this.#proven) return;
     this.#proven = true;
+    this.#reader.mapped = false;
     this.#charge.prove();
     this.#host.proven(this);
   }

@@ -9,6 +9,8 @@ export interface Readable {
 // little; reads that fill it double it, up to the largest.
 const FIRST_READ_BYTES = 1_024;
 const MAX_READ_BYTES = 65_536;
+// Grown past this, a mapped reader's buffer is resizable.
+const MAPPED_FROM_BYTES = 16_384;
 
 /**
  * Reads a connection into one reused buffer, grown while reads fill it:
@@ -17,8 +19,17 @@ const MAX_READ_BYTES = 65_536;
 export class ChunkReader {
   readonly #conn: Readable;
   readonly #maxReadBytes: number;
-  #buffer = new Uint8Array(FIRST_READ_BYTES);
+  #buffer: Uint8Array<ArrayBuffer> = new Uint8Array(FIRST_READ_BYTES);
   #ahead?: Promise<Uint8Array | null>;
+  /**
+   * Whether grown buffers are resizable: mapped apart from malloc's heap,
+   * and given back to the system at once by `shrink()`. A server reads its
+   * strangers so (a crowd of them grows and drops read buffers together,
+   * and malloc kept what they dropped); not its clients, since reading from
+   * such a buffer costs a little more. Turned off, the next read moves to a
+   * plain buffer.
+   */
+  mapped = false;
 
   /**
    * @param conn The connection.
@@ -51,6 +62,8 @@ export class ChunkReader {
    */
   shrink(): void {
     if (this.#ahead === undefined && this.#buffer.length > FIRST_READ_BYTES) {
+      // No chunk of it is in use: each is valid only until the next call.
+      release(this.#buffer);
       this.#buffer = new Uint8Array(FIRST_READ_BYTES);
     }
   }
@@ -63,6 +76,11 @@ export class ChunkReader {
   }
 
   async #read(): Promise<Uint8Array | null> {
+    if (!this.mapped && this.#buffer.buffer.resizable) {
+      const mapped = this.#buffer;
+      this.#buffer = new Uint8Array(mapped.length);
+      release(mapped);
+    }
     let count: number | null;
     try {
       count = await this.#conn.read(this.#buffer);
@@ -74,10 +92,18 @@ export class ChunkReader {
     const chunk = this.#buffer.subarray(0, count);
     if (count === this.#buffer.length && count < this.#maxReadBytes) {
       // The chunk stays valid: the next read goes into the new buffer.
-      this.#buffer = new Uint8Array(count * 2);
+      const size = count * 2;
+      this.#buffer = this.mapped && size >= MAPPED_FROM_BYTES
+        ? new Uint8Array(new ArrayBuffer(size, { maxByteLength: size }))
+        : new Uint8Array(size);
     }
     return chunk;
   }
+}
+
+/** A buffer nothing reads any more: a resizable one gives its memory back now. */
+function release(buffer: Uint8Array<ArrayBuffer>): void {
+  if (buffer.buffer.resizable) buffer.buffer.resize(0);
 }
 
 /** Whether an error means the socket was closed (by either side). */
