@@ -1,5 +1,7 @@
 // Deno socket plumbing shared by the server and the client.
 
+import { letGo, mappedBuffer } from "../_wire/mapped_buffer.ts";
+
 /** The part of `Deno.Conn` a reader needs. */
 export interface Readable {
   read(p: Uint8Array): Promise<number | null>;
@@ -22,12 +24,11 @@ export class ChunkReader {
   #buffer: Uint8Array<ArrayBuffer> = new Uint8Array(FIRST_READ_BYTES);
   #ahead?: Promise<Uint8Array | null>;
   /**
-   * Whether grown buffers are resizable: mapped apart from malloc's heap,
-   * and given back to the system at once by `shrink()`. A server reads its
-   * strangers so (a crowd of them grows and drops read buffers together,
-   * and malloc kept what they dropped); not its clients, since reading from
-   * such a buffer costs a little more. Turned off, the next read moves to a
-   * plain buffer.
+   * Whether grown buffers are mapped (`mappedBuffer`), given back to the
+   * system at once by `shrink()`. A server reads its strangers so (a crowd
+   * of them grows and drops read buffers together); not its clients, since
+   * reading from such a buffer costs a little more. Turned off, the next
+   * read moves to a plain buffer.
    */
   mapped = false;
 
@@ -63,7 +64,7 @@ export class ChunkReader {
   shrink(): void {
     if (this.#ahead === undefined && this.#buffer.length > FIRST_READ_BYTES) {
       // No chunk of it is in use: each is valid only until the next call.
-      release(this.#buffer);
+      letGo(this.#buffer);
       this.#buffer = new Uint8Array(FIRST_READ_BYTES);
     }
   }
@@ -79,7 +80,7 @@ export class ChunkReader {
     if (!this.mapped && this.#buffer.buffer.resizable) {
       const mapped = this.#buffer;
       this.#buffer = new Uint8Array(mapped.length);
-      release(mapped);
+      letGo(mapped);
     }
     let count: number | null;
     try {
@@ -94,16 +95,11 @@ export class ChunkReader {
       // The chunk stays valid: the next read goes into the new buffer.
       const size = count * 2;
       this.#buffer = this.mapped && size >= MAPPED_FROM_BYTES
-        ? new Uint8Array(new ArrayBuffer(size, { maxByteLength: size }))
+        ? mappedBuffer(size)
         : new Uint8Array(size);
     }
     return chunk;
   }
-}
-
-/** A buffer nothing reads any more: a resizable one gives its memory back now. */
-function release(buffer: Uint8Array<ArrayBuffer>): void {
-  if (buffer.buffer.resizable) buffer.buffer.resize(0);
 }
 
 /** Whether an error means the socket was closed (by either side). */

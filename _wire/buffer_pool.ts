@@ -7,15 +7,15 @@
 // small ones are kept (one per connection writing at once), a few large
 // ones, within a total. Pure: no Deno APIs.
 //
-// A large buffer (LARGEST_SMALL_CLASS and up) is resizable: V8 maps its
-// memory apart from malloc's heap, so memory that is let go goes back to
-// the system instead of staying in malloc's free lists, and one the pool
-// has no room for is let go at once (shrunk to nothing) instead of waiting
-// for a collection. Under a thousand peers each sending a large frame,
+// A buffer larger than LARGEST_SMALL_CLASS is mapped (mapped_buffer.ts),
+// and one the pool has no room for is let go at once instead of waiting
+// for a collection: under a thousand peers each sending a large frame,
 // that memory was what the process kept (and kept after they left).
 
+import { letGo, mappedBuffer } from "./mapped_buffer.ts";
+
 const SMALLEST_CLASS = 12; // 4 KiB
-const LARGEST_SMALL_CLASS = 16; // 64 KiB: larger buffers are resizable
+const LARGEST_SMALL_CLASS = 16; // 64 KiB: larger buffers are mapped
 const KEPT_SMALL = 64;
 const KEPT_LARGE = 4;
 const KEPT_TOTAL_BYTES = 16 * 1_048_576;
@@ -36,8 +36,7 @@ export function borrowBuffer(size: number): Uint8Array<ArrayBuffer> {
     return buffer;
   }
   const bytes = 2 ** sizeClass;
-  if (sizeClass <= LARGEST_SMALL_CLASS) return new Uint8Array(bytes);
-  return new Uint8Array(new ArrayBuffer(bytes, { maxByteLength: bytes }));
+  return sizeClass <= LARGEST_SMALL_CLASS ? new Uint8Array(bytes) : mappedBuffer(bytes);
 }
 
 /** Gives a borrowed buffer back; kept for the next borrower if there is room. */
@@ -45,13 +44,10 @@ export function returnBuffer(buffer: Uint8Array<ArrayBuffer>): void {
   const sizeClass = classOf(buffer.length);
   if (buffer.length !== 2 ** sizeClass) return;
   const shelf = kept[sizeClass] ??= [];
-  const large = sizeClass > LARGEST_SMALL_CLASS;
-  if (
-    shelf.length >= (large ? KEPT_LARGE : KEPT_SMALL) ||
-    keptBytes + buffer.length > KEPT_TOTAL_BYTES
-  ) {
-    // Not kept: a large one's memory goes back now (its views become empty).
-    if (large && buffer.buffer.resizable) buffer.buffer.resize(0);
+  const room = sizeClass <= LARGEST_SMALL_CLASS ? KEPT_SMALL : KEPT_LARGE;
+  if (shelf.length >= room || keptBytes + buffer.length > KEPT_TOTAL_BYTES) {
+    // Not kept: a large (mapped) one's memory goes back now.
+    letGo(buffer);
     return;
   }
   shelf.push(buffer);
