@@ -214,17 +214,11 @@ export class FrameWriter {
             this.#release(body);
             continue;
           }
-          if (typeof body === "string") {
-            length = encoder.encodeInto(body, buffer.subarray(size + HEADER_BYTES)).written;
-          } else if (body instanceof Uint8Array) {
+          if (body instanceof Uint8Array) {
             buffer.set(body, size + HEADER_BYTES);
             length = body.length;
           } else {
-            length = 0;
-            for (const piece of body.pieces) {
-              length += encoder.encodeInto(piece, buffer.subarray(size + HEADER_BYTES + length))
-                .written;
-            }
+            length = encodeText(body, buffer.subarray(size + HEADER_BYTES));
           }
           writeHeader(buffer, size, length);
           size += HEADER_BYTES + length;
@@ -251,4 +245,14 @@ export class FrameWriter {
       this.#notify();
     }
   }
+}
+
+/** Encodes `text`, whole or in pieces, into `into` (room for three bytes a character); returns the bytes written. */
+function encodeText(text: FrameText, into: Uint8Array): number {
+  if (typeof text === "string") return encoder.encodeInto(text, into).written;
+  let written = 0;
+  for (const piece of text.pieces) {
+    written += encoder.encodeInto(piece, into.subarray(written)).written;
+  }
+  return written;
 }
