@@ -104,9 +104,9 @@ export class MemoryBudget {
    */
   strangerPaused(holder: MemoryHolder): boolean {
     if (holder === this.#exempt) return false;
-    const mark = this.limit * STRANGER_FRACTION;
     const paused = this.overShare(holder) ||
-      (this.#strangerUsed > mark && holder.charged > mark / Math.max(1, this.#strangers));
+      (this.#strangersFull &&
+        holder.charged > this.#strangersLimit / Math.max(1, this.#strangers));
     // While memory is tight (proven clients hold it) no stranger is exempt:
     // they wait for it to drain, and cannot make it tight by themselves.
     if (!paused || this.#exempt !== undefined || this.tight) return paused;
@@ -172,8 +172,17 @@ export class MemoryBudget {
    * they are under their quarter or none is exempt (one of them will be).
    */
   get #roomForStrangers(): boolean {
-    return !this.tight &&
-      (this.#exempt === undefined || this.#strangerUsed <= this.limit * STRANGER_FRACTION);
+    return !this.tight && (this.#exempt === undefined || !this.#strangersFull);
+  }
+
+  /** What strangers may hold between them. */
+  get #strangersLimit(): number {
+    return this.limit * STRANGER_FRACTION;
+  }
+
+  /** Whether strangers between them hold more than their part of the limit. */
+  get #strangersFull(): boolean {
+    return this.#strangerUsed > this.#strangersLimit;
   }
 
   #mayResume(holder: MemoryHolder): boolean {
@@ -189,9 +198,7 @@ export class MemoryBudget {
   #resume(): void {
     for (const [holder, resume] of this.#paused) {
       if (!this.#mayResume(holder)) continue;
-      if (!holder.proven && this.#strangerUsed > this.limit * STRANGER_FRACTION) {
-        this.#exempt = holder;
-      }
+      if (!holder.proven && this.#strangersFull) this.#exempt = holder;
       this.#paused.delete(holder);
       resume();
     }
