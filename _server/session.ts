@@ -1,7 +1,8 @@
 // The life of one server connection: reading and framing, its deadlines
-// (frame, idle, authentication, stalled writes, ending), pausing for
-// backpressure and the server's memory budget, and ending so that the peer
-// still reads every answer. Requests themselves go to the RequestScheduler.
+// (frame, idle, authentication, stalled writes, ending), pausing its reads
+// (ReadPauses: backpressure, slots, the server's memory budget), and ending
+// so that the peer still reads every answer. Requests themselves go to the
+// RequestScheduler.
 
 import { FrameDecoder } from "../codec.ts";
 import { ConnectionClosedError, FrameTooLargeError, SocketBridgeError } from "../errors.ts";
@@ -19,7 +20,7 @@ import { ReadDeadlines } from "./read_deadlines.ts";
 import { ChunkReader, closeQuietly, isPeerGone } from "../_shared/transport.ts";
 import { FrameWriter } from "../_shared/writer.ts";
 import { untilAborted } from "../_shared/until_aborted.ts";
-import { MemoryPause } from "./memory_pause.ts";
+import { ReadPauses } from "./read_pauses.ts";
 import { describedTypes } from "./request_types.ts";
 import { TwoWay } from "./peer_features.ts";
 import { CallBook } from "./calls.ts";
@@ -41,8 +42,9 @@ export class Session {
   #framesRead = 0;
   readonly #turns = new FairTurns();
   readonly #charge: MemoryCharge;
+  // Set while #finish waits for the last request to settle.
   #wake?: () => void;
-  readonly #memoryPause: MemoryPause;
+  readonly #pauses: ReadPauses;
   #draining = false;
   // Ending: input is dropped, and the FIN goes once nothing is in flight.
   readonly #ending: Ending;
@@ -62,7 +64,7 @@ export class Session {
       host.counters.frames.out += frames;
       this.#recharge();
       if (!this.#writer.full) this.#twoWay.roomAgain();
-      this.#memoryPause.written();
+      this.#pauses.written();
     };
     this.#writer.onFailure = (error) => {
       if (!isPeerGone(error)) this.#report(error);
@@ -132,11 +134,14 @@ export class Session {
       dropped: (count) => host.counters.requests.dropped += count,
     });
     this.#charge = new MemoryCharge(host.budget, this);
-    this.#memoryPause = new MemoryPause({
+    this.#pauses = new ReadPauses({
       budget: host.budget,
       holder: this,
       writer: this.#writer,
+      reader: this.#reader,
       writeTimeout: this.#settings.writeTimeout,
+      closed: this.#ended.signal,
+      backlogFull: () => this.#scheduler.backlogFull,
       release: () => {
         this.#reader.shrink();
         this.#recharge();
@@ -184,10 +189,7 @@ export class Session {
         // answers, our handlers' deadlines, the other peers draining, a
         // stranger's authTimeout), and the frame deadline runs again, in
         // full, once reading resumes.
-        let pause: Promise<unknown> | undefined;
-        if (this.#writer.full) pause = this.#waitForWriter();
-        else if (this.#scheduler.backlogFull) pause = this.#waitForSlot();
-        else if (this.#memoryPause.needed()) pause = this.#memoryPause.wait();
+        const pause = this.#pauses.next();
         if (pause !== undefined) {
           this.#deadlines.frameStopped();
           await pause;
@@ -299,37 +301,9 @@ export class Session {
     this.#wake?.();
   }
 
-  /**
-   * Waits for a free slot. Meanwhile one read is kept pending: a peer that
-   * resets its connection is noticed at once and its queued requests are
-   * dropped, instead of being run for nobody. What that read brings is kept
-   * for later (one chunk at most), and the end of input (a half-close) is
-   * not a reason to stop.
-   */
-  async #waitForSlot(): Promise<void> {
-    const slot = new Promise<void>((resolve) => this.#wake = resolve);
-    let readFinished = false;
-    // A failed read (a reset) throws here and ends the connection.
-    await this.#until(
-      Promise.race([
-        slot,
-        this.#reader.readAhead().then(() => {
-          readFinished = true;
-        }),
-      ]),
-    );
-    if (readFinished) await this.#until(slot);
-  }
-
   /** Waits for `event`, or for the connection to close. */
   #until(event: Promise<void>): Promise<void> {
     return untilAborted(event, this.#ended.signal);
-  }
-
-  /** Waits until the peer reads its answers; closes it after writeTimeout. */
-  async #waitForWriter(): Promise<void> {
-    if (await this.#writer.readyWithin(this.#settings.writeTimeout, this.#ended.signal)) return;
-    this.#closeStalled();
   }
 
   #closeStalled(): void {
@@ -353,6 +327,7 @@ export class Session {
 
   #settled(): void {
     this.#recharge();
+    this.#pauses.settled();
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
