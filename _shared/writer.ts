@@ -20,11 +20,13 @@ const encoder = new TextEncoder();
 export class FrameWriter {
   readonly #sink: Writable;
   readonly #highWaterMark: number;
-  #queue: (Uint8Array | FrameText)[] = [];
+  #queue: (Uint8Array | FrameText | EncodedFrame)[] = [];
   #bufferedBytes = 0;
   // Bytes already encoded and being written (the batch, or a large text's own buffer).
   #encodedBytes = 0;
   #writing = false;
+  // Large texts encoded ahead of their write (at most one).
+  #encoded = 0;
   #failure: unknown = undefined;
   #waiters: { when: () => boolean; resolve: () => void }[] = [];
   // While bytes wait to be written: when the peer last took some (or when
@@ -61,15 +63,28 @@ export class FrameWriter {
 
   /**
    * Queues one frame body: bytes, or JSON text (whole or in pieces) to be
-   * sent as UTF-8 (encoded straight into the write buffer, saving a copy).
+   * sent as UTF-8: a small one is encoded straight into the batch's write
+   * buffer at the flush, a large one into a buffer of its own at once.
    * Returns false if the socket already failed.
    */
   enqueue(body: Uint8Array | FrameText): boolean {
     if (this.#failure !== undefined) return false;
-    this.#queue.push(body);
+    // A large text is encoded now, while it is young: held as text until
+    // the flush, after the other connections' reads of the same turn, it
+    // outlived a young collection and waited in the old generation for a
+    // full one (a crowd of peers sending 1 MiB echoes left hundreds of MiB
+    // of such garbage). One at a time: the texts queued behind it are
+    // encoded as their turn comes, each into the buffer the last one gave
+    // back (a fresh large buffer costs more than encoding into it).
+    let entry: Uint8Array | FrameText | EncodedFrame = body;
+    if (!(body instanceof Uint8Array) && body.length > SCRATCH_BYTES && this.#encoded === 0) {
+      entry = encodeFrame(body);
+      this.#encoded++;
+    }
+    this.#queue.push(entry);
     // For a string its length stands in for its byte count: only the
     // high-water mark reads this, and the flush subtracts the same figure.
-    this.#bufferedBytes += HEADER_BYTES + body.length;
+    this.#bufferedBytes += HEADER_BYTES + entry.length;
     if (!this.#writing) {
       this.#writing = true;
       queueMicrotask(() => this.#flush());
@@ -123,7 +138,7 @@ export class FrameWriter {
   }
 
   /** A body no longer queued: what it was charged goes. */
-  #release(body: Uint8Array | FrameText): void {
+  #release(body: Uint8Array | FrameText | EncodedFrame): void {
     this.#bufferedBytes -= HEADER_BYTES + body.length;
   }
 
@@ -136,43 +151,29 @@ export class FrameWriter {
     return HEADER_BYTES + body.length;
   }
 
-  /**
-   * A large text, encoded into a buffer of its own sized for one byte a
-   * character (grown only for text that needs more), not three: a 1 MiB
-   * answer held for a peer that does not read holds 2 MiB, not 4.
-   */
-  async #writeText(text: FrameText): Promise<number> {
-    let buffer = borrowBuffer(HEADER_BYTES + text.length);
-    let written = 0;
-    // Characters of the text not yet encoded, for growing the buffer.
-    let left = text.length;
-    for (const piece of typeof text === "string" ? [text] : text.pieces) {
-      let { read, written: more } = encoder.encodeInto(
-        piece,
-        buffer.subarray(HEADER_BYTES + written),
-      );
-      written += more;
-      while (read < piece.length) {
-        // Each character left takes at most three bytes.
-        const grown = borrowBuffer(HEADER_BYTES + written + 3 * (left - read));
-        grown.set(buffer.subarray(0, HEADER_BYTES + written));
-        returnBuffer(buffer);
-        buffer = grown;
-        const rest = encoder.encodeInto(piece.slice(read), buffer.subarray(HEADER_BYTES + written));
-        read += rest.read;
-        written += rest.written;
-      }
-      left -= piece.length;
-    }
-    writeHeader(buffer, 0, written);
-    this.#encodedBytes += buffer.length;
+  /** A large text's frame, encoded when it was queued; its buffer goes back once written. */
+  async #writeEncoded(encoded: EncodedFrame): Promise<number> {
+    const bytes = encoded.frame.length;
     try {
-      await this.#writeAll(buffer.subarray(0, HEADER_BYTES + written));
+      await this.#writeAll(encoded.frame);
     } finally {
-      this.#encodedBytes -= buffer.length;
+      // Given back even when the write failed: its memory leaves now, not at a collection.
+      encoded.dispose();
+      this.#encoded--;
     }
-    returnBuffer(buffer);
-    return HEADER_BYTES + written;
+    return bytes;
+  }
+
+  /** A large text queued behind another: encoded now, charged as its bytes while written. */
+  async #writeText(text: FrameText): Promise<number> {
+    const encoded = encodeFrame(text);
+    this.#encoded++;
+    this.#encodedBytes += encoded.length;
+    try {
+      return await this.#writeEncoded(encoded);
+    } finally {
+      this.#encodedBytes -= encoded.length;
+    }
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -185,15 +186,16 @@ export class FrameWriter {
   }
 
   async #flush(): Promise<void> {
+    let batch: (Uint8Array | FrameText | EncodedFrame)[] = [];
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue;
+        batch = this.#queue;
         this.#queue = [];
         let capacity = 0;
         for (const body of batch) {
           // A large body is written on its own, after its prefix: no copy into the batch.
           capacity += HEADER_BYTES +
-            (body.length > SCRATCH_BYTES
+            (body instanceof EncodedFrame || body.length > SCRATCH_BYTES
               ? 0
               : (body instanceof Uint8Array ? body.length : 3 * body.length));
         }
@@ -204,13 +206,13 @@ export class FrameWriter {
         for (let i = 0; i < batch.length; i++) {
           const body = batch[i];
           let length: number;
-          if (body.length > SCRATCH_BYTES) {
+          if (body instanceof EncodedFrame || body.length > SCRATCH_BYTES) {
             if (size > 0) await this.#writeAll(buffer.subarray(0, size));
             total += size;
             size = 0;
-            total += body instanceof Uint8Array
-              ? await this.#writeBytes(body)
-              : await this.#writeText(body);
+            if (body instanceof EncodedFrame) total += await this.#writeEncoded(body);
+            else if (body instanceof Uint8Array) total += await this.#writeBytes(body);
+            else total += await this.#writeText(body);
             this.#release(body);
             continue;
           }
@@ -218,7 +220,7 @@ export class FrameWriter {
             buffer.set(body, size + HEADER_BYTES);
             length = body.length;
           } else {
-            length = encodeText(body, buffer.subarray(size + HEADER_BYTES));
+            length = encodeText(body as FrameText, buffer.subarray(size + HEADER_BYTES));
           }
           writeHeader(buffer, size, length);
           size += HEADER_BYTES + length;
@@ -235,6 +237,11 @@ export class FrameWriter {
       }
     } catch (error) {
       this.#failure = error;
+      // Frames encoded but never written give their buffers back (once: disposing twice is harmless).
+      for (const body of [...batch, ...this.#queue]) {
+        if (body instanceof EncodedFrame) body.dispose();
+      }
+      this.#encoded = 0;
       this.#queue = [];
       this.#bufferedBytes = 0;
       this.#encodedBytes = 0;
@@ -255,4 +262,61 @@ function encodeText(text: FrameText, into: Uint8Array): number {
     written += encoder.encodeInto(piece, into.subarray(written)).written;
   }
   return written;
+}
+
+/**
+ * A large text's whole frame (prefix and UTF-8 body) in a borrowed buffer
+ * sized for one byte a character (grown only for text that needs more),
+ * not three: a 1 MiB answer held for a peer that does not read holds
+ * 1 MiB, not 3.
+ */
+class EncodedFrame {
+  readonly frame: Uint8Array<ArrayBuffer>;
+  /**
+   * Its body's bytes, as a queued body's length counts. The rest of the
+   * buffer is not counted: fresh, it is untouched pages; from the pool,
+   * memory the pool holds anyway.
+   */
+  readonly length: number;
+  #buffer?: Uint8Array<ArrayBuffer>;
+
+  constructor(buffer: Uint8Array<ArrayBuffer>, written: number) {
+    this.#buffer = buffer;
+    this.frame = buffer.subarray(0, HEADER_BYTES + written);
+    this.length = written;
+  }
+
+  /** Gives the buffer back (once). */
+  dispose(): void {
+    if (this.#buffer !== undefined) returnBuffer(this.#buffer);
+    this.#buffer = undefined;
+  }
+}
+
+/** Encodes a large text into a frame of its own. */
+function encodeFrame(text: FrameText): EncodedFrame {
+  let buffer = borrowBuffer(HEADER_BYTES + text.length);
+  let written = 0;
+  // Characters of the text not yet encoded, for growing the buffer.
+  let left = text.length;
+  for (const piece of typeof text === "string" ? [text] : text.pieces) {
+    let { read, written: more } = encoder.encodeInto(
+      piece,
+      buffer.subarray(HEADER_BYTES + written),
+    );
+    written += more;
+    while (read < piece.length) {
+      // Each character left takes at most three bytes.
+      const grown = borrowBuffer(HEADER_BYTES + written + 3 * (left - read));
+      grown.set(buffer.subarray(0, HEADER_BYTES + written));
+      returnBuffer(buffer);
+      buffer = grown;
+      const rest = encoder.encodeInto(piece.slice(read), buffer.subarray(HEADER_BYTES + written));
+      read += rest.read;
+      written += rest.written;
+    }
+    left -= piece.length;
+  }
+  writeHeader(buffer, 0, written);
+  return new EncodedFrame(buffer, written);
 }

@@ -122,3 +122,21 @@ Deno.test("FrameWriter encodes text in pieces as the joined text, short or long,
   );
   assert.equal(writer.bufferedBytes, 0);
 });
+
+Deno.test("FrameWriter encodes a large text as it is queued, not holding the text until its flush", async () => {
+  // A text kept until the flush outlived young collections and lingered as
+  // old garbage: under a crowd of 1 MiB echoes, hundreds of MiB of it.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--v8-flags=--expose-gc",
+      new URL("./_writer_holds.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+  }).output();
+  assert.equal(output.code, 0);
+  const report = JSON.parse(new TextDecoder().decode(output.stdout));
+  assert.equal(report.collected, true);
+  // The frame is still charged: as the buffer its bytes are held in.
+  assert.ok(report.bufferedBytes >= report.length, String(report.bufferedBytes));
+});
