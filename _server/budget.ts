@@ -114,6 +114,11 @@ export class MemoryBudget {
     return false;
   }
 
+  /** What one stranger may hold of the strangers' part of the limit, with as many strangers as now. */
+  get strangerShare(): number {
+    return this.#strangersLimit / Math.max(1, this.#strangers);
+  }
+
   /** Whether `holder` must pause and refuse new work: memory is tight and it holds more than its share. */
   overShare(holder: MemoryHolder): boolean {
     return this.tight && holder.charged > this.shareOf(holder);

@@ -197,6 +197,7 @@ export class Session {
           continue;
         }
       }
+      if (!this.#proven) this.#reader.limit = this.#host.budget.strangerShare;
       const value = await this.#reader.read();
       if (value === null) return;
       this.#host.counters.bytes.in += value.length;

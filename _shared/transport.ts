@@ -1,6 +1,6 @@
 // Deno socket plumbing shared by the server and the client.
 
-import { letGo, mappedBuffer } from "../_wire/mapped_buffer.ts";
+import { borrowMapped, giveBackMapped } from "../_wire/mapped_buffer.ts";
 
 /** The part of `Deno.Conn` a reader needs. */
 export interface Readable {
@@ -22,15 +22,24 @@ export class ChunkReader {
   readonly #conn: Readable;
   readonly #maxReadBytes: number;
   #buffer: Uint8Array<ArrayBuffer> = new Uint8Array(FIRST_READ_BYTES);
+  // The buffer outgrown by the last read, given back at the next (its chunk is valid until then).
+  #outgrown?: Uint8Array<ArrayBuffer>;
   #ahead?: Promise<Uint8Array | null>;
   /**
-   * Whether grown buffers are mapped (`mappedBuffer`), given back to the
-   * system at once by `shrink()`. A server reads its strangers so (a crowd
-   * of them grows and drops read buffers together); not its clients, since
-   * reading from such a buffer costs a little more. Turned off, the next
-   * read moves to a plain buffer.
+   * Whether grown buffers are mapped (`borrowMapped`), given back at once
+   * by `shrink()`. A server reads its strangers so (a crowd of them grows
+   * and drops read buffers together); not its clients, since reading from
+   * such a buffer costs a little more. Turned off, the next read moves to a
+   * plain buffer.
    */
   mapped = false;
+  /**
+   * The largest the buffer grows for now (never past the reader's largest).
+   * A server bounds a crowd of strangers' reads so: grown to 64 KiB each, a
+   * thousand of them were read far past their part of the memory budget
+   * before any paused.
+   */
+  limit = Infinity;
 
   /**
    * @param conn The connection.
@@ -64,7 +73,8 @@ export class ChunkReader {
   shrink(): void {
     if (this.#ahead === undefined && this.#buffer.length > FIRST_READ_BYTES) {
       // No chunk of it is in use: each is valid only until the next call.
-      letGo(this.#buffer);
+      this.#giveBackOutgrown();
+      giveBackMapped(this.#buffer);
       this.#buffer = new Uint8Array(FIRST_READ_BYTES);
     }
   }
@@ -77,10 +87,11 @@ export class ChunkReader {
   }
 
   async #read(): Promise<Uint8Array | null> {
+    this.#giveBackOutgrown();
     if (!this.mapped && this.#buffer.buffer.resizable) {
       const mapped = this.#buffer;
       this.#buffer = new Uint8Array(mapped.length);
-      letGo(mapped);
+      giveBackMapped(mapped);
     }
     let count: number | null;
     try {
@@ -91,14 +102,22 @@ export class ChunkReader {
     }
     if (count === null) return null;
     const chunk = this.#buffer.subarray(0, count);
-    if (count === this.#buffer.length && count < this.#maxReadBytes) {
+    // A power of two, so that a buffer given back fits the next reader grown as far.
+    const largest = 2 ** Math.floor(Math.log2(Math.min(this.limit, this.#maxReadBytes)));
+    if (count === this.#buffer.length && count < largest) {
       // The chunk stays valid: the next read goes into the new buffer.
-      const size = count * 2;
+      const size = Math.min(largest, count * 2);
+      if (this.#buffer.buffer.resizable) this.#outgrown = this.#buffer;
       this.#buffer = this.mapped && size >= MAPPED_FROM_BYTES
-        ? mappedBuffer(size)
+        ? borrowMapped(size)
         : new Uint8Array(size);
     }
     return chunk;
+  }
+
+  #giveBackOutgrown(): void {
+    if (this.#outgrown !== undefined) giveBackMapped(this.#outgrown);
+    this.#outgrown = undefined;
   }
 }
 

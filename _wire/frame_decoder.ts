@@ -204,7 +204,9 @@ export class FrameDecoder {
   }
 
   #buffer(size: number): Uint8Array<ArrayBuffer> {
-    return this.#lend ? borrowBuffer(size) : new Uint8Array(size);
+    // Lent bodies of 16 KiB or more are mapped: a crowd of strangers sending large frames
+    // grows and drops them together, and plain ones stayed in malloc's heap after they left.
+    return this.#lend ? borrowBuffer(size, true) : new Uint8Array(size);
   }
 
   /**
