@@ -73,13 +73,13 @@ Deno.test("only a holder over its share is told to pause, and a proven one has a
   assert.equal(budget.shareOf(proven), 256 * 1_024);
 });
 
-Deno.test("strangers may hold a quarter between them: past it those over their share pause, all but one, and one at a time is woken", () => {
+Deno.test("strangers may hold an eighth between them: past it those over their share pause, all but one, and one at a time is woken", () => {
   const budget = new MemoryBudget(4_000_000);
   const strangers = Array.from({ length: 5 }, () => new Holder(budget, false));
   const light = new Holder(budget, false);
-  for (const stranger of strangers) stranger.charge.set(300_000);
+  for (const stranger of strangers) stranger.charge.set(150_000);
   light.charge.set(1_000);
-  // 1,501,000 held by six strangers, past their 1,000,000: each share is 166,666.
+  // 751,000 held by six strangers, past their 500,000: each share is 83,333.
   assert.equal(budget.tight, false);
   const [exempt, ...paused] = strangers;
   assert.equal(budget.strangerPaused(exempt), false, "the first told to pause goes on instead");
@@ -89,8 +89,8 @@ Deno.test("strangers may hold a quarter between them: past it those over their s
   const resumed: Holder[] = [];
   for (const holder of paused) budget.onRoom(holder, () => resumed.push(holder));
   assert.equal(resumed.length, 0);
-  // The exempt one completes a request (1,201,000 left to five strangers,
-  // still past their quarter): one paused stranger goes on, as the exempt
+  // The exempt one completes a request (601,000 left to five strangers,
+  // still past their eighth): one paused stranger goes on, as the exempt
   // one; the others are not woken only to pause again.
   exempt.charge.prove();
   assert.deepEqual(resumed, [paused[0]]);
@@ -100,7 +100,7 @@ Deno.test("strangers may hold a quarter between them: past it those over their s
     true,
     true,
   ]);
-  // Once strangers are back under their quarter, the paused ones resume.
+  // Once strangers are back under their eighth, the paused ones resume.
   resumed.length = 0;
   for (const holder of paused.slice(1)) budget.onRoom(holder, () => resumed.push(holder));
   paused[1].charge.set(0);
@@ -125,7 +125,7 @@ Deno.test("while proven clients make memory tight no stranger is exempt; a prove
   for (const holder of [proven, ...strangers]) budget.onRoom(holder, () => resumed.push(holder));
   assert.equal(resumed.length, 0);
   // The proven client's answers are read: memory is no longer tight, the
-  // proven one resumes, and of the strangers (past their quarter) one goes
+  // proven one resumes, and of the strangers (past their eighth) one goes
   // on, as the exempt one.
   proven.charge.set(100_000);
   assert.deepEqual(resumed, [proven, strangers[0]]);

@@ -201,7 +201,7 @@ Deno.test("maxBufferedBytes: strangers announcing big frames are paused at their
   await stalled.close();
 });
 
-Deno.test("maxBufferedBytes: strangers between them are read no further than a quarter of the budget", async () => {
+Deno.test("maxBufferedBytes: strangers between them are read no further than an eighth of the budget", async () => {
   const limit = 8 * 2 ** 20;
   await using server = serve(
     { port: 0, maxBufferedBytes: limit, ...STALLS_ALLOWED },
@@ -210,9 +210,9 @@ Deno.test("maxBufferedBytes: strangers between them are read no further than a q
   // 30 strangers each announce 1 MiB and send 900 KiB of it, then stall.
   const stalled = await stallStrangers(server.addr.port, 30);
   const read = await settledBytesIn(server);
-  // A quarter of the budget (2 MiB), and the one stranger read on past it
+  // An eighth of the budget (1 MiB), and the one stranger read on past it
   // (at most a frame): not the 6 MiB at which memory becomes tight.
-  const bound = limit / 4 + 2 ** 20 + 30 * 64 * 1024;
+  const bound = limit / 8 + 2 ** 20 + 30 * 64 * 1024;
   assert.ok(read < bound, `${read} bytes of strangers read, past ${bound}`);
   assert.ok(server.stats().memory.buffered < bound, `${server.stats().memory.buffered}`);
   // A stranger that holds little is still read, and served.
@@ -221,12 +221,12 @@ Deno.test("maxBufferedBytes: strangers between them are read no further than a q
   await stalled.close();
 });
 
-Deno.test("maxBufferedBytes: strangers sending large first requests at once are all served, one past the quarter at a time", async () => {
+Deno.test("maxBufferedBytes: strangers sending large first requests at once are all served, one past their eighth at a time", async () => {
   await using server = serve({
     port: 0,
     maxBufferedBytes: 4 * 2 ** 20,
   }, (payload: { pad: string; n: number }) => ({ n: payload.n, length: payload.pad.length }));
-  // 16 × 600 KiB: past the strangers' quarter (1 MiB) many times over, each
+  // 16 × 600 KiB: past the strangers' eighth (512 KiB) many times over, each
   // over its share of it. Were they all paused, they would wait for each other.
   const peers = await Promise.all(
     Array.from({ length: 16 }, () => RawPeer.connect(server.addr.port)),
