@@ -102,21 +102,28 @@ export class ChunkReader {
     }
     if (count === null) return null;
     const chunk = this.#buffer.subarray(0, count);
+    if (count === this.#buffer.length && count < this.#maxReadBytes) this.#grow(count);
+    return chunk;
+  }
+
+  /** A larger buffer for the next read, within the limit; the chunk of the last stays valid. */
+  #grow(count: number): void {
     // A power of two, so that a buffer given back fits the next reader grown as far.
-    const largest = 2 ** Math.floor(Math.log2(Math.min(this.limit, this.#maxReadBytes)));
-    if (count === this.#buffer.length && count < largest) {
-      // The chunk stays valid: the next read goes into the new buffer.
-      const size = Math.min(largest, count * 2);
+    const size = Math.min(
+      count * 2,
+      2 ** Math.floor(Math.log2(Math.min(this.limit, this.#maxReadBytes))),
+    );
+    if (size > count) {
       if (this.#buffer.buffer.resizable) this.#outgrown = this.#buffer;
       this.#buffer = this.mapped && size >= MAPPED_FROM_BYTES
         ? borrowMapped(size)
         : new Uint8Array(size);
     }
-    return chunk;
   }
 
   #giveBackOutgrown(): void {
-    if (this.#outgrown !== undefined) giveBackMapped(this.#outgrown);
+    if (this.#outgrown === undefined) return;
+    giveBackMapped(this.#outgrown);
     this.#outgrown = undefined;
   }
 }
