@@ -394,3 +394,42 @@ Deno.test("shutdown removes only the socket this server created, never a foreign
   assert.equal(exists(`${path}.lock`), false);
   foreign.close(); // Deno unlinks its own path on close.
 });
+
+Deno.test("a burst of connections is accepted a few at a time, the event loop turning between", async () => {
+  // Accepted one after another without a turn, a thousand peers connecting
+  // at once kept the runtime from polling any other socket: a well-behaved
+  // client's request waited 60-130 ms to be read.
+  await using server = serve({ port: 0 }, () => "served");
+  const turn = () =>
+    new Promise<void>((resolve) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        port1.close();
+        resolve();
+      };
+      port2.postMessage(null);
+      port2.close();
+    });
+  const seen: number[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      seen.push(server.stats().connections.open);
+      await turn();
+    }
+  })();
+  const burst = await Promise.all(
+    Array.from(
+      { length: 64 },
+      () => Deno.connect({ hostname: "127.0.0.1", port: server.addr.port }),
+    ),
+  );
+  const allOpen = await eventually(() => server.stats().connections.open === 64);
+  sampling = false;
+  await sampler;
+  const steps = seen.slice(1).map((open, i) => open - seen[i]);
+  assert.ok(allOpen, `${server.stats().connections.open} of 64 admitted`);
+  assert.ok(Math.max(...steps) <= 8, `admitted per turn: ${steps.filter((step) => step > 0)}`);
+  assert.ok(steps.filter((step) => step > 0).length >= 4, "admitted over several turns");
+  for (const conn of burst) conn.close();
+});
