@@ -8,6 +8,7 @@ import { connect, send } from "../client.ts";
 import { serve } from "../server.ts";
 import { concat, delay, eventually, RawPeer } from "./_helpers.ts";
 import { DENO, exists, ROOT } from "./_processes.ts";
+import { yieldToEventLoop } from "../_shared/timers.ts";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -400,22 +401,12 @@ Deno.test("a burst of connections is accepted a few at a time, the event loop tu
   // at once kept the runtime from polling any other socket: a well-behaved
   // client's request waited 60-130 ms to be read.
   await using server = serve({ port: 0 }, () => "served");
-  const turn = () =>
-    new Promise<void>((resolve) => {
-      const { port1, port2 } = new MessageChannel();
-      port1.onmessage = () => {
-        port1.close();
-        resolve();
-      };
-      port2.postMessage(null);
-      port2.close();
-    });
   const seen: number[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       seen.push(server.stats().connections.open);
-      await turn();
+      await yieldToEventLoop();
     }
   })();
   const burst = await Promise.all(
