@@ -316,7 +316,10 @@ export class Session {
     this.#deadlines.authorized();
     if (this.#proven) return;
     this.#proven = true;
+    // A client's reads are plain, and grow as far as any client's: the
+    // strangers' share bounded them only while it was one.
     this.#reader.mapped = false;
+    this.#reader.limit = Infinity;
     this.#charge.prove();
     this.#host.proven(this);
   }

@@ -326,3 +326,27 @@ Deno.test("maxBufferedBytes: past the budget the heaviest holders are closed, an
   await Promise.all(held);
   await Promise.all(hogs.map((hog) => hog.close()));
 });
+
+Deno.test("maxBufferedBytes: a client proven among many strangers reads as far as any client", async () => {
+  // Among 60 silent strangers a stranger's share of their part of a 1 MiB
+  // budget is about 2 KiB, and its reads grow no further. Once a client has
+  // completed a request, its reads grow to 64 KiB again.
+  await using server = serve({ port: 0, maxBufferedBytes: 2 ** 20 }, (payload: unknown) => payload);
+  const strangers = await Promise.all(
+    Array.from(
+      { length: 60 },
+      () => Deno.connect({ hostname: "127.0.0.1", port: server.addr.port }),
+    ),
+  );
+  await using client = await connect({ port: server.addr.port });
+  await client.request({ n: -1 });
+  const pad = "p".repeat(1_000);
+  const answers = await Promise.all(
+    Array.from({ length: 300 }, (_, n) => client.request({ n, pad }) as Promise<{ n: number }>),
+  );
+  assert.deepEqual(answers.map((answer) => answer.n), Array.from({ length: 300 }, (_, n) => n));
+  // Its read buffer is charged: grown past what a stranger may hold.
+  const held = server.stats().memory.buffered;
+  assert.ok(held > 16 * 1024, `${held} bytes charged`);
+  for (const stranger of strangers) stranger.close();
+});
