@@ -7,7 +7,7 @@
 // come and go under load are mapped. Pure: no Deno APIs.
 
 /** A zero-filled buffer of `size` bytes, mapped apart from malloc's heap. */
-export function mappedBuffer(size: number): Uint8Array<ArrayBuffer> {
+function mappedBuffer(size: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new ArrayBuffer(size, { maxByteLength: size }));
 }
 
@@ -16,7 +16,7 @@ export function mappedBuffer(size: number): Uint8Array<ArrayBuffer> {
  * empty); a plain one is left to the collector. Only for a buffer nothing
  * reads any more.
  */
-export function letGo(buffer: Uint8Array<ArrayBuffer>): void {
+function letGo(buffer: Uint8Array<ArrayBuffer>): void {
   if (buffer.buffer.resizable) buffer.buffer.resize(0);
 }
 
