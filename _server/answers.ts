@@ -26,10 +26,15 @@ export class Answers {
     this.#host = host;
   }
 
-  ok(result: unknown, requestId: RequestId | undefined, trace?: Trace): FrameText {
+  /** `largeStrings`: the result answers a large request, and may hold its large strings. */
+  ok(
+    result: unknown,
+    requestId: RequestId | undefined,
+    { trace, largeStrings }: { trace?: Trace; largeStrings?: boolean } = {},
+  ): FrameText {
     let body: FrameText;
     try {
-      body = okBody(result, requestId);
+      body = okBody(result, requestId, { largeStrings });
     } catch (error) {
       this.#host.report(error, "handler_error");
       return this.error("handler_error", requestId, trace, {
@@ -50,7 +55,9 @@ export class Answers {
     trace?: Trace,
   ): FrameText {
     try {
-      return this.ok(runControl(payload, requestId, this.#host.control, caller), requestId, trace);
+      return this.ok(runControl(payload, requestId, this.#host.control, caller), requestId, {
+        trace,
+      });
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       return this.error(error.code, requestId, trace, { message: error.message });

@@ -27,6 +27,8 @@ export interface HandlerRunInit {
   /** The id a streamed result's chunk frames carry; undefined collects the items. */
   readonly chunkId: RequestId | undefined;
   readonly trace: Trace | undefined;
+  /** The request was large: its large strings in the result are not copied into the answer. */
+  readonly largeStrings: boolean;
   /** Called once as the run settles, before its answer is made. */
   readonly onSettled: () => void;
   /** Called with the answer once it is made ("" when the connection is gone). */
@@ -63,7 +65,13 @@ export class HandlerRun {
       ? this.#pull(result)
       : Promise.resolve(result).then((value) => isAsyncIterable(value) ? this.#pull(value) : value);
     work.then(
-      (value) => this.#settle(() => init.answers.ok(value, init.requestId, init.trace)),
+      (value) =>
+        this.#settle(() =>
+          init.answers.ok(value, init.requestId, {
+            trace: init.trace,
+            largeStrings: init.largeStrings,
+          })
+        ),
       (error) => this.#settle(() => init.answers.failed(error, init.requestId, init.trace)),
     );
   }

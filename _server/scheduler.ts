@@ -20,7 +20,7 @@ import type { SchedulerHost } from "./host.ts";
 import { Backlog, type Frame } from "./backlog.ts";
 import type { KeyedRequest } from "./idempotency.ts";
 import { forbiddenType, typeOf } from "./admission.ts";
-import type { FrameText } from "../_wire/text_pieces.ts";
+import { type FrameText, PIECES_FROM } from "../_wire/text_pieces.ts";
 
 export type { SchedulerHost } from "./host.ts";
 
@@ -182,7 +182,7 @@ export class RequestScheduler {
     if (envelope.requestId === undefined && this.#orderedPending > 0) {
       // Requests without an id run one after another, answered in order.
       const queued = arrived ?? performance.now();
-      this.#inOrder(() => this.#startQueued(envelope, queued, trace), body.length);
+      this.#inOrder(() => this.#startQueued(envelope, queued, body.length, trace), body.length);
       return;
     }
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
@@ -192,7 +192,7 @@ export class RequestScheduler {
       return this.#refuse(new Refusal("cancelled", envelope.requestId), { trace, type: typeName });
     }
     const answer = envelope.idempotencyKey === undefined || isControl(envelope.payload)
-      ? this.#execute(envelope, waited, trace)
+      ? this.#execute(envelope, waited, body.length, trace)
       : this.#keyed(envelope, waited, { body, type }, trace);
     if (answer === undefined) return;
     if (!(answer instanceof Promise)) this.#host.send(answer);
@@ -228,13 +228,18 @@ export class RequestScheduler {
       return undefined;
     }
     if (verdict.kind === "answer") return verdict.answer;
-    const answer = this.#execute(envelope, waited, trace);
+    const answer = this.#execute(envelope, waited, request.body.length, trace);
     store.finish(verdict.ticket, answer);
     return answer;
   }
 
   /** A request that waited for its turn: it starts only if still wanted. */
-  #startQueued(envelope: Envelope, queued: number, trace?: Trace): FrameText | Promise<FrameText> {
+  #startQueued(
+    envelope: Envelope,
+    queued: number,
+    bytes: number,
+    trace?: Trace,
+  ): FrameText | Promise<FrameText> {
     const abandoned = this.#abandoned;
     if (abandoned instanceof ConnectionClosedError) return "";
     if (abandoned !== undefined) return this.#answers.error("shutting_down", undefined, trace);
@@ -242,7 +247,7 @@ export class RequestScheduler {
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
       return this.#answers.error("timeout", undefined, trace);
     }
-    return this.#execute(envelope, waited, trace);
+    return this.#execute(envelope, waited, bytes, trace);
   }
 
   /** Answers a refusal in its turn; with the request's type known, `$stats` counts it. */
@@ -303,8 +308,15 @@ export class RequestScheduler {
    * handler reads it). One that returns a promise or a stream becomes a
    * HandlerRun under its deadline, whose answer never rejects.
    */
-  #execute(envelope: Envelope, waited: number, trace?: Trace): FrameText | Promise<FrameText> {
+  #execute(
+    envelope: Envelope,
+    waited: number,
+    bytes: number,
+    trace?: Trace,
+  ): FrameText | Promise<FrameText> {
     const { payload, requestId, timeoutMs } = envelope;
+    // A large request's result may hold its large strings: they are not copied into the answer.
+    const largeStrings = bytes >= PIECES_FROM;
     if (isControl(payload)) {
       return this.#answers.control(payload, requestId, envelope.caller, trace);
     }
@@ -331,7 +343,7 @@ export class RequestScheduler {
     }
     if (!isThenable(result) && !isAsyncIterable(result)) {
       HandlerInfo.end(info);
-      const body = this.#answers.ok(result, requestId, trace);
+      const body = this.#answers.ok(result, requestId, { trace, largeStrings });
       stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
       return body;
     }
@@ -352,6 +364,7 @@ export class RequestScheduler {
       outlet: this.#outlet,
       chunkId: this.#host.chunks() ? requestId : undefined,
       trace,
+      largeStrings,
       onAnswer: (body) => {
         counted.inFlight--;
         stats.answered(counted, body, started, started === undefined ? 0 : performance.now());

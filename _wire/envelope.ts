@@ -10,6 +10,7 @@ import {
 } from "../protocol.ts";
 import { type Caller, OWNER } from "./scopes.ts";
 import { type FrameText, PIECES_FROM, TextPieces } from "./text_pieces.ts";
+import { jsonPieces } from "./json_pieces.ts";
 
 const ENVELOPE = new Set(ENVELOPE_KEYS);
 
@@ -171,15 +172,24 @@ export function withType(
 
 /**
  * The JSON text of an `ok` answer, written out by hand: it is the hot path.
- * Around a large result, in pieces.
+ * Around a large result, in pieces. With `largeStrings` (the answer to a
+ * large request, whose result may hold its large strings), those strings
+ * are pieces of their own rather than copied (`jsonPieces`).
  *
  * @throws {TypeError} When the result is not JSON-serializable.
  */
-export function okBody(result: unknown, requestId: RequestId | undefined): FrameText {
+export function okBody(
+  result: unknown,
+  requestId: RequestId | undefined,
+  { largeStrings = false }: { largeStrings?: boolean } = {},
+): FrameText {
   let text = OK_PREFIX;
   if (requestId !== undefined) text += `,"request_id":${JSON.stringify(requestId)}`;
-  const resultText = JSON.stringify(result);
+  const resultText = largeStrings ? jsonPieces(result) : JSON.stringify(result);
   if (resultText === undefined) return `${text}}`;
+  if (resultText instanceof TextPieces) {
+    return new TextPieces([`${text},"result":`, ...resultText.pieces, "}"]);
+  }
   // A large result stays a piece of its own: joined, it would be copied whole.
   if (resultText.length >= PIECES_FROM) {
     return new TextPieces([`${text},"result":`, resultText, "}"]);

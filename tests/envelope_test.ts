@@ -101,6 +101,13 @@ Deno.test("okBody() and errorBody() write exactly what JSON.stringify of the ans
     // Around a large result the text comes in pieces, never joined.
     assert.equal(body instanceof TextPieces, result === large);
     assert.equal(String(body), JSON.stringify(expected));
+    const answering = okBody(result, id, { largeStrings: true });
+    assert.equal(String(answering), JSON.stringify(expected));
+    // Answering a large request, the result's large string is a piece of its own: not copied.
+    assert.equal(
+      answering instanceof TextPieces && answering.pieces.includes(large.text),
+      result === large,
+    );
   }
   assert.throws(() => okBody(10n, 1), TypeError);
   assert.deepEqual(JSON.parse(errorBody("unauthorized", undefined)), {
