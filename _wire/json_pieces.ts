@@ -19,13 +19,7 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 // What stands for a large string in the text JSON.stringify makes of the
 // rest: a control character (escaped, so it cannot end a string early) and
 // a random mark, which no value from outside the process can know.
-const MARK = `\u0000${
-  Array.from(
-    crypto.getRandomValues(new Uint8Array(8)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  )
-    .join("")
-}:`;
+const MARK = `\u0000${crypto.randomUUID()}:`;
 
 /**
  * The JSON text of `value` (undefined where JSON.stringify gives none): a
