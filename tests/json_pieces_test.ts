@@ -53,13 +53,17 @@ Deno.test("jsonPieces() keeps a top-level string JSON writes as it is, and copie
   assert.equal(keptAsPieces(JSON.parse(`{"__proto__": "${large}"}`), large), 1);
   const latin = "é".repeat(70_000);
   assert.equal(keptAsPieces({ latin }, latin), 1);
+  // A surrogate pair is written as it is; a lone surrogate is escaped (below).
+  const emoji = large + "\ud83d\ude00";
+  assert.equal(keptAsPieces({ emoji }, emoji), 1);
   // Escaped characters, nested strings, short strings, and objects JSON
   // reads through toJSON or a class are written by JSON.stringify whole.
   for (
     const value of [
       { pad: large + '"' },
       { pad: large + "\u0001" },
-      { pad: large + "\ud83d\ude00" },
+      { pad: large + "\ud83d" },
+      { pad: "\udc00" + large },
       { nested: { pad: large } },
       [large],
       { toJSON: () => large, pad: large },
