@@ -16,7 +16,6 @@
 
 import { ChildServer } from "./_child.ts";
 
-const PORT = 7_801;
 const FLOODERS = 300;
 const WORK_MS = 0.1;
 const SECONDS = 5;
@@ -62,13 +61,13 @@ async function serveOne(conn: Deno.Conn, gate: Gate, writeBack: boolean): Promis
 }
 
 if (Deno.args[0] === "server" && Deno.args[1] !== "flood") {
-  // server READS_AT_ONCE WRITE_BACK: prints "ready", then the flood's MB/s when told "stop".
+  // server READS_AT_ONCE WRITE_BACK: prints its port, then the flood's MB/s when told "stop".
   const readsAtOnce = Number(Deno.args[1]);
   const writeBack = Deno.args[2] === "write";
   const gate: Gate = { free: readsAtOnce, waiting: [], bytes: 0 };
   const started = performance.now();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: PORT });
-  console.log("ready");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  console.log(listener.addr.port);
   (async () => {
     for await (const conn of listener) serveOne(conn, gate, writeBack).catch(() => {});
   })();
@@ -85,11 +84,12 @@ if (Deno.args[0] === "server" && Deno.args[1] !== "flood") {
 }
 
 if (Deno.args[0] === "server" && Deno.args[1] === "flood") {
-  // The flooders: write 1 MiB chunks for SECONDS, reading (and dropping) what comes back.
+  // server flood PORT: writes 1 MiB chunks for SECONDS, reading (and dropping) what comes back.
+  const port = Number(Deno.args[2]);
   const peers = await Promise.all(
     Array.from(
       { length: FLOODERS },
-      () => Deno.connect({ hostname: "127.0.0.1", port: PORT }),
+      () => Deno.connect({ hostname: "127.0.0.1", port }),
     ),
   );
   const chunk = new Uint8Array(1 << 20).fill(0x66);
@@ -113,8 +113,8 @@ if (Deno.args[0] === "server" && Deno.args[1] === "flood") {
 }
 
 /** The client's round trips while the flood lasts, one every 20 ms. */
-async function roundTrips(): Promise<number[]> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: PORT });
+async function roundTrips(port: number): Promise<number[]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const request = new Uint8Array(64).fill(0x76);
   const answer = new Uint8Array(64);
   const times: number[] = [];
@@ -145,11 +145,11 @@ for (
   ], [16, "write"]] as const
 ) {
   const server = new ChildServer(script, [String(readsAtOnce), writeBack]);
-  await server.line();
-  const flood = new ChildServer(script, ["flood"]);
+  const port = await server.line();
+  const flood = new ChildServer(script, ["flood", port]);
   await flood.line();
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const times = await roundTrips();
+  const times = await roundTrips(Number(port));
   const rate = await server.ask("stop");
   await flood.stop();
   await server.stop();
