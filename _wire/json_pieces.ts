@@ -23,7 +23,9 @@ const MARK = `\u0000${crypto.randomUUID()}:`;
  */
 export function jsonPieces(value: unknown): FrameText | undefined {
   if (typeof value === "string") {
-    return isLarge(value) ? new TextPieces(['"', value, '"']) : JSON.stringify(value);
+    // Its JSON text, made once: the answer when the string is not kept as it is.
+    const text = JSON.stringify(value);
+    return isLarge(value, text) ? new TextPieces(['"', value, '"']) : text;
   }
   if (!isPlainObject(value) || "toJSON" in value) return JSON.stringify(value);
   // The properties are read once, into a copy in which each large string is
@@ -59,10 +61,10 @@ export function jsonPieces(value: unknown): FrameText | undefined {
  * garbage at once, caught by no collection; it answers 7 times faster than
  * a regular expression for the characters JSON escapes (0.08 against 0.56
  * ms a MiB, which cost a server echoing 1 MiB strings a third of its
- * JavaScript time).
+ * JavaScript time). `json`: that text, when the caller has it already.
  */
-function isLarge(text: string): boolean {
-  return text.length >= PIECES_FROM && JSON.stringify(text).length === text.length + 2;
+function isLarge(text: string, json?: string): boolean {
+  return text.length >= PIECES_FROM && (json ?? JSON.stringify(text)).length === text.length + 2;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
