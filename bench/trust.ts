@@ -2,8 +2,10 @@
  * `deno task bench:trust`: what trust and delivery cost (protocol D1-D3),
  * against the plain row of the same round. A server in its own process;
  * the client in this one. Rows, pipelined (64 in flight): the server's own
- * token (plain), a scoped token, and an idempotency key on every request.
- * Then sequential round trips: a plain request, and a request whose handler
+ * token (plain), a scoped token, and an idempotency key on every request,
+ * sent to a server that keeps the keys and to one that keeps none
+ * (`maxIdempotencyKeys: 0`): the cost of reading the keys alone, the floor
+ * for any store that remembers them. Then sequential round trips: a plain request, and a request whose handler
  * calls its caller back once (server -> client -> server), p50 and p99.
  *
  *   deno task bench:trust [--rounds 3] [--seconds 2]
@@ -16,6 +18,16 @@ import { ChildServer, serveCommands } from "./_child.ts";
 import { connect, requestTypes, serve } from "../mod.ts";
 
 if (Deno.args[0] === "server") {
+  const types = requestTypes({
+    echo: {
+      description: "Echoes",
+      handler: (payload: Record<string, unknown>) => payload,
+    },
+    ask: {
+      description: "Calls back",
+      handler: (_payload, info) => info.call({ q: 1 }),
+    },
+  });
   const server = serve(
     {
       port: 0,
@@ -24,18 +36,11 @@ if (Deno.args[0] === "server") {
         scoped: { token: "sc0ped", types: ["echo", "ask"], topics: [] },
       },
     },
-    requestTypes({
-      echo: {
-        description: "Echoes",
-        handler: (payload: Record<string, unknown>) => payload,
-      },
-      ask: {
-        description: "Calls back",
-        handler: (_payload, info) => info.call({ q: 1 }),
-      },
-    }),
+    types,
   );
-  console.log(server.addr.port);
+  // The floor for any store: the keys are sent and read, and none is kept.
+  const unkept = serve({ port: 0, token: "own", maxIdempotencyKeys: 0 }, types);
+  console.log(`${server.addr.port} ${unkept.addr.port}`);
   await serveCommands(() => {});
   Deno.exit(0);
 }
@@ -50,7 +55,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const child = new ChildServer(new URL(import.meta.url).pathname, []);
-const port = Number(await child.line());
+const [port, unkeptPort] = (await child.line()).split(" ").map(Number);
 const REQUEST = {
   type: "echo",
   user: "ada",
@@ -58,8 +63,12 @@ const REQUEST = {
   note: "a small request",
 };
 
-async function pipelined(token: string, keyed: boolean): Promise<number> {
-  await using client = await connect({ port, token });
+async function pipelined(
+  token: string,
+  keyed: boolean,
+  to = port,
+): Promise<number> {
+  await using client = await connect({ port: to, token });
   let count = 0;
   // Unique keys, as a client keying every request makes them (a run's own prefix, then a counter).
   const prefix = crypto.randomUUID();
@@ -98,21 +107,28 @@ const median = (numbers: number[]) =>
   [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)];
 const at = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-const rates: Record<string, number[]> = { plain: [], scoped: [], keyed: [] };
-const ratios: Record<string, number[]> = { scoped: [], keyed: [] };
+const rates: Record<string, number[]> = {
+  plain: [],
+  scoped: [],
+  keyed: [],
+  unkept: [],
+};
+const ratios: Record<string, number[]> = { scoped: [], keyed: [], unkept: [] };
 const trips: Record<string, number[][]> = { echo: [], ask: [] };
 for (let round = 0; round < rounds; round++) {
   const order: [string, () => Promise<number>][] = [
     ["plain", () => pipelined("own", false)],
     ["scoped", () => pipelined("sc0ped", false)],
     ["keyed", () => pipelined("own", true)],
+    ["unkept", () => pipelined("own", true, unkeptPort)],
   ];
-  const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)];
+  const rotated = [...order.slice(round % 4), ...order.slice(0, round % 4)];
   const figures: Record<string, number> = {};
   for (const [name, run] of rotated) figures[name] = await run();
   for (const name of Object.keys(rates)) rates[name].push(figures[name]);
   ratios.scoped.push(figures.scoped / figures.plain);
   ratios.keyed.push(figures.keyed / figures.plain);
+  ratios.unkept.push(figures.unkept / figures.plain);
   for (const type of ["echo", "ask"] as const) {
     trips[type].push(await roundTrips(type));
   }
@@ -128,6 +144,9 @@ console.log(
 | an idempotency key on every request | ${fmt(median(rates.keyed))} | ${
     median(ratios.keyed).toFixed(2)
   }× |
+| the same keys, none kept (\`maxIdempotencyKeys: 0\`): the floor for any store | ${
+    fmt(median(rates.unkept))
+  } | ${median(ratios.unkept).toFixed(2)}× |
 
 | round trip (sequential) | p50 µs (median of rounds) | p99 µs (median of rounds) |
 | --- | ---: | ---: |
