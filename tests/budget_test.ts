@@ -42,7 +42,8 @@ Deno.test("past the limit the heaviest holders are evicted until usage is back u
   const heavy = new Holder(budget);
   const stranger = new Holder(budget, false);
   light.charge.set(100_000);
-  heavy.charge.set(2_000_000);
+  heavy.charge.set(1_800_000);
+  // Under half the limit: nobody is asked to pause yet.
   assert.equal(budget.tight, false);
   stranger.charge.set(2_500_000);
   // The stranger held the most when the limit was passed: it alone goes.
@@ -52,7 +53,7 @@ Deno.test("past the limit the heaviest holders are evicted until usage is back u
     undefined,
   ]);
   assert.equal(budget.evicted, 1);
-  assert.equal(budget.used, 2_100_000);
+  assert.equal(budget.used, 1_900_000);
   assert.equal(budget.exhausted, false);
 });
 
@@ -64,8 +65,8 @@ Deno.test("only a holder over its share is told to pause, and a proven one has a
   proven.charge.set(200_000);
   stranger.charge.set(600_000);
   assert.equal(budget.tight, true);
-  // Four holders: the fair share is 750,000 / 4 = 187,500 bytes.
-  assert.equal(budget.shareOf(stranger), 187_500);
+  // Four holders: the fair share of half the limit is 500,000 / 4 = 125,000 bytes.
+  assert.equal(budget.shareOf(stranger), 125_000);
   assert.equal(budget.overShare(stranger), true);
   assert.equal(idle.some((holder) => budget.overShare(holder)), false);
   // Past the fair share, but a proven holder may always hold 256 KiB.
