@@ -70,8 +70,7 @@ export class RequestScheduler {
     const callers = host.settings.callers;
     this.#identify = callers === undefined ? undefined : (given) => callers.identify(given);
     this.#maxInFlight = host.settings.maxInFlight;
-    this.#traced = host.settings.onRequest !== undefined ||
-      this.#tracer !== undefined;
+    this.#traced = host.settings.onRequest !== undefined || this.#tracer !== undefined;
   }
 
   /** Requests running or waiting for their turn to answer. */
@@ -112,10 +111,7 @@ export class RequestScheduler {
    */
   admit(body: Uint8Array, type?: string): void {
     if (this.#abandoned instanceof ConnectionClosedError) return;
-    if (
-      this.backlogged || this.#inFlight >= this.#maxInFlight ||
-      this.#host.congested()
-    ) {
+    if (this.backlogged || this.#inFlight >= this.#maxInFlight || this.#host.congested()) {
       // A `$cancel` goes ahead of the frames waiting for a slot, or it would
       // wait behind the very work it cancels.
       if (isCancelWithId(body)) return this.#start({ body });
@@ -137,14 +133,10 @@ export class RequestScheduler {
    * they are dropped and counted.
    */
   abandon(reason: SocketBridgeError): void {
-    if (!(this.#abandoned instanceof ConnectionClosedError)) {
-      this.#abandoned = reason;
-    }
+    if (!(this.#abandoned instanceof ConnectionClosedError)) this.#abandoned = reason;
     const closed = reason instanceof ConnectionClosedError;
     for (const controller of this.#running) {
-      if (!(closed && this.#keyedRunning.has(controller))) {
-        controller.abort(reason);
-      }
+      if (!(closed && this.#keyedRunning.has(controller))) controller.abort(reason);
     }
     if (reason instanceof ConnectionClosedError) {
       const dropped = this.#backlog.clear();
@@ -168,9 +160,7 @@ export class RequestScheduler {
   #start({ body, arrived, cancelled, type }: Frame): void {
     const traced = this.#traced;
     let message = parseRequest(body);
-    if (type !== undefined && !(message instanceof Refusal)) {
-      message = withType(message, type);
-    }
+    if (type !== undefined && !(message instanceof Refusal)) message = withType(message, type);
     if (message instanceof Refusal) {
       return this.#refuse(message, {
         trace: traced ? new Trace(undefined, body, arrived, this.#tracer) : undefined,
@@ -184,46 +174,31 @@ export class RequestScheduler {
     if (trace !== undefined) trace.caller = envelope.caller.name;
     const forbidden = forbiddenType(envelope);
     const typeName = typeOf(envelope.payload);
-    if (forbidden !== undefined) {
-      return this.#refuse(forbidden, { trace, type: typeName });
-    }
+    if (forbidden !== undefined) return this.#refuse(forbidden, { trace, type: typeName });
     const refusing = this.#host.refusing();
     if (refusing !== undefined) {
-      return this.#refuse(new Refusal(refusing, envelope.requestId), {
-        trace,
-        type: typeName,
-      });
+      return this.#refuse(new Refusal(refusing, envelope.requestId), { trace, type: typeName });
     }
     const waited = arrived === undefined ? 0 : performance.now() - arrived;
     if (envelope.requestId === undefined && this.#orderedPending > 0) {
       // Requests without an id run one after another, answered in order.
       const queued = arrived ?? performance.now();
-      this.#inOrder(
-        () => this.#startQueued(envelope, queued, body.length, trace),
-        body.length,
-      );
+      this.#inOrder(() => this.#startQueued(envelope, queued, body.length, trace), body.length);
       return;
     }
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
-      return this.#refuse(new Refusal("timeout", envelope.requestId), {
-        trace,
-        type: typeName,
-      });
+      return this.#refuse(new Refusal("timeout", envelope.requestId), { trace, type: typeName });
     }
     if (cancelled) {
-      return this.#refuse(new Refusal("cancelled", envelope.requestId), {
-        trace,
-        type: typeName,
-      });
+      return this.#refuse(new Refusal("cancelled", envelope.requestId), { trace, type: typeName });
     }
     const answer = envelope.idempotencyKey === undefined || isControl(envelope.payload)
       ? this.#execute(envelope, waited, body.length, trace)
       : this.#keyed(envelope, waited, { body, type }, trace);
     if (answer === undefined) return;
     if (!(answer instanceof Promise)) this.#host.send(answer);
-    else if (envelope.requestId === undefined) {
-      this.#inOrder(() => answer, body.length);
-    } else this.#track(answer, body.length);
+    else if (envelope.requestId === undefined) this.#inOrder(() => answer, body.length);
+    else this.#track(answer, body.length);
   }
 
   /**
@@ -268,9 +243,7 @@ export class RequestScheduler {
   ): FrameText | Promise<FrameText> {
     const abandoned = this.#abandoned;
     if (abandoned instanceof ConnectionClosedError) return "";
-    if (abandoned !== undefined) {
-      return this.#answers.error("shutting_down", undefined, trace);
-    }
+    if (abandoned !== undefined) return this.#answers.error("shutting_down", undefined, trace);
     const waited = performance.now() - queued;
     if (envelope.timeoutMs !== undefined && waited >= envelope.timeoutMs) {
       return this.#answers.error("timeout", undefined, trace);
@@ -291,9 +264,8 @@ export class RequestScheduler {
       const stats = this.#host.typeStats;
       stats.answered(stats.of(type), body, undefined, 0);
     }
-    if (refusal.requestId !== undefined || this.#orderedPending === 0) {
-      this.#host.send(body);
-    } else this.#inOrder(() => body);
+    if (refusal.requestId !== undefined || this.#orderedPending === 0) this.#host.send(body);
+    else this.#inOrder(() => body);
   }
 
   /** Answers after every earlier request without an id is answered. */
@@ -325,8 +297,7 @@ export class RequestScheduler {
   /** Starts waiting frames while there are free slots and room for answers. */
   resume(): void {
     while (
-      this.#backlog.length > 0 && this.#inFlight < this.#maxInFlight &&
-      !this.#host.congested()
+      this.#backlog.length > 0 && this.#inFlight < this.#maxInFlight && !this.#host.congested()
     ) {
       this.#start(this.#backlog.take()!);
     }
@@ -368,23 +339,13 @@ export class RequestScheduler {
         : inSpan(span, () => this.#host.handler(payload, info));
     } catch (error) {
       const body = this.#answers.failed(error, requestId, trace);
-      stats.answered(
-        counted,
-        body,
-        started,
-        started === undefined ? 0 : performance.now(),
-      );
+      stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
       return body;
     }
     if (!isThenable(result) && !isAsyncIterable(result)) {
       HandlerInfo.end(info);
       const body = this.#answers.ok(result, requestId, { trace, largeStrings });
-      stats.answered(
-        counted,
-        body,
-        started,
-        started === undefined ? 0 : performance.now(),
-      );
+      stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
       return body;
     }
     counted.inFlight++;
@@ -392,19 +353,14 @@ export class RequestScheduler {
     const handlerTimeout = this.#host.settings.handlerTimeout;
     const callerLeft = timeoutMs === undefined ? Infinity : timeoutMs - waited;
     this.#running.add(controller);
-    if (envelope.idempotencyKey !== undefined) {
-      this.#keyedRunning.add(controller);
-    }
+    if (envelope.idempotencyKey !== undefined) this.#keyedRunning.add(controller);
     if (requestId !== undefined) this.#byId.set(requestId, controller);
     if (this.#abandoned !== undefined) controller.abort(this.#abandoned);
     const run = new HandlerRun({
       result,
       controller,
       requestId,
-      deadline: Math.min(
-        handlerTimeout > 0 ? handlerTimeout : Infinity,
-        callerLeft,
-      ),
+      deadline: Math.min(handlerTimeout > 0 ? handlerTimeout : Infinity, callerLeft),
       answers: this.#answers,
       outlet: this.#outlet,
       chunkId: this.#host.chunks() ? requestId : undefined,
@@ -412,20 +368,13 @@ export class RequestScheduler {
       largeStrings,
       onAnswer: (body) => {
         counted.inFlight--;
-        stats.answered(
-          counted,
-          body,
-          started,
-          started === undefined ? 0 : performance.now(),
-        );
+        stats.answered(counted, body, started, started === undefined ? 0 : performance.now());
       },
       onSettled: () => {
         HandlerInfo.end(info);
         this.#running.delete(controller);
         this.#keyedRunning.delete(controller);
-        if (this.#byId.get(requestId!) === controller) {
-          this.#byId.delete(requestId!);
-        }
+        if (this.#byId.get(requestId!) === controller) this.#byId.delete(requestId!);
       },
     });
     return run.answer;
