@@ -5,8 +5,9 @@
  * token (plain), a scoped token, and an idempotency key on every request,
  * sent to a server that keeps the keys and to one that keeps none
  * (`maxIdempotencyKeys: 0`): the cost of reading the keys alone, the floor
- * for any store that remembers them. Then sequential round trips: a plain request, and a request whose handler
- * calls its caller back once (server -> client -> server), p50 and p99.
+ * for any store that remembers them. Then sequential round trips: a plain
+ * request, and a request whose handler calls its caller back once
+ * (server -> client -> server), p50 and p99.
  *
  *   deno task bench:trust [--rounds 3] [--seconds 2]
  *
