@@ -36,6 +36,26 @@ Deno.test("ten thousand requests with one key at once: the handler runs once, ea
   assert.equal(ticks, 1);
 });
 
+Deno.test("a key is kept for idempotencyWindow and forgotten after it, with the time read as requests come", async () => {
+  let ticks = 0;
+  await using server = serve({ port: 0, idempotencyWindow: 400 }, () => ++ticks);
+  await using peer = await RawPeer.connect(portOf(server));
+  const tick = async (id: number) =>
+    await peer.call({ type: "tick", idempotency_key: "k", request_id: id }) as {
+      result: number;
+      replayed?: boolean;
+    };
+  assert.equal((await tick(1)).result, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const within = await tick(2);
+  assert.deepEqual([within.result, within.replayed], [1, true], "a later turn, within the window");
+  // Past the window (counted from the first request), the key runs again.
+  await new Promise((resolve) => setTimeout(resolve, 450));
+  const after = await tick(3);
+  assert.deepEqual([after.result, after.replayed], [2, undefined]);
+  assert.equal(ticks, 2);
+});
+
 Deno.test("a key reused with another payload is idempotency_conflict; keys are per token", async () => {
   let runs = 0;
   await using server = serve({
