@@ -30,6 +30,11 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The value at quantile `q` (0.5, 0.99) of ascending `sorted`; undefined when it is empty. */
+export function quantile(sorted: number[], q: number): number | undefined {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
 const LABELS: Record<Kind, string> = {
   "socketbridge": "SocketBridge `connect()`",
   "socketbridge-send": "SocketBridge `send()`",

@@ -14,6 +14,7 @@ import {
   shapeOf,
 } from "./_common.ts";
 import { floorClient, floorServer } from "./_floor.ts";
+import { quantile } from "./_report.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -231,12 +232,7 @@ export async function runClient(
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(channels.map((channel) => channel.close()));
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) =>
-    latencies.length
-      ? latencies[
-        Math.min(latencies.length - 1, Math.floor(q * latencies.length))
-      ]
-      : undefined;
+  const pick = (q: number) => quantile(latencies, q);
   return {
     requests,
     seconds: elapsed,

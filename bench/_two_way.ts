@@ -11,6 +11,7 @@ import { startBroker } from "./_processes.ts";
 import { ChildServer } from "./_child.ts";
 import { REPLY } from "./_common.ts";
 import { runClient } from "./_rows.ts";
+import { quantile } from "./_report.ts";
 
 export const SUBSCRIBERS = 100;
 // The paced phase: slow enough that no system queues, so latency is the path itself.
@@ -47,9 +48,7 @@ function event(seq: number): Record<string, unknown> {
 
 function percentiles(values: number[]): { p50: number; p99: number } {
   const sorted = [...values].sort((a, b) => a - b);
-  const pick = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return { p50: pick(0.5), p99: pick(0.99) };
+  return { p50: quantile(sorted, 0.5) ?? NaN, p99: quantile(sorted, 0.99) ?? NaN };
 }
 
 /** Publishes `count` events per `batch`, yielding between batches, for `seconds`. */

@@ -18,6 +18,7 @@
  */
 
 import { ChildServer, moduleUnderTest, serveCommands } from "./_child.ts";
+import { quantile } from "./_report.ts";
 
 const mod = moduleUnderTest();
 const MiB = 2 ** 20;
@@ -36,10 +37,7 @@ async function victim(port: number, stop: AbortSignal): Promise<string> {
   const { connect, send } = await import(mod);
   const report = (latencies: number[], outcomes: string[]): VictimReport => {
     latencies.sort((a, b) => a - b);
-    const at = (q: number) =>
-      latencies[
-        Math.min(latencies.length - 1, Math.floor(q * latencies.length))
-      ] ?? NaN;
+    const at = (q: number) => quantile(latencies, q) ?? NaN;
     return {
       requests: outcomes.length,
       busy: outcomes.filter((o) => o === "busy").length,

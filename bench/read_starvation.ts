@@ -14,7 +14,8 @@
  * @module
  */
 
-import { ChildServer } from "./_child.ts";
+import { ChildServer, serveCommands } from "./_child.ts";
+import { quantile } from "./_report.ts";
 
 const FLOODERS = 300;
 const WORK_MS = 0.1;
@@ -71,16 +72,13 @@ if (Deno.args[0] === "server" && Deno.args[1] !== "flood") {
   (async () => {
     for await (const conn of listener) serveOne(conn, gate, writeBack).catch(() => {});
   })();
-  for await (
-    const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
-  ) {
-    if (line.includes("stop")) {
-      console.log(
-        (gate.bytes / 1e6 / ((performance.now() - started) / 1_000)).toFixed(0),
-      );
-      Deno.exit(0);
-    }
-  }
+  await serveCommands((command) => {
+    if (command !== "stop") return;
+    console.log(
+      (gate.bytes / 1e6 / ((performance.now() - started) / 1_000)).toFixed(0),
+    );
+    Deno.exit(0);
+  });
 }
 
 if (Deno.args[0] === "server" && Deno.args[1] === "flood") {
@@ -153,7 +151,7 @@ for (
   const rate = await server.ask("stop");
   await flood.stop();
   await server.stop();
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  const at = (q: number) => quantile(times, q) ?? NaN;
   rows.push(
     `| ${readsAtOnce === Infinity ? "any" : readsAtOnce} | ${
       writeBack === "write" ? "16 bytes" : "nothing"

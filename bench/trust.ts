@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { ChildServer, serveCommands } from "./_child.ts";
+import { median, quantile } from "./_report.ts";
 import { connect, requestTypes, serve } from "../mod.ts";
 
 if (Deno.args[0] === "server") {
@@ -104,10 +105,7 @@ async function roundTrips(type: "echo" | "ask"): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-const median = (numbers: number[]) =>
-  [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)];
-const at = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const at = (sorted: number[], q: number) => quantile(sorted, q) ?? NaN;
 const rates: Record<string, number[]> = {
   plain: [],
   scoped: [],
